@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* qmp: a bounded QMP client for one unix socket — greeting, commands by id, events. */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "qmp.h"
+
+struct event_node {
+	cJSON *ev;
+	struct event_node *next;
+};
+
+struct qmp {
+	int fd;
+	int pid;
+	char name[128];
+	char version[32];
+	unsigned long next_id;
+	size_t max_msg;
+	char *buf;
+	size_t len, cap, scanned;
+	bool eof;
+	struct event_node *head, *tail;
+	size_t nevents;
+	qmp_trace_fn trace;
+	void *trace_ctx;
+};
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISREG(m))
+		return "a regular file";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a fifo";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "not a socket";
+}
+
+static int qmp_new(int fd, const char *name, struct qmp **out, struct vs_err *err)
+{
+	struct qmp *q = calloc(1, sizeof(*q));
+
+	if (!q) {
+		close(fd);
+		return vs_err_set(err, ENOMEM, "out of memory");
+	}
+	q->fd = fd;
+	q->max_msg = VS_MAX_MESSAGE;
+	q->next_id = 1;
+	snprintf(q->name, sizeof(q->name), "%s", name ? name : "monitor");
+	*out = q;
+	return 0;
+}
+
+int qmp_adopt_fd(int fd, const char *name, struct qmp **out, struct vs_err *err)
+{
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	int rc, fl;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		rc = -errno;
+		close(fd);
+		return vs_err_set(err, -rc, "monitor fd: %s", strerror(-rc));
+	}
+	rc = qmp_new(fd, name, out, err);
+	if (rc < 0)
+		return rc;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 && crlen == sizeof(cr))
+		(*out)->pid = cr.pid;
+	return 0;
+}
+
+int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pollfd pfd;
+	struct stat st;
+	socklen_t len;
+	int fd = -1, rc, soerr = 0;
+
+	*out = NULL;
+	if (lstat(path, &st) < 0)
+		return vs_err_set(err, errno, "socket '%s': %s", path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return vs_err_set(err, ENOTSOCK, "'%s' is %s, not a unix socket", path,
+				  file_kind(st.st_mode));
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return vs_err_set(err, ENAMETOOLONG, "socket path '%s' is too long (%zu bytes at most)",
+				  path, sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return vs_err_set(err, errno, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EAGAIN && errno != EINPROGRESS) {
+			rc = vs_err_set(err, errno, "connect '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		/* A full listen backlog: the monitor is not accepting anybody. */
+		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		rc = poll(&pfd, 1, timeout_ms);
+		len = sizeof(soerr);
+		if (rc == 0) {
+			rc = vs_err_set(err, EBUSY, "connect '%s': no answer within %d ms: the monitor "
+					"is busy with another client", path, timeout_ms);
+			goto fail;
+		}
+		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr) {
+			rc = vs_err_set(err, soerr ? soerr : errno, "connect '%s': %s", path,
+					strerror(soerr ? soerr : errno));
+			goto fail;
+		}
+	}
+	rc = qmp_adopt_fd(fd, path, out, err);
+	if (rc == 0 && (*out)->pid <= 0) {
+		qmp_free(*out);
+		*out = NULL;
+		return vs_err_set(err, EPROTO, "socket '%s': the kernel did not report the peer's pid",
+				  path);
+	}
+	return rc;
+fail:
+	close(fd);
+	return rc;
+}
+
+void qmp_free(struct qmp *q)
+{
+	struct event_node *n, *next;
+
+	if (!q)
+		return;
+	for (n = q->head; n; n = next) {
+		next = n->next;
+		cJSON_Delete(n->ev);
+		free(n);
+	}
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q->buf);
+	free(q);
+}
+
+void qmp_set_trace(struct qmp *q, qmp_trace_fn fn, void *ctx)
+{
+	q->trace = fn;
+	q->trace_ctx = ctx;
+}
+
+void qmp_set_max_message(struct qmp *q, size_t max)
+{
+	q->max_msg = max;
+}
+
+int qmp_peer_pid(const struct qmp *q)
+{
+	return q->pid;
+}
+
+const char *qmp_version(const struct qmp *q)
+{
+	return q->version;
+}
+
+static int remaining(double deadline)
+{
+	double left = deadline - vs_now_ms();
+
+	if (left <= 0)
+		return 0;
+	return left > INT32_MAX ? INT32_MAX : (int)left + 1;
+}
+
+/* Read what the socket has, waiting until deadline. 0 = got bytes, -ETIMEDOUT, -EPIPE at EOF. */
+static int fill(struct qmp *q, double deadline, struct vs_err *err)
+{
+	struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+	size_t want = 65536;
+	ssize_t n;
+	int rc;
+
+	if (q->eof)
+		return vs_err_set(err, EPIPE, "QEMU closed the monitor connection");
+	for (;;) {
+		rc = poll(&pfd, 1, remaining(deadline));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return vs_err_set(err, errno, "poll: %s", strerror(errno));
+		if (rc == 0)
+			return -ETIMEDOUT;
+		break;
+	}
+	if (q->cap - q->len < want) {
+		size_t ncap = q->cap ? q->cap : want;
+		char *nb;
+
+		while (ncap - q->len < want)
+			ncap *= 2;
+		nb = realloc(q->buf, ncap);
+		if (!nb)
+			return vs_err_set(err, ENOMEM, "out of memory reading from QEMU");
+		q->buf = nb;
+		q->cap = ncap;
+	}
+	do
+		n = read(q->fd, q->buf + q->len, want);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n < 0)
+		return vs_err_set(err, errno, "read from monitor: %s", strerror(errno));
+	if (n == 0) {
+		q->eof = true;
+		return vs_err_set(err, EPIPE, q->len ? "QEMU closed the monitor in the middle of a message"
+					     : "QEMU closed the monitor connection");
+	}
+	q->len += (size_t)n;
+	return 0;
+}
+
+/*
+ * Next complete message, parsed; waits until deadline. Blank lines are skipped. Returns 1
+ * with *msg, -ETIMEDOUT, or another negative errno.
+ */
+static int read_message(struct qmp *q, double deadline, cJSON **msg, struct vs_err *err)
+{
+	char *nl;
+	size_t linelen, used;
+	int rc;
+
+	for (;;) {
+		nl = q->len > q->scanned ? memchr(q->buf + q->scanned, '\n', q->len - q->scanned) : NULL;
+		if (!nl) {
+			q->scanned = q->len;
+			if (q->len > q->max_msg)
+				return vs_err_set(err, EMSGSIZE, "QMP message from QEMU exceeds %zu bytes",
+						  q->max_msg);
+			rc = fill(q, deadline, err);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		used = (size_t)(nl - q->buf) + 1;
+		linelen = used - 1;
+		if (linelen > 0 && q->buf[linelen - 1] == '\r')
+			linelen--;
+		if (linelen > q->max_msg)
+			return vs_err_set(err, EMSGSIZE, "QMP message from QEMU exceeds %zu bytes",
+					  q->max_msg);
+		if (linelen > 0 && q->trace)
+			q->trace(q->trace_ctx, '<', q->buf, linelen);
+		*msg = linelen ? cJSON_ParseWithLength(q->buf, linelen) : NULL;
+		rc = linelen == 0 ? 0 : (!*msg || !cJSON_IsObject(*msg)) ? -EBADMSG : 1;
+		if (rc < 0) {
+			vs_err_set(err, EBADMSG, "malformed QMP message from QEMU: '%.60s%s'", q->buf,
+				   linelen > 60 ? "..." : "");
+			cJSON_Delete(*msg);
+			*msg = NULL;
+		}
+		memmove(q->buf, q->buf + used, q->len - used);
+		q->len -= used;
+		q->scanned = 0;
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static int queue_event(struct qmp *q, cJSON *ev, struct vs_err *err)
+{
+	struct event_node *n;
+
+	if (q->nevents >= VS_MAX_EVENTS) {
+		/* A flood of events must not grow memory: keep the newest. */
+		n = q->head;
+		q->head = n->next;
+		if (!q->head)
+			q->tail = NULL;
+		cJSON_Delete(n->ev);
+		free(n);
+		q->nevents--;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		cJSON_Delete(ev);
+		return vs_err_set(err, ENOMEM, "out of memory queueing a QMP event");
+	}
+	n->ev = ev;
+	if (q->tail)
+		q->tail->next = n;
+	else
+		q->head = n;
+	q->tail = n;
+	q->nevents++;
+	return 0;
+}
+
+static int send_line(struct qmp *q, const char *text, double deadline, struct vs_err *err)
+{
+	size_t len = strlen(text), off = 0;
+	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
+	ssize_t n;
+	int rc;
+
+	if (q->trace)
+		q->trace(q->trace_ctx, '>', text, len);
+	while (off < len + 2) {
+		const char *p = off < len ? text + off : &"\r\n"[off - len];
+		size_t chunk = off < len ? len - off : len + 2 - off;
+
+		n = send(q->fd, p, chunk, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			rc = poll(&pfd, 1, remaining(deadline));
+			if (rc == 0)
+				return vs_err_set(err, ETIMEDOUT, "monitor does not take input");
+			continue;
+		}
+		if (n < 0)
+			return vs_err_set(err, errno, "write to monitor: %s",
+					  errno == EPIPE ? "QEMU closed the monitor connection"
+							 : strerror(errno));
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err)
+{
+	cJSON *msg = NULL, *v, *ver;
+	double deadline = vs_now_ms() + timeout_ms;
+	int rc;
+
+	rc = read_message(q, deadline, &msg, err);
+	if (rc == -ETIMEDOUT) {
+		rc = vs_err_set(err, EBUSY, "no QMP greeting from '%s' within %.1f s: another client "
+				"(libvirtd?) holds the monitor; QEMU serves one client at a time",
+				q->name, timeout_ms / 1000.0);
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	v = cJSON_GetObjectItemCaseSensitive(msg, "QMP");
+	if (!cJSON_IsObject(v)) {
+		rc = vs_err_set(err, EPROTO, "'%s' did not greet as a QMP monitor", q->name);
+		goto out;
+	}
+	ver = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(v, "version"), "qemu");
+	if (cJSON_IsObject(ver)) {
+		cJSON *ma = cJSON_GetObjectItemCaseSensitive(ver, "major");
+		cJSON *mi = cJSON_GetObjectItemCaseSensitive(ver, "minor");
+		cJSON *mc = cJSON_GetObjectItemCaseSensitive(ver, "micro");
+
+		if (cJSON_IsNumber(ma) && cJSON_IsNumber(mi) && cJSON_IsNumber(mc))
+			snprintf(q->version, sizeof(q->version), "%d.%d.%d", ma->valueint,
+				 mi->valueint, mc->valueint);
+	}
+	rc = qmp_execute(q, "qmp_capabilities", NULL, timeout_ms, NULL, err);
+out:
+	cJSON_Delete(msg);
+	return rc;
+}
+
+cJSON *qmp_command_new(const char *cmd, const cJSON *args)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "execute", cmd))
+		goto fail;
+	if (args) {
+		cJSON *a = cJSON_Duplicate(args, 1);
+
+		if (!a)
+			goto fail;
+		cJSON_AddItemToObject(o, "arguments", a);
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_ms,
+		cJSON **ret, struct vs_err *err)
+{
+	double deadline = vs_now_ms() + timeout_ms;
+	char id[32], *text = NULL;
+	cJSON *c = NULL, *msg = NULL, *mid, *e;
+	int rc;
+
+	if (ret)
+		*ret = NULL;
+	snprintf(id, sizeof(id), "vcpuset-%lu", q->next_id++);
+	c = qmp_command_new(cmd, args);
+	if (!c || !cJSON_AddStringToObject(c, "id", id) || !(text = cJSON_PrintUnformatted(c))) {
+		rc = vs_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = send_line(q, text, deadline, err);
+	if (rc < 0)
+		goto out;
+	for (;;) {
+		cJSON_Delete(msg);
+		msg = NULL;
+		rc = read_message(q, deadline, &msg, err);
+		if (rc == -ETIMEDOUT) {
+			rc = vs_err_set(err, ETIMEDOUT, "no reply to '%s' within %.1f s", cmd,
+					timeout_ms / 1000.0);
+			goto out;
+		}
+		if (rc < 0)
+			goto out;
+		if (cJSON_HasObjectItem(msg, "event")) {
+			rc = queue_event(q, msg, err);
+			msg = NULL;
+			if (rc < 0)
+				goto out;
+			continue;
+		}
+		mid = cJSON_GetObjectItemCaseSensitive(msg, "id");
+		if (!cJSON_IsString(mid) || strcmp(mid->valuestring, id) != 0) {
+			/* QEMU answers in order and echoes our id: anything else is not a reply to us. */
+			rc = vs_err_set(err, EPROTO, "QEMU answered '%s' with an unexpected id %s%.40s%s",
+					cmd, cJSON_IsString(mid) ? "'" : "",
+					cJSON_IsString(mid) ? mid->valuestring : "(none)",
+					cJSON_IsString(mid) ? "'" : "");
+			goto out;
+		}
+		break;
+	}
+	e = cJSON_GetObjectItemCaseSensitive(msg, "error");
+	if (e) {
+		cJSON *cls = cJSON_GetObjectItemCaseSensitive(e, "class");
+		cJSON *desc = cJSON_GetObjectItemCaseSensitive(e, "desc");
+
+		rc = vs_err_set(err, EREMOTEIO, "%s", cJSON_IsString(desc) ? desc->valuestring
+								   : "(QEMU gave no description)");
+		if (err)
+			snprintf(err->qmp_class, sizeof(err->qmp_class), "%s",
+				 cJSON_IsString(cls) ? cls->valuestring : "GenericError");
+		goto out;
+	}
+	if (!cJSON_HasObjectItem(msg, "return")) {
+		rc = vs_err_set(err, EPROTO, "QEMU's reply to '%s' has neither 'return' nor 'error'", cmd);
+		goto out;
+	}
+	if (ret)
+		*ret = cJSON_DetachItemFromObjectCaseSensitive(msg, "return");
+	rc = 0;
+out:
+	cJSON_Delete(msg);
+	cJSON_Delete(c);
+	free(text);
+	return rc;
+}
+
+int qmp_next_event(struct qmp *q, int timeout_ms, cJSON **ev, struct vs_err *err)
+{
+	double deadline = vs_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	struct event_node *n;
+	cJSON *msg = NULL;
+	int rc;
+
+	*ev = NULL;
+	for (;;) {
+		if (q->head) {
+			n = q->head;
+			q->head = n->next;
+			if (!q->head)
+				q->tail = NULL;
+			q->nevents--;
+			*ev = n->ev;
+			free(n);
+			return 1;
+		}
+		rc = read_message(q, deadline, &msg, err);
+		if (rc == -ETIMEDOUT)
+			return 0;
+		if (rc < 0)
+			return rc;
+		if (!cJSON_HasObjectItem(msg, "event")) {
+			cJSON_Delete(msg);
+			return vs_err_set(err, EPROTO, "QEMU sent a reply nobody asked for");
+		}
+		rc = queue_event(q, msg, err);
+		msg = NULL;
+		if (rc < 0)
+			return rc;
+	}
+}

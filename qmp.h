@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* qmp: a bounded QMP client for one unix socket — greeting, commands by id, events. */
+#ifndef VCPUSET_QMP_H
+#define VCPUSET_QMP_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "vcpuset.h"
+
+struct qmp;
+
+/* Called with every message sent ('>') or received ('<'), without its line end. */
+typedef void (*qmp_trace_fn)(void *ctx, char dir, const char *line, size_t len);
+
+/*
+ * Connect to the unix socket at path (lstat first: it must be a socket, not a symlink) and
+ * learn QEMU's pid from SO_PEERCRED. No bytes are exchanged yet. Returns 0 and a new client
+ * in *out (free with qmp_free), or a negative errno.
+ */
+int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_err *err);
+
+/* Wrap an already connected stream fd (tests: a socketpair); the client owns fd after. */
+int qmp_adopt_fd(int fd, const char *name, struct qmp **out, struct vs_err *err);
+
+/* Close the socket and free everything, queued events included. Accepts NULL. */
+void qmp_free(struct qmp *q);
+
+void qmp_set_trace(struct qmp *q, qmp_trace_fn fn, void *ctx);
+
+/* Largest message accepted from the peer (default VS_MAX_MESSAGE). */
+void qmp_set_max_message(struct qmp *q, size_t max);
+
+/*
+ * Read the greeting within timeout_ms and negotiate with qmp_capabilities. A missing
+ * greeting is -EBUSY: QEMU serves one monitor client at a time, so another one holds it.
+ */
+int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err);
+
+/*
+ * Send command cmd with optional arguments args (not taken) and a fresh id, and wait up to
+ * timeout_ms for the reply with that id; events read meanwhile are queued in order. On
+ * success *ret (if not NULL) gets the detached "return" value, owned by the caller.
+ * QEMU's refusal is -EREMOTEIO with err->qmp_class and err->msg set as QEMU wrote them.
+ */
+int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_ms,
+		cJSON **ret, struct vs_err *err);
+
+/*
+ * Next event, oldest first: from the queue, else read for up to timeout_ms (0 = only what
+ * is already buffered or readable now). Returns 1 and the event in *ev (caller frees),
+ * 0 when none came in time, or a negative errno (EOF, malformed input).
+ */
+int qmp_next_event(struct qmp *q, int timeout_ms, cJSON **ev, struct vs_err *err);
+
+/* QEMU's pid from SO_PEERCRED, or 0 when unknown (adopted fds that are not sockets). */
+int qmp_peer_pid(const struct qmp *q);
+
+/* QEMU's version from the greeting, "10.0.2"; "" before the handshake. */
+const char *qmp_version(const struct qmp *q);
+
+/*
+ * Build {"execute": cmd, "arguments": args} as a new cJSON object (args duplicated), the
+ * exact shape qmp_execute sends minus the id. Caller deletes it. NULL if out of memory.
+ */
+cJSON *qmp_command_new(const char *cmd, const cJSON *args);
+
+#endif

@@ -1,0 +1,33 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Test guest init: online every CPU that appears, never one that is being ejected, and print
+# the guest's own view of online CPUs on the serial console whenever it changes.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+cpus() { ls -d /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null; }
+seen=$(cpus)
+last=""
+echo "VCPUSET-GUEST-UP"
+while :; do
+	now=$(cpus)
+	for c in $now; do
+		case "
+$seen
+" in
+		*"
+$c
+"*) ;;
+		*) [ -e "$c/online" ] && echo 1 > "$c/online" 2>/dev/null ;;
+		esac
+	done
+	seen=$now
+	on=$(cat /sys/devices/system/cpu/online)
+	if [ "$on" != "$last" ]; then
+		echo "VCPUSET-ONLINE $on"
+		last=$on
+	fi
+	sleep 0.1
+done

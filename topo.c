@@ -1,0 +1,967 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* topo: the vCPU table from QEMU's two queries, the plan for a COUNT, cpulists. No I/O. */
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "topo.h"
+
+const char *const topo_key_names[TOPO_NKEYS] = {
+	[TOPO_DRAWER] = "drawer-id", [TOPO_BOOK] = "book-id",     [TOPO_SOCKET] = "socket-id",
+	[TOPO_DIE] = "die-id",       [TOPO_CLUSTER] = "cluster-id", [TOPO_MODULE] = "module-id",
+	[TOPO_CORE] = "core-id",     [TOPO_THREAD] = "thread-id",   [TOPO_NODE] = "node-id",
+};
+
+/* Largest topology id accepted; real ones are below a few thousand. */
+#define MAX_TOPO_ID 0xffffff
+
+struct entity {
+	char type[128];
+	int vcpus;
+	long long ids[TOPO_NKEYS];
+	const char *qom; /* into the caller's reply, valid during topo_build */
+	const cJSON *props;
+	int order;
+	int first; /* first slot */
+};
+
+int topo_valid_name(const char *what, const char *s, struct vs_err *err)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= TOPO_NAME_MAX)
+		return vs_err_set(err, EINVAL, "%s '%.80s' must be 1 to %d characters", what, s,
+				  TOPO_NAME_MAX - 1);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return vs_err_set(err, EINVAL, "%s '%.80s' has a character outside [A-Za-z0-9_-]",
+					  what, s);
+	return 0;
+}
+
+int topo_valid_qom_path(const char *s, struct vs_err *err)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 2 || n >= TOPO_PATH_MAX || s[0] != '/')
+		return vs_err_set(err, EINVAL, "qom-path '%.80s' is not an absolute path of under %d "
+				  "characters", s, TOPO_PATH_MAX);
+	for (i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return vs_err_set(err, EINVAL, "qom-path '%.80s' has a space or control character",
+					  s);
+	if (strstr(s, "/../") || strstr(s, "/./") || strstr(s, "//") ||
+	    (n >= 3 && strcmp(s + n - 3, "/..") == 0) || (n >= 2 && strcmp(s + n - 2, "/.") == 0))
+		return vs_err_set(err, EINVAL, "qom-path '%.80s' has an empty, '.' or '..' component",
+				  s);
+	return 0;
+}
+
+static int valid_type(const char *s, struct vs_err *err)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= 128)
+		return vs_err_set(err, EINVAL, "vCPU type '%.80s' must be 1 to 127 characters", s);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_-.+,", s[i]))
+			return vs_err_set(err, EINVAL, "vCPU type '%.80s' has an unexpected character", s);
+	return 0;
+}
+
+/* A JSON integer in [lo, hi], else -EINVAL naming what. */
+static int json_int(const cJSON *j, const char *what, long long lo, long long hi, long long *out,
+		    struct vs_err *err)
+{
+	double d;
+
+	if (!cJSON_IsNumber(j))
+		return vs_err_set(err, EINVAL, "%s is not a number", what);
+	d = j->valuedouble;
+	if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi)
+		return vs_err_set(err, EINVAL, "%s %.17g is not an integer in %lld..%lld", what, d, lo,
+				  hi);
+	*out = (long long)d;
+	return 0;
+}
+
+/* Read the topology keys of a props object; unknown keys must be scalars. */
+static int parse_props(const cJSON *props, long long ids[TOPO_NKEYS], struct vs_err *err)
+{
+	const cJSON *it;
+	char what[80];
+	int k, rc;
+
+	if (!cJSON_IsObject(props))
+		return vs_err_set(err, EINVAL, "props is not an object");
+	for (k = 0; k < TOPO_NKEYS; k++)
+		ids[k] = -1;
+	cJSON_ArrayForEach(it, props) {
+		for (k = 0; k < TOPO_NKEYS; k++)
+			if (it->string && strcmp(it->string, topo_key_names[k]) == 0)
+				break;
+		if (k < TOPO_NKEYS) {
+			snprintf(what, sizeof(what), "%s", topo_key_names[k]);
+			rc = json_int(it, what, 0, MAX_TOPO_ID, &ids[k], err);
+			if (rc < 0)
+				return rc;
+		} else if (!it->string || !(cJSON_IsNumber(it) || cJSON_IsString(it) || cJSON_IsBool(it))) {
+			return vs_err_set(err, EINVAL, "props key '%.40s' is not a plain value",
+					  it->string ? it->string : "");
+		} else if (strcmp(it->string, "driver") == 0 || strcmp(it->string, "id") == 0) {
+			/* These would override device_add's own arguments. */
+			return vs_err_set(err, EINVAL, "props has a '%s' key", it->string);
+		}
+	}
+	if (ids[TOPO_NODE] < 0 && ids[TOPO_SOCKET] < 0 && ids[TOPO_CORE] < 0 && ids[TOPO_THREAD] < 0)
+		return vs_err_set(err, EINVAL, "props report no topology (no socket, core, thread or "
+				  "node id)");
+	return 0;
+}
+
+static int cmp_ids(const long long *a, const long long *b)
+{
+	int k;
+
+	for (k = 0; k < TOPO_NSORT; k++)
+		if (a[k] != b[k])
+			return a[k] < b[k] ? -1 : 1;
+	return 0;
+}
+
+static int cmp_entity(const void *pa, const void *pb)
+{
+	const struct entity *a = pa, *b = pb;
+
+	return cmp_ids(a->ids, b->ids);
+}
+
+static const char *str_item(const cJSON *o, const char *key)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+/* The core's path of a per-thread qom-path (ppc64 ".../thread[3]"), into buf. */
+static void core_path(const char *qom, char *buf, size_t size)
+{
+	const char *t = strstr(qom, "/thread");
+	size_t n = t ? (size_t)(t - qom) : strlen(qom);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, qom, n);
+	buf[n] = '\0';
+}
+
+/* The alias QEMU shows for a device that vcpuset or libvirt added: "/machine/peripheral/vcpuN". */
+static void alias_of(const char *qom, char *buf, size_t size)
+{
+	static const char pre[] = "/machine/peripheral/";
+
+	buf[0] = '\0';
+	if (qom && strncmp(qom, pre, sizeof(pre) - 1) == 0 && strncmp(qom + sizeof(pre) - 1, "vcpu", 4) == 0 &&
+	    !strchr(qom + sizeof(pre) - 1, '/'))
+		snprintf(buf, size, "%s", qom + sizeof(pre) - 1);
+}
+
+static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struct vs_err *err)
+{
+	struct entity *e = NULL;
+	const cJSON *it;
+	int n, i = 0, rc = 0;
+	long long total = 0, v;
+
+	if (!cJSON_IsArray(hp))
+		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus did not return a list");
+	n = cJSON_GetArraySize(hp);
+	if (n == 0)
+		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus returned no slots");
+	if (n > VS_MAX_SLOTS)
+		return vs_err_set(err, E2BIG, "query-hotpluggable-cpus returned %d slots, more than the "
+				  "%d vcpuset accepts", n, VS_MAX_SLOTS);
+	e = calloc((size_t)n, sizeof(*e));
+	if (!e)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	cJSON_ArrayForEach(it, hp) {
+		const char *type = str_item(it, "type");
+
+		if (!cJSON_IsObject(it)) {
+			rc = vs_err_set(err, EINVAL, "slot is not an object");
+			goto bad;
+		}
+		if (!type) {
+			rc = vs_err_set(err, EINVAL, "slot has no 'type'");
+			goto bad;
+		}
+		rc = valid_type(type, err);
+		if (rc < 0)
+			goto bad;
+		snprintf(e[i].type, sizeof(e[i].type), "%s", type);
+		if (!cJSON_HasObjectItem(it, "vcpus-count")) {
+			rc = vs_err_set(err, EINVAL, "slot has no 'vcpus-count'");
+			goto bad;
+		}
+		rc = json_int(cJSON_GetObjectItemCaseSensitive(it, "vcpus-count"), "vcpus-count", 1,
+			      VS_MAX_SLOTS, &v, err);
+		if (rc < 0)
+			goto bad;
+		e[i].vcpus = (int)v;
+		total += v;
+		e[i].props = cJSON_GetObjectItemCaseSensitive(it, "props");
+		if (!e[i].props) {
+			rc = vs_err_set(err, EINVAL, "slot has no 'props'");
+			goto bad;
+		}
+		rc = parse_props(e[i].props, e[i].ids, err);
+		if (rc < 0)
+			goto bad;
+		if (cJSON_HasObjectItem(it, "qom-path")) {
+			e[i].qom = str_item(it, "qom-path");
+			if (!e[i].qom) {
+				rc = vs_err_set(err, EINVAL, "qom-path is not a string");
+				goto bad;
+			}
+			rc = topo_valid_qom_path(e[i].qom, err);
+			if (rc < 0)
+				goto bad;
+		}
+		i++;
+	}
+	if (total > VS_MAX_SLOTS) {
+		rc = vs_err_set(err, E2BIG, "query-hotpluggable-cpus describes %lld vCPUs, more than the "
+				"%d vcpuset accepts", total, VS_MAX_SLOTS);
+		goto fail;
+	}
+	qsort(e, (size_t)n, sizeof(*e), cmp_entity);
+	for (i = 1; i < n; i++)
+		if (cmp_ids(e[i - 1].ids, e[i].ids) == 0) {
+			char d[160];
+			struct topo_vcpu tmp = { 0 };
+
+			memcpy(tmp.ids, e[i].ids, sizeof(tmp.ids));
+			rc = vs_err_set(err, EINVAL, "query-hotpluggable-cpus lists the slot %s twice",
+					topo_describe(&tmp, d, sizeof(d)));
+			goto fail;
+		}
+	*out = e;
+	*nout = n;
+	return 0;
+bad:
+	vs_err_prefix(err, "query-hotpluggable-cpus entry %d", i);
+fail:
+	free(e);
+	return rc;
+}
+
+/* Entities by qom-path, for lookups from query-cpus-fast in O(log n). */
+struct path_index {
+	const char *path;
+	int entity;
+};
+
+static int cmp_path(const void *pa, const void *pb)
+{
+	return strcmp(((const struct path_index *)pa)->path, ((const struct path_index *)pb)->path);
+}
+
+static int index_paths(const struct entity *e, int n, struct path_index **out, int *nout,
+		       struct vs_err *err)
+{
+	struct path_index *ix = calloc((size_t)n, sizeof(*ix));
+	int i, m = 0;
+
+	if (!ix)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		if (e[i].qom)
+			ix[m++] = (struct path_index){ e[i].qom, i };
+	qsort(ix, (size_t)m, sizeof(*ix), cmp_path);
+	for (i = 1; i < m; i++)
+		if (strcmp(ix[i - 1].path, ix[i].path) == 0) {
+			vs_err_set(err, EINVAL, "query-hotpluggable-cpus lists qom-path '%s' twice",
+				   ix[i].path);
+			free(ix);
+			return -EINVAL;
+		}
+	*out = ix;
+	*nout = m;
+	return 0;
+}
+
+static int find_entity(const struct path_index *ix, int n, const char *path)
+{
+	struct path_index key = { path, -1 }, *hit;
+
+	hit = n ? bsearch(&key, ix, (size_t)n, sizeof(*ix), cmp_path) : NULL;
+	return hit ? hit->entity : -1;
+}
+
+struct fast_cpu {
+	int qemu_id;
+	int tid;
+	char path[TOPO_PATH_MAX];
+};
+
+static int parse_fast(const cJSON *cf, struct fast_cpu **out, int *nout, char *target,
+		      size_t tsize, struct vs_err *err)
+{
+	struct fast_cpu *f = NULL;
+	const cJSON *it;
+	long long v;
+	int n, i = 0, rc;
+
+	if (!cJSON_IsArray(cf))
+		return vs_err_set(err, EINVAL, "query-cpus-fast did not return a list");
+	n = cJSON_GetArraySize(cf);
+	if (n == 0)
+		return vs_err_set(err, EINVAL, "query-cpus-fast returned no vCPUs");
+	if (n > VS_MAX_SLOTS)
+		return vs_err_set(err, E2BIG, "query-cpus-fast returned %d vCPUs, more than the %d "
+				  "vcpuset accepts", n, VS_MAX_SLOTS);
+	f = calloc((size_t)n, sizeof(*f));
+	if (!f)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	cJSON_ArrayForEach(it, cf) {
+		const char *qom = str_item(it, "qom-path"), *tg = str_item(it, "target");
+
+		if (!cJSON_IsObject(it)) {
+			rc = vs_err_set(err, EINVAL, "entry is not an object");
+			goto bad;
+		}
+		rc = json_int(cJSON_GetObjectItemCaseSensitive(it, "cpu-index"), "cpu-index", 0,
+			      INT_MAX, &v, err);
+		if (rc < 0)
+			goto bad;
+		f[i].qemu_id = (int)v;
+		v = 0;
+		if (cJSON_HasObjectItem(it, "thread-id")) {
+			rc = json_int(cJSON_GetObjectItemCaseSensitive(it, "thread-id"), "thread-id", 0,
+				      INT_MAX, &v, err);
+			if (rc < 0)
+				goto bad;
+		}
+		f[i].tid = (int)v;
+		if (!qom) {
+			rc = vs_err_set(err, EINVAL, "entry has no qom-path");
+			goto bad;
+		}
+		rc = topo_valid_qom_path(qom, err);
+		if (rc < 0)
+			goto bad;
+		core_path(qom, f[i].path, sizeof(f[i].path));
+		if (tg && !target[0] && strlen(tg) < tsize && topo_valid_name("target", tg, NULL) == 0)
+			snprintf(target, tsize, "%s", tg);
+		i++;
+	}
+	*out = f;
+	*nout = n;
+	return 0;
+bad:
+	vs_err_prefix(err, "query-cpus-fast entry %d", i);
+	free(f);
+	return rc;
+}
+
+void topo_free(struct topo_table *t)
+{
+	int i;
+
+	if (!t)
+		return;
+	for (i = 0; t->v && i < t->n; i++)
+		cJSON_Delete(t->v[i].props);
+	free(t->v);
+	free(t);
+}
+
+static struct topo_table *table_new(int n)
+{
+	struct topo_table *t = calloc(1, sizeof(*t));
+	int i, k;
+
+	if (!t)
+		return NULL;
+	t->v = calloc((size_t)n, sizeof(*t->v));
+	if (!t->v) {
+		free(t);
+		return NULL;
+	}
+	t->n = n;
+	for (i = 0; i < n; i++) {
+		t->v[i].index = i;
+		t->v[i].head = i;
+		t->v[i].qemu_id = -1;
+		for (k = 0; k < TOPO_NKEYS; k++)
+			t->v[i].ids[k] = -1;
+	}
+	return t;
+}
+
+/*
+ * libvirt's rule for TCG: single-threaded TCG reports one thread for every vCPU, or QEMU's
+ * main thread; such ids must never be acted on, so keep what was known before.
+ */
+static void apply_tcg_rule(struct topo_table *t, const int *tids, int qemu_pid,
+			   const struct topo_table *prev)
+{
+	int i, j;
+	bool valid = true;
+
+	for (i = 0; i < t->n && valid; i++) {
+		if (tids[i] != 0 && tids[i] == qemu_pid)
+			valid = false;
+		for (j = 0; j < i && valid && tids[i]; j++)
+			if (tids[j] == tids[i])
+				valid = false;
+	}
+	t->tids_valid = valid;
+	for (i = 0; i < t->n; i++)
+		t->v[i].tid = valid ? tids[i] : 0;
+	(void)prev;
+}
+
+static int build_legacy(const struct fast_cpu *f, int nf, int qemu_pid, int max,
+			struct topo_table **out, struct vs_err *err)
+{
+	struct topo_table *t;
+	int *tids, i;
+
+	if (max < nf)
+		max = nf;
+	if (max > VS_MAX_SLOTS)
+		return vs_err_set(err, E2BIG, "%d vCPUs, more than the %d vcpuset accepts", max,
+				  VS_MAX_SLOTS);
+	t = table_new(max);
+	tids = calloc((size_t)max, sizeof(*tids));
+	if (!t || !tids) {
+		topo_free(t);
+		free(tids);
+		return vs_err_set(err, ENOMEM, "out of memory");
+	}
+	t->legacy = true;
+	for (i = 0; i < max; i++) {
+		struct topo_vcpu *v = &t->v[i];
+
+		v->vcpus = 1;
+		v->online = i < nf;
+		v->hotpluggable = !v->online;
+		if (v->online) {
+			v->qemu_id = f[i].qemu_id;
+			v->order = i + 1;
+			tids[i] = f[i].tid;
+			snprintf(v->qom_path, sizeof(v->qom_path), "%s", f[i].path);
+			t->online++;
+		}
+	}
+	apply_tcg_rule(t, tids, qemu_pid, NULL);
+	free(tids);
+	*out = t;
+	return 0;
+}
+
+int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, int legacy_max,
+	       const struct topo_table *prev, struct topo_table **out, struct vs_err *err)
+{
+	struct entity *e = NULL;
+	struct fast_cpu *f = NULL;
+	struct topo_table *t = NULL;
+	struct path_index *ix = NULL;
+	char target[24] = "";
+	int nix = 0, ne = 0, nf = 0, total = 0, i, k, s, next_order = 1, rc;
+	int *tids = NULL;
+	bool *filled = NULL;
+
+	*out = NULL;
+	rc = parse_fast(cpus_fast, &f, &nf, target, sizeof(target), err);
+	if (rc < 0)
+		return rc;
+	if (!hotpluggable) {
+		rc = build_legacy(f, nf, qemu_pid, legacy_max, &t, err);
+		goto done;
+	}
+	rc = parse_entities(hotpluggable, &e, &ne, err);
+	if (rc < 0)
+		goto out;
+	rc = index_paths(e, ne, &ix, &nix, err);
+	if (rc < 0)
+		goto out;
+	for (i = 0; i < ne; i++) {
+		e[i].first = total;
+		total += e[i].vcpus;
+	}
+	/* Enable order follows query-cpus-fast's order, which is QEMU's creation order. */
+	for (i = 0; i < nf; i++) {
+		int x = find_entity(ix, nix, f[i].path);
+
+		if (x < 0) {
+			rc = vs_err_set(err, EAGAIN, "query-cpus-fast lists '%s', which "
+					"query-hotpluggable-cpus does not", f[i].path);
+			goto out;
+		}
+		if (!e[x].order)
+			e[x].order = next_order++;
+	}
+	t = table_new(total);
+	tids = calloc((size_t)total, sizeof(*tids));
+	filled = calloc((size_t)total, sizeof(*filled));
+	if (!t || !tids || !filled) {
+		rc = vs_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < ne; i++) {
+		for (s = e[i].first; s < e[i].first + e[i].vcpus; s++) {
+			struct topo_vcpu *v = &t->v[s];
+
+			v->head = e[i].first;
+			v->vcpus = s == e[i].first ? e[i].vcpus : 0;
+			v->online = e[i].qom != NULL;
+			alias_of(e[i].qom, v->alias, sizeof(v->alias));
+			if (v->alias[0] && topo_valid_name("alias", v->alias, err) < 0) {
+				rc = -EINVAL;
+				goto out;
+			}
+			v->hotpluggable = v->alias[0] || !v->online;
+			v->order = v->online ? e[i].order : 0;
+			memcpy(v->ids, e[i].ids, sizeof(v->ids));
+			memcpy(v->type, e[i].type, sizeof(v->type));
+			if (e[i].qom)
+				snprintf(v->qom_path, sizeof(v->qom_path), "%s", e[i].qom);
+			if (s == e[i].first) {
+				v->props = cJSON_Duplicate(e[i].props, 1);
+				if (!v->props) {
+					rc = vs_err_set(err, ENOMEM, "out of memory");
+					goto out;
+				}
+			}
+			if (v->online)
+				t->online++;
+		}
+	}
+	/* Threads of a multi-vCPU entity fill its slots in reply order, never past its end. */
+	for (i = 0; i < nf; i++) {
+		int x = find_entity(ix, nix, f[i].path);
+
+		for (k = e[x].first; k < e[x].first + e[x].vcpus && filled[k]; k++)
+			;
+		if (k == e[x].first + e[x].vcpus) {
+			rc = vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than "
+					"its %d vCPUs", e[x].qom, e[x].vcpus);
+			goto out;
+		}
+		filled[k] = true;
+		tids[k] = f[i].tid;
+		t->v[k].qemu_id = f[i].qemu_id;
+	}
+	apply_tcg_rule(t, tids, qemu_pid, prev);
+	if (!t->tids_valid && prev && prev->n == t->n)
+		for (i = 0; i < t->n; i++)
+			t->v[i].tid = t->v[i].online ? prev->v[i].tid : 0;
+done:
+	if (rc == 0) {
+		memcpy(t->target, target, sizeof(t->target));
+		*out = t;
+		t = NULL;
+	}
+out:
+	topo_free(t);
+	free(ix);
+	free(e);
+	free(f);
+	free(tids);
+	free(filled);
+	return rc;
+}
+
+int topo_check_tids(const struct topo_table *t, int qemu_pid, int (*is_task)(void *ctx, int tid),
+		    void *ctx, struct vs_err *err)
+{
+	int i;
+
+	if (!t->tids_valid)
+		return 0;
+	for (i = 0; i < t->n; i++) {
+		if (!t->v[i].online || t->v[i].tid == 0)
+			continue;
+		if (is_task(ctx, t->v[i].tid) != 1)
+			return vs_err_set(err, ESRCH, "QEMU reports thread %d for vCPU %d, which is not "
+					  "a thread of QEMU (pid %d): refusing to act on it",
+					  t->v[i].tid, i, qemu_pid);
+	}
+	return 0;
+}
+
+char *topo_describe(const struct topo_vcpu *v, char *buf, size_t size)
+{
+	size_t off = 0;
+	int k, n;
+
+	buf[0] = '\0';
+	for (k = 0; k < TOPO_NKEYS; k++) {
+		if (v->ids[k] < 0)
+			continue;
+		n = snprintf(buf + off, size - off, "%s%s=%lld", off ? " " : "", topo_key_names[k],
+			     v->ids[k]);
+		if (n < 0 || (size_t)n >= size - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+cJSON *topo_vcpu_json(const struct topo_vcpu *v, bool tids_valid)
+{
+	cJSON *o = cJSON_CreateObject(), *topo;
+	int k;
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "index", v->index);
+	cJSON_AddBoolToObject(o, "online", v->online);
+	cJSON_AddBoolToObject(o, "hotpluggable", v->hotpluggable);
+	cJSON_AddNumberToObject(o, "vcpus", v->vcpus);
+	cJSON_AddNumberToObject(o, "entity", v->head);
+	if (v->alias[0])
+		cJSON_AddStringToObject(o, "alias", v->alias);
+	else
+		cJSON_AddNullToObject(o, "alias");
+	if (v->qom_path[0])
+		cJSON_AddStringToObject(o, "qom_path", v->qom_path);
+	else
+		cJSON_AddNullToObject(o, "qom_path");
+	if (v->online && v->tid > 0 && tids_valid)
+		cJSON_AddNumberToObject(o, "tid", v->tid);
+	else
+		cJSON_AddNullToObject(o, "tid");
+	if (v->qemu_id >= 0)
+		cJSON_AddNumberToObject(o, "cpu_index", v->qemu_id);
+	else
+		cJSON_AddNullToObject(o, "cpu_index");
+	cJSON_AddNumberToObject(o, "order", v->order);
+	if (v->type[0])
+		cJSON_AddStringToObject(o, "type", v->type);
+	topo = cJSON_AddObjectToObject(o, "topology");
+	for (k = 0; topo && k < TOPO_NKEYS; k++)
+		if (v->ids[k] >= 0)
+			cJSON_AddNumberToObject(topo, topo_key_names[k], (double)v->ids[k]);
+	if (v->props)
+		cJSON_AddItemToObject(o, "props", cJSON_Duplicate(v->props, 1));
+	return o;
+}
+
+int topo_parse_count(const char *s, struct topo_count *c, struct vs_err *err)
+{
+	const char *p = s;
+	long long n = 0;
+
+	c->sign = 0;
+	if (*p == '+' || *p == '-')
+		c->sign = *p++;
+	if (!*p)
+		return vs_err_set(err, EINVAL, "COUNT '%s' is not a number", s);
+	for (; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return vs_err_set(err, EINVAL, "COUNT '%s' is not a number", s);
+		if (n > (VS_MAX_SLOTS * 10LL))
+			return vs_err_set(err, ERANGE, "COUNT '%s' is out of range", s);
+		n = n * 10 + (*p - '0');
+	}
+	c->n = n;
+	return 0;
+}
+
+void topo_plan_clear(struct topo_plan *p)
+{
+	free(p->steps);
+	memset(p, 0, sizeof(*p));
+}
+
+static int entity_size(const struct topo_table *t)
+{
+	int i, g = 0;
+
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].vcpus > g)
+			g = t->v[i].vcpus;
+	return g ? g : 1;
+}
+
+int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool *busy,
+	      struct topo_plan *p, struct vs_err *err)
+{
+	long long target;
+	int cur = t->online, i, reach;
+
+	memset(p, 0, sizeof(*p));
+	p->before = cur;
+	p->max = t->n;
+	target = c->sign == '+' ? cur + c->n : c->sign == '-' ? cur - c->n : c->n;
+	if (target < 1) {
+		if (c->sign)
+			return vs_err_set(err, EINVAL, "COUNT %c%lld from %d vCPUs leaves %lld: a guest "
+					  "needs at least 1 vCPU", c->sign, c->n, cur, target);
+		return vs_err_set(err, EINVAL, "COUNT must be at least 1: a guest cannot run without "
+				  "vCPUs");
+	}
+	if (target > t->n)
+		return vs_err_set(err, ERANGE, "COUNT %lld is above the maximum of %d vCPUs", target,
+				  t->n);
+	p->target = (int)target;
+	if (target == cur)
+		return 0;
+	if (target < cur && t->legacy)
+		return vs_err_set(err, EINVAL, "COUNT %lld needs an unplug, which this QEMU cannot do: "
+				  "it has cpu-add but no query-hotpluggable-cpus", target);
+	p->steps = calloc((size_t)t->n, sizeof(*p->steps));
+	if (!p->steps)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	reach = cur;
+	if (target > cur) {
+		for (i = 0; i < t->n && reach < target; i++) {
+			const struct topo_vcpu *v = &t->v[i];
+
+			if (v->online || v->vcpus == 0 || (busy && busy[i]))
+				continue;
+			if (reach + v->vcpus > target)
+				break;
+			p->steps[p->nsteps++] = (struct topo_step){ TOPO_PLUG, i, v->vcpus, reach,
+								    reach + v->vcpus };
+			reach += v->vcpus;
+		}
+	} else {
+		for (i = t->n - 1; i >= 0 && reach > target; i--) {
+			const struct topo_vcpu *v = &t->v[i];
+
+			if (!v->online || v->vcpus == 0 || !v->alias[0] || (busy && busy[i]))
+				continue;
+			if (reach - v->vcpus < target)
+				break;
+			p->steps[p->nsteps++] = (struct topo_step){ TOPO_UNPLUG, i, v->vcpus, reach,
+								    reach - v->vcpus };
+			reach -= v->vcpus;
+		}
+	}
+	if (reach != target) {
+		int g = entity_size(t), fixed = 0, nbusy = 0;
+
+		for (i = 0; i < t->n; i++) {
+			if (t->v[i].online && !t->v[i].hotpluggable)
+				fixed++;
+			if (busy && busy[i])
+				nbusy++;
+		}
+		topo_plan_clear(p);
+		p->before = cur;
+		p->max = t->n;
+		if (g > 1 && (target - cur) % g != 0)
+			return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: this machine plugs "
+					  "vCPUs %d at a time (%d online; nearest counts %lld and %lld)",
+					  target, g, cur, cur + ((target - cur) / g - (target < cur)) * g,
+					  cur + ((target - cur) / g + (target > cur)) * g);
+		if (target < cur)
+			return vs_err_set(err, EINVAL, "COUNT %lld is below the %d vCPUs that cannot be "
+					  "unplugged (present at boot or not added as vcpuN%s)", target,
+					  fixed + nbusy, nbusy ? ", or still being removed" : "");
+		return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: only %d of the %d free "
+				  "slots can be plugged now (%d still being removed)", target,
+				  t->n - cur - nbusy, t->n - cur, nbusy);
+	}
+	p->target = (int)target;
+	return 0;
+}
+
+int topo_step_command(const struct topo_table *t, const struct topo_step *s, const char **cmd,
+		      cJSON **args, struct vs_err *err)
+{
+	const struct topo_vcpu *v = &t->v[s->vcpu];
+	cJSON *a = cJSON_CreateObject(), *it;
+	char id[TOPO_NAME_MAX];
+
+	*args = NULL;
+	if (!a)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	if (s->op == TOPO_PLUG && t->legacy) {
+		*cmd = TOPO_CMD_LEGACY_ADD;
+		cJSON_AddNumberToObject(a, "id", s->vcpu);
+	} else if (s->op == TOPO_PLUG) {
+		*cmd = "device_add";
+		snprintf(id, sizeof(id), "vcpu%d", s->vcpu);
+		cJSON_AddStringToObject(a, "driver", v->type);
+		cJSON_AddStringToObject(a, "id", id);
+		cJSON_ArrayForEach(it, v->props)
+			cJSON_AddItemToObject(a, it->string, cJSON_Duplicate(it, 1));
+	} else {
+		*cmd = "device_del";
+		if (!v->alias[0]) {
+			cJSON_Delete(a);
+			return vs_err_set(err, EINVAL, "vCPU %d has no vcpuN id and cannot be unplugged",
+					  s->vcpu);
+		}
+		cJSON_AddStringToObject(a, "id", v->alias);
+	}
+	*args = a;
+	return 0;
+}
+
+enum topo_event topo_event_kind(const cJSON *ev, const char *alias, const char *qom_path)
+{
+	const char *name = str_item(ev, "event");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
+	const char *dev = str_item(data, "device"), *path = str_item(data, "path");
+	char peri[TOPO_PATH_MAX];
+	size_t ql = qom_path ? strlen(qom_path) : 0;
+	bool mine;
+
+	if (!name || !cJSON_IsObject(data))
+		return TOPO_EV_OTHER;
+	snprintf(peri, sizeof(peri), "/machine/peripheral/%s", alias ? alias : "");
+	mine = (dev && alias && alias[0] && strcmp(dev, alias) == 0) ||
+	       (path && ((ql && strcmp(path, qom_path) == 0) || (alias && alias[0] && strcmp(path, peri) == 0)));
+	if (strcmp(name, "DEVICE_DELETED") == 0) {
+		if (mine)
+			return TOPO_EV_DELETED;
+		/* Under TCG only the child (".../vcpuN/lapic") is announced. */
+		if (path && ql && strncmp(path, qom_path, ql) == 0 && path[ql] == '/')
+			return TOPO_EV_RELATED;
+		return TOPO_EV_OTHER;
+	}
+	if (strcmp(name, "DEVICE_UNPLUG_GUEST_ERROR") == 0)
+		return mine ? TOPO_EV_REJECTED : TOPO_EV_OTHER;
+	if (strcmp(name, "ACPI_DEVICE_OST") == 0) {
+		const char *st = str_item(cJSON_GetObjectItemCaseSensitive(data, "info"), "slot-type");
+
+		return st && strcmp(st, "CPU") == 0 ? TOPO_EV_RELATED : TOPO_EV_OTHER;
+	}
+	return TOPO_EV_OTHER;
+}
+
+int topo_slot_plugged(const cJSON *hotpluggable, const struct topo_vcpu *head, struct vs_err *err)
+{
+	const cJSON *it;
+	long long ids[TOPO_NKEYS];
+	int rc;
+
+	if (!cJSON_IsArray(hotpluggable))
+		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus did not return a list");
+	cJSON_ArrayForEach(it, hotpluggable) {
+		rc = parse_props(cJSON_GetObjectItemCaseSensitive(it, "props"), ids, err);
+		if (rc < 0)
+			return vs_err_prefix(err, "query-hotpluggable-cpus");
+		if (cmp_ids(ids, head->ids) == 0)
+			return cJSON_HasObjectItem(it, "qom-path") ? 1 : 0;
+	}
+	return vs_err_set(err, ENOENT, "query-hotpluggable-cpus no longer lists vCPU %d", head->index);
+}
+
+int topo_cpulist_parse(const char *s, uint64_t *mask, size_t nbits, struct vs_err *err)
+{
+	const char *p = s;
+	unsigned long a, b;
+	char *end;
+	size_t i;
+
+	memset(mask, 0, (nbits + 63) / 64 * sizeof(*mask));
+	if (!*p || *p == '\n')
+		return vs_err_set(err, EINVAL, "cpu list '%s' is empty", s);
+	for (;;) {
+		if (!isdigit((unsigned char)*p))
+			return vs_err_set(err, EINVAL, "cpu list '%s' is not a list like 0-3,8", s);
+		errno = 0;
+		a = strtoul(p, &end, 10);
+		b = a;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return vs_err_set(err, EINVAL, "cpu list '%s' is not a list like 0-3,8", s);
+			b = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (errno || a >= nbits || b >= nbits)
+			return vs_err_set(err, ERANGE, "cpu list '%s' names a CPU at or past %zu", s, nbits);
+		if (b < a)
+			return vs_err_set(err, EINVAL, "cpu list '%s' has the reversed range %lu-%lu", s, a, b);
+		for (i = a; i <= b; i++)
+			mask[i / 64] |= UINT64_C(1) << (i % 64);
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p == '\n' && p[1] == '\0')
+			return 0;
+		if (*p)
+			return vs_err_set(err, EINVAL, "cpu list '%s' is not a list like 0-3,8", s);
+		return 0;
+	}
+}
+
+int topo_cpulist_format(const uint64_t *mask, size_t nbits, char *buf, size_t size)
+{
+	size_t i = 0, off = 0, a;
+	int n;
+
+	if (size == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	while (i < nbits) {
+		if (!(mask[i / 64] >> (i % 64) & 1)) {
+			i++;
+			continue;
+		}
+		a = i;
+		while (i + 1 < nbits && (mask[(i + 1) / 64] >> ((i + 1) % 64) & 1))
+			i++;
+		n = a == i ? snprintf(buf + off, size - off, "%s%zu", off ? "," : "", a)
+			   : snprintf(buf + off, size - off, "%s%zu-%zu", off ? "," : "", a, i);
+		if (n < 0 || (size_t)n >= size - off)
+			return -ENOSPC;
+		off += (size_t)n;
+		i++;
+	}
+	return (int)off;
+}
+
+int topo_parse_ll(const char *what, const char *s, long long min, long long max, long long *out,
+		  struct vs_err *err)
+{
+	const char *p = s;
+	long long v;
+	char *end;
+
+	if (*p == '-' && min >= 0)
+		return vs_err_set(err, ERANGE, "%s '%s' must not be negative", what, s);
+	if (*p == '-')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return vs_err_set(err, EINVAL, "%s '%s' is not a whole number", what, s);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end)
+		return vs_err_set(err, EINVAL, "%s '%s' is not a whole number", what, s);
+	if (errno == ERANGE || v < min || v > max)
+		return vs_err_set(err, ERANGE, "%s '%s' is out of range (%lld to %lld)", what, s, min,
+				  max);
+	*out = v;
+	return 0;
+}
+
+int topo_parse_seconds(const char *what, const char *s, double min, double max, double *out,
+		       struct vs_err *err)
+{
+	double v;
+	char *end;
+
+	if ((!isdigit((unsigned char)s[0]) && s[0] != '.') || strpbrk(s, "xXpPnN"))
+		return vs_err_set(err, EINVAL, "%s '%s' is not a number of seconds", what, s);
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || end == s || errno == ERANGE || !isfinite(v))
+		return vs_err_set(err, EINVAL, "%s '%s' is not a number of seconds", what, s);
+	if (v < min || v > max)
+		return vs_err_set(err, ERANGE, "%s '%s' is out of range (%g to %g seconds)", what, s,
+				  min, max);
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vcpuset: types shared by every module — the error struct, exit codes, limits, clock. */
+#ifndef VCPUSET_VCPUSET_H
+#define VCPUSET_VCPUSET_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define VCPUSET_VERSION "0.1.0"
+
+/* Exit statuses; the man page's EXIT STATUS table lists the same. */
+enum vs_exit {
+	VS_EXIT_OK = 0,      /* done, nothing to do, or dry run */
+	VS_EXIT_FAIL = 1,    /* failed, guest unchanged */
+	VS_EXIT_USAGE = 2,   /* bad usage or impossible COUNT, nothing sent */
+	VS_EXIT_PENDING = 3, /* an unplug was asked for and has not completed yet */
+	VS_EXIT_PARTIAL = 4, /* some steps done, then a failure */
+};
+
+/*
+ * Ceilings on what vcpuset accepts from QEMU. Real machines stay far below: QEMU's largest
+ * x86 maxcpus is 4096, whose query-hotpluggable-cpus reply is about 600 KiB.
+ */
+#define VS_MAX_MESSAGE (16u << 20) /* bytes in one QMP message */
+#define VS_MAX_SLOTS 16384         /* vCPU slots in one table */
+#define VS_MAX_EVENTS 4096         /* events queued while waiting for a reply */
+
+/*
+ * Every fallible function returns >= 0 on success or a negative errno, and fills the
+ * caller's error struct. qmp_class holds QEMU's error class when QEMU refused a command.
+ */
+struct vs_err {
+	int errnum;
+	char step[32];
+	char qmp_class[48];
+	char msg[512];
+};
+
+__attribute__((format(printf, 3, 4))) static inline int
+vs_err_set(struct vs_err *e, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errnum < 0)
+		errnum = -errnum;
+	if (errnum == 0)
+		errnum = EINVAL;
+	if (e) {
+		e->errnum = errnum;
+		e->qmp_class[0] = '\0';
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		va_end(ap);
+	}
+	return -errnum;
+}
+
+/* Put "CONTEXT: " in front of the message already there; returns -errnum. */
+__attribute__((format(printf, 2, 3))) static inline int
+vs_err_prefix(struct vs_err *e, const char *fmt, ...)
+{
+	char pre[256], old[sizeof(e->msg)];
+	va_list ap;
+
+	if (!e)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof(old));
+	if (snprintf(e->msg, sizeof(e->msg), "%s: %s", pre, old) < 0)
+		e->msg[0] = '\0';
+	return -(e->errnum ? e->errnum : EINVAL);
+}
+
+/* Monotonic time in milliseconds. */
+static inline double vs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+#endif
