@@ -41,8 +41,10 @@ vcpuset: main.o $(OBJS)
 tests/%.o: tests/%.c
 	$(CC) $(VS_CFLAGS) $(CFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -I. -c -o $@ $<
 
+# Criterion re-executes the test binary for each worker and passes parameters by address:
+# the test binaries must not be position independent, or ASLR moves the strings.
 tests/test_%: tests/test_%.o tests/peer.o $(OBJS)
-	$(CC) $(VS_LDFLAGS) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lpthread
+	$(CC) $(filter-out -pie,$(VS_LDFLAGS)) -no-pie $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lpthread
 
 deps:
 	sh tests/install-deps.sh

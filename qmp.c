@@ -226,9 +226,9 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	if (n < 0)
+	if (n < 0 && errno != ECONNRESET)
 		return vs_err_set(err, errno, "read from monitor: %s", strerror(errno));
-	if (n == 0) {
+	if (n <= 0) {
 		q->eof = true;
 		return vs_err_set(err, EPIPE, q->len ? "QEMU closed the monitor in the middle of a message"
 					     : "QEMU closed the monitor connection");

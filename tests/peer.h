@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* peer: a scripted QMP peer for tests, with a small simulated QEMU behind it. */
+#ifndef VCPUSET_TESTS_PEER_H
+#define VCPUSET_TESTS_PEER_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+enum peer_greet { PEER_GREET, PEER_NO_GREETING, PEER_CLOSE_AT_ONCE, PEER_CLOSE_AFTER_GREETING };
+
+/*
+ * An override: the nth (1-based; 0 = every) time command cmd arrives, answer with raw
+ * (each "%ID%" becomes the command's id as a JSON value), sent split into chunks of
+ * chunk bytes (0 = at once) with delay_ms between them; close after it if close_after.
+ * raw NULL with close_after: close instead of answering. raw "" : never answer.
+ */
+struct peer_override {
+	const char *cmd;
+	int nth;
+	const char *raw;
+	int chunk;
+	int delay_ms;
+	bool close_after;
+};
+
+enum peer_unplug { PEER_UNPLUG_TCG, PEER_UNPLUG_KVM, PEER_UNPLUG_NEVER, PEER_UNPLUG_REJECT };
+
+struct peer_config {
+	enum peer_greet greet;
+	const struct peer_override *overrides;
+	int noverrides;
+	const char *fixture;    /* tests/fixtures/NAME.json: the simulated QEMU's slots */
+	int gen_slots;          /* or: generate an x86 q35 machine with this many slots */
+	int gen_online;         /* of which this many boot vCPUs */
+	enum peer_unplug unplug;
+	int unplug_ms;          /* how long the guest takes to release a vCPU */
+	bool no_hotplug;        /* query-hotpluggable-cpus: GenericError */
+	bool legacy;            /* no query-hotpluggable-cpus, but cpu-add */
+	const char *name;       /* query-name */
+};
+
+struct peer;
+
+/* Serve over an fd (socketpair end, taken) or a new unix socket at path. */
+struct peer *peer_start_fd(int fd, const struct peer_config *cfg);
+struct peer *peer_start_unix(const char *path, const struct peer_config *cfg);
+
+/* Wait for the client to leave (or stop it), free; returns the received log, caller frees. */
+char *peer_stop(struct peer *p);
+
+/* Lines received so far, one per line, caller frees. */
+char *peer_log(struct peer *p);
+
+/* Read a fixture file's JSON (tests/fixtures/NAME.json); caller deletes. */
+cJSON *peer_fixture(const char *name);
+
+#endif

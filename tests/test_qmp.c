@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Tests for qmp.c against a scripted peer on a socketpair. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "peer.h"
+#include "qmp.h"
+
+static struct peer *peer;
+static struct qmp *q;
+static struct vs_err err;
+
+static void start(const struct peer_config *cfg)
+{
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	peer = peer_start_fd(sv[1], cfg);
+	cr_assert_eq(qmp_adopt_fd(sv[0], "test", &q, &err), 0, "%s", err.msg);
+}
+
+static void finish(void)
+{
+	qmp_free(q);
+	q = NULL;
+	if (peer)
+		free(peer_stop(peer));
+	peer = NULL;
+}
+
+TestSuite(qmp, .fini = finish, .timeout = 20);
+
+Test(qmp, handshake_reads_version_and_negotiates)
+{
+	struct peer_config cfg = { .gen_slots = 4, .gen_online = 1 };
+	char *log;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(qmp_version(q), "10.0.2");
+	cr_assert_gt(qmp_peer_pid(q), 0);
+	log = peer_log(peer);
+	cr_assert(strstr(log, "\"execute\":\"qmp_capabilities\""), "%s", log);
+	cr_assert(strstr(log, "\"id\":\"vcpuset-1\""), "every command carries an id: %s", log);
+	free(log);
+}
+
+Test(qmp, events_before_the_reply_are_kept_in_order)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "query-name", .raw =
+		  "{\"event\": \"A\", \"data\": {}}\r\n{\"event\": \"B\", \"data\": {}}\r\n"
+		  "{\"return\": {\"name\": \"x\"}, \"id\": %ID%}\r\n{\"event\": \"C\", \"data\": {}}\r\n" },
+	};
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+	cJSON *ret = NULL, *ev = NULL;
+	const char *want[] = { "A", "B", "C" };
+	int i;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, &ret, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cJSON_GetObjectItem(ret, "name")->valuestring, "x");
+	cJSON_Delete(ret);
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(qmp_next_event(q, 1000, &ev, &err), 1, "event %d: %s", i, err.msg);
+		cr_assert_str_eq(cJSON_GetObjectItem(ev, "event")->valuestring, want[i]);
+		cJSON_Delete(ev);
+	}
+	cr_assert_eq(qmp_next_event(q, 50, &ev, &err), 0, "no fourth event");
+}
+
+Test(qmp, reply_split_across_reads_and_bare_newlines)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "query-name", .raw = "{\"return\": {\"name\": \"split\"}, \"id\": %ID%}\n",
+		  .chunk = 3, .delay_ms = 1 },
+	};
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+	cJSON *ret = NULL;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 5000, &ret, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cJSON_GetObjectItem(ret, "name")->valuestring, "split");
+	cJSON_Delete(ret);
+}
+
+Test(qmp, huge_reply_is_read_whole)
+{
+	struct peer_config cfg = { .gen_slots = 4096, .gen_online = 2 };
+	cJSON *ret = NULL;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "query-hotpluggable-cpus", NULL, 10000, &ret, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(cJSON_GetArraySize(ret), 4096);
+	cJSON_Delete(ret);
+}
+
+Test(qmp, reply_over_the_limit_is_an_error)
+{
+	struct peer_config cfg = { .gen_slots = 1024, .gen_online = 2 };
+	cJSON *ret = NULL;
+
+	start(&cfg);
+	qmp_set_max_message(q, 4096);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "query-hotpluggable-cpus", NULL, 5000, &ret, &err), -EMSGSIZE);
+	cr_assert(strstr(err.msg, "exceeds 4096 bytes"), "%s", err.msg);
+	cr_assert_null(ret);
+}
+
+Test(qmp, error_reply_keeps_class_and_desc)
+{
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1 };
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "no-such-thing", NULL, 2000, NULL, &err), -EREMOTEIO);
+	cr_assert_str_eq(err.qmp_class, "CommandNotFound");
+	cr_assert_str_eq(err.msg, "The command has not been found");
+}
+
+Test(qmp, eof_in_the_middle_of_a_reply)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "query-name", .raw = "{\"return\": {\"na", .close_after = true },
+	};
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, NULL, &err), -EPIPE);
+	cr_assert(strstr(err.msg, "in the middle of a message"), "%s", err.msg);
+}
+
+Test(qmp, silence_ends_in_a_bounded_timeout)
+{
+	static const struct peer_override ov[] = { { .cmd = "query-name", .raw = "" } };
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+	double t0;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	t0 = vs_now_ms();
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 200, NULL, &err), -ETIMEDOUT);
+	cr_assert_lt(vs_now_ms() - t0, 1500);
+	cr_assert(strstr(err.msg, "no reply to 'query-name'"), "%s", err.msg);
+}
+
+Test(qmp, no_greeting_means_the_monitor_is_busy)
+{
+	struct peer_config cfg = { .greet = PEER_NO_GREETING, .gen_slots = 2, .gen_online = 1 };
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 200, &err), -EBUSY);
+	cr_assert(strstr(err.msg, "another client"), "%s", err.msg);
+}
+
+Test(qmp, close_before_greeting)
+{
+	struct peer_config cfg = { .greet = PEER_CLOSE_AT_ONCE, .gen_slots = 2, .gen_online = 1 };
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), -EPIPE);
+	cr_assert(strstr(err.msg, "closed"), "%s", err.msg);
+}
+
+Test(qmp, close_after_greeting)
+{
+	struct peer_config cfg = { .greet = PEER_CLOSE_AFTER_GREETING, .gen_slots = 2, .gen_online = 1 };
+
+	start(&cfg);
+	cr_assert_lt(qmp_handshake(q, 2000, &err), 0);
+	cr_assert(strstr(err.msg, "closed"), "%s", err.msg);
+}
+
+Test(qmp, wrong_id_is_refused)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "query-name", .raw = "{\"return\": {}, \"id\": \"other-7\"}\r\n" },
+	};
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, NULL, &err), -EPROTO);
+	cr_assert(strstr(err.msg, "'other-7'"), "%s", err.msg);
+}
+
+Test(qmp, non_json_line_is_an_error)
+{
+	static const struct peer_override ov[] = { { .cmd = "query-name", .raw = "hello there\r\n" } };
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, NULL, &err), -EBADMSG);
+	cr_assert(strstr(err.msg, "malformed"), "%s", err.msg);
+}
+
+Test(qmp, command_text_has_execute_and_arguments)
+{
+	cJSON *a = cJSON_CreateObject(), *c;
+	char *s;
+
+	cJSON_AddStringToObject(a, "id", "vcpu3");
+	c = qmp_command_new("device_del", a);
+	s = cJSON_PrintUnformatted(c);
+	cr_assert_str_eq(s, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"vcpu3\"}}");
+	free(s);
+	cJSON_Delete(c);
+	cJSON_Delete(a);
+}
+
+Test(qmp, connect_refuses_what_is_not_a_socket)
+{
+	char path[] = "/tmp/vcpuset-test-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(qmp_connect(path, 500, &q, &err), -ENOTSOCK);
+	cr_assert(strstr(err.msg, "is a regular file, not a unix socket"), "%s", err.msg);
+	unlink(path);
+	close(fd);
+	cr_assert_eq(qmp_connect(path, 500, &q, &err), -ENOENT);
+	cr_assert(strstr(err.msg, path), "%s", err.msg);
+}
