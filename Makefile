@@ -43,7 +43,7 @@ tests/%.o: tests/%.c
 
 # Criterion re-executes the test binary for each worker and passes parameters by address:
 # the test binaries must not be position independent, or ASLR moves the strings.
-tests/test_%: tests/test_%.o tests/peer.o $(OBJS)
+tests/test_%: tests/test_%.o tests/peer.o tests/run.o $(OBJS)
 	$(CC) $(filter-out -pie,$(VS_LDFLAGS)) -no-pie $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lpthread
 
 deps:

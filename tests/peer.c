@@ -573,12 +573,12 @@ static void *peer_main(void *arg)
 	if (p->lfd >= 0) {
 		struct pollfd pfd = { .fd = p->lfd, .events = POLLIN };
 
+		/* Like QEMU: one client at a time, the next one after it leaves. */
 		while (!p->quit) {
 			if (poll(&pfd, 1, 20) > 0) {
 				p->fd = accept(p->lfd, NULL, NULL);
 				if (p->fd >= 0)
 					serve(p);
-				break;
 			}
 		}
 	} else {

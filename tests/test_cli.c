@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Tests for the vcpuset binary: options, exit codes and JSON, against the scripted peer. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "peer.h"
+#include "run.h"
+
+static struct peer *peer;
+static char sock[64];
+static struct run_result r;
+
+static void serve(const struct peer_config *cfg)
+{
+	snprintf(sock, sizeof(sock), "/tmp/vcpuset-cli-%d.sock", (int)getpid());
+	peer = peer_start_unix(sock, cfg);
+}
+
+static void finish(void)
+{
+	run_free(&r);
+	if (peer)
+		free(peer_stop(peer));
+	peer = NULL;
+}
+
+TestSuite(cli, .fini = finish, .timeout = 30);
+
+static cJSON *item(const cJSON *o, const char *k)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	cr_assert_not_null(v, "JSON has no '%s'", k);
+	return v;
+}
+
+static const char *error_message(void)
+{
+	return cJSON_GetStringValue(item(item(r.json, "error"), "message"));
+}
+
+static cJSON *step(int i)
+{
+	return cJSON_GetArrayItem(item(r.json, "steps"), i);
+}
+
+#define RUN(...) run_vcpuset(&r, (const char *const[]){ __VA_ARGS__, NULL })
+
+Test(cli, help_and_version)
+{
+	RUN("--help");
+	cr_assert_eq(r.exit, 0);
+	cr_assert(strstr(r.out, "Usage: vcpuset [options] --socket PATH COUNT"));
+	run_free(&r);
+	RUN("-V");
+	cr_assert_eq(r.exit, 0);
+	cr_assert(strncmp(r.out, "vcpuset ", 8) == 0, "%s", r.out);
+}
+
+struct usage_case {
+	const char *a, *b, *c, *d;
+	const char *msg;
+};
+
+Test(cli, usage_errors_exit_2_with_one_line)
+{
+	static const struct usage_case cases[] = {
+		{ "4", NULL, NULL, NULL, "--socket PATH is required" },
+		{ "--socket", "/x", NULL, NULL, "COUNT is required" },
+		{ "--socket", "/x", "six", NULL, "COUNT 'six' is not a number" },
+		{ "--socket", "/x", "--timeout", "soon", "--timeout 'soon' is not a number of seconds" },
+		{ "--socket", "/x", "--status", "4", "--status takes no COUNT" },
+		{ "--socket", "/x", "4", "5", "unexpected argument '5'" },
+		{ "--bogus", NULL, NULL, NULL, "unrecognized option" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[5] = { cases[i].a, cases[i].b, cases[i].c, cases[i].d, NULL };
+
+		run_vcpuset(&r, args);
+		cr_assert_eq(r.exit, 2, "case %zu: %s", i, r.err);
+		cr_assert(strstr(r.err, cases[i].msg), "case %zu: %s", i, r.err);
+		cr_assert(strstr(r.err, "Try 'vcpuset --help'"), "%s", r.err);
+		cr_assert_str_eq(r.out, "");
+		run_free(&r);
+	}
+}
+
+Test(cli, missing_socket_fails_with_json_error)
+{
+	RUN("--json", "--socket", "/nonexistent/qmp.sock", "4");
+	cr_assert_eq(r.exit, 1);
+	cr_assert_not_null(r.json, "stdout is one JSON document: %s", r.out);
+	cr_assert(cJSON_IsFalse(item(r.json, "ok")));
+	cr_assert_eq(item(r.json, "exit")->valueint, 1);
+	cr_assert(strstr(error_message(), "/nonexistent/qmp.sock"), "%s", error_message());
+}
+
+Test(cli, regular_file_is_not_a_socket)
+{
+	RUN("--socket", "tests/fixtures/x86-pc.json", "4");
+	cr_assert_eq(r.exit, 1);
+	cr_assert(strstr(r.err, "is a regular file, not a unix socket"), "%s", r.err);
+}
+
+Test(cli, plug_two_reports_json)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .name = "guest1" };
+	char *log;
+
+	serve(&cfg);
+	RUN("--json", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(cJSON_IsTrue(item(r.json, "ok")));
+	cr_assert(cJSON_IsFalse(item(r.json, "dry_run")));
+	cr_assert_eq(item(r.json, "before")->valueint, 2);
+	cr_assert_eq(item(r.json, "after")->valueint, 4);
+	cr_assert_eq(item(r.json, "max")->valueint, 8);
+	cr_assert_str_eq(cJSON_GetStringValue(item(item(r.json, "vm"), "name")), "guest1");
+	cr_assert(cJSON_IsNull(item(item(r.json, "vm"), "uuid")), "all-zero uuid is unknown");
+	cr_assert_eq(item(item(r.json, "vm"), "pid")->valueint, getpid());
+	cr_assert_eq(cJSON_GetArraySize(item(r.json, "steps")), 2);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "op")), "plug");
+	cr_assert_eq(item(step(0), "vcpu")->valueint, 2);
+	cr_assert_eq(item(step(0), "vcpus")->valueint, 1);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "alias")), "vcpu2");
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "qom_path")), "/machine/peripheral/vcpu3");
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "status")), "done");
+	cr_assert_gt(item(step(1), "tid")->valueint, 0);
+	cr_assert(cJSON_IsNumber(item(step(1), "ms")));
+	cr_assert_eq(item(item(step(0), "props"), "core-id")->valueint, 2);
+	cr_assert(cJSON_IsNull(item(r.json, "error")));
+	log = peer_log(peer);
+	cr_assert(strstr(log, "\"execute\":\"device_add\",\"arguments\":{\"driver\":\"qemu64-x86_64-cpu\","
+			      "\"id\":\"vcpu2\",\"core-id\":2,\"thread-id\":0,\"socket-id\":0}"), "%s", log);
+	free(log);
+}
+
+Test(cli, refused_count_sends_nothing)
+{
+	static const char *const counts[] = { "9", "1", "0", "-2" };
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char *log;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		serve(&cfg);
+		RUN("--json", "--socket", sock, "--", counts[i]);
+		cr_assert_eq(r.exit, 2, "COUNT %s: %s", counts[i], r.out);
+		cr_assert_eq(item(r.json, "exit")->valueint, 2);
+		cr_assert_not_null(error_message());
+		log = peer_stop(peer);
+		peer = NULL;
+		cr_assert_null(strstr(log, "device_"), "COUNT %s sent: %s", counts[i], log);
+		free(log);
+		run_free(&r);
+	}
+}
+
+Test(cli, dry_run_plans_and_sends_nothing)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char *log;
+
+	serve(&cfg);
+	RUN("--json", "--dry-run", "--socket", sock, "+3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(cJSON_IsTrue(item(r.json, "dry_run")));
+	cr_assert_eq(cJSON_GetArraySize(item(r.json, "steps")), 3);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(2), "status")), "planned");
+	cr_assert_str_eq(cJSON_GetStringValue(item(item(step(2), "qmp"), "execute")), "device_add");
+	cr_assert_eq(item(r.json, "after")->valueint, 2);
+	log = peer_log(peer);
+	cr_assert_null(strstr(log, "device_add"), "%s", log);
+	free(log);
+}
+
+Test(cli, unplug_confirmed_without_device_event)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_TCG, .unplug_ms = 60 };
+
+	serve(&cfg);
+	RUN("--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "-1");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "op")), "unplug");
+	cr_assert_eq(item(step(0), "vcpu")->valueint, 3);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
+	cr_assert_geq(item(step(0), "ms")->valuedouble, 55);
+	cr_assert_lt(item(step(0), "ms")->valuedouble, 1000);
+	cr_assert_eq(item(r.json, "after")->valueint, 3);
+}
+
+Test(cli, unplug_pending_exits_3)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_NEVER };
+
+	serve(&cfg);
+	RUN("--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--timeout", "0.2", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 3, "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "pending");
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "status")), "planned");
+	cr_assert(strstr(error_message(), "not complete after 0.2 s"), "%s", error_message());
+	cr_assert_eq(item(r.json, "after")->valueint, 4);
+}
+
+Test(cli, guest_rejection_ends_the_wait_at_once)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_REJECT };
+
+	serve(&cfg);
+	RUN("--socket", sock, "3");
+	run_free(&r);
+	RUN("--json", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 1, "%s", r.out);
+	cr_assert(strstr(error_message(), "unplug vCPU 2 (vcpu2): the guest refused to release it"),
+		  "%s", error_message());
+	cr_assert_lt(item(step(0), "ms")->valuedouble, 1000);
+}
+
+Test(cli, device_add_error_first_step_exits_1)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_add", .raw = "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+		  "\"Invalid CPU core-id: 2 must be in range 0:1\"}, \"id\": %ID%}\r\n" },
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .overrides = ov, .noverrides = 1 };
+
+	serve(&cfg);
+	RUN("--socket", sock, "3");
+	cr_assert_eq(r.exit, 1);
+	cr_assert(strstr(r.err, "vcpuset: plug vCPU 2 as vcpu2: Invalid CPU core-id: 2 must be in range 0:1"),
+		  "%s", r.err);
+}
+
+Test(cli, failure_after_a_done_step_is_partial)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_add", .nth = 2, .raw = "{\"error\": {\"class\": \"GenericError\", "
+		  "\"desc\": \"no more\"}, \"id\": %ID%}\r\n" },
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .overrides = ov, .noverrides = 1 };
+
+	serve(&cfg);
+	RUN("--json", "--socket", sock, "5");
+	cr_assert_eq(r.exit, 4, "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "status")), "failed");
+	cr_assert_eq(item(r.json, "after")->valueint, 3);
+}
+
+Test(cli, busy_monitor_is_named)
+{
+	struct peer_config cfg = { .greet = PEER_NO_GREETING, .gen_slots = 8, .gen_online = 2 };
+
+	serve(&cfg);
+	RUN("--socket", sock, "--status");
+	cr_assert_eq(r.exit, 1);
+	cr_assert(strstr(r.err, "another client (libvirtd?) holds the monitor"), "%s", r.err);
+}
+
+Test(cli, status_json_lists_every_slot)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	cJSON *v, *first;
+
+	serve(&cfg);
+	RUN("--json", "--status", "--socket", sock);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	v = item(r.json, "vcpus");
+	cr_assert_eq(cJSON_GetArraySize(v), 8);
+	first = cJSON_GetArrayItem(v, 0);
+	cr_assert(cJSON_IsTrue(item(first, "online")));
+	cr_assert(cJSON_IsFalse(item(first, "hotpluggable")));
+	cr_assert_gt(item(first, "tid")->valueint, 0);
+	cr_assert_eq(item(first, "order")->valueint, 1);
+	cr_assert_str_eq(cJSON_GetStringValue(item(first, "qom_path")), "/machine/unattached/device[0]");
+	cr_assert_eq(item(item(first, "topology"), "core-id")->valueint, 0);
+	cr_assert(cJSON_IsNull(item(cJSON_GetArrayItem(v, 5), "tid")));
+}
+
+Test(cli, status_text_has_a_row_per_slot)
+{
+	struct peer_config cfg = { .gen_slots = 4, .gen_online = 2 };
+
+	serve(&cfg);
+	RUN("--status", "--socket", sock);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "2 of 4 vCPUs online"), "%s", r.out);
+	cr_assert(strstr(r.out, "VCPU  ONLINE HOTPLUG ALIAS"), "%s", r.out);
+	cr_assert(strstr(r.out, "\n3     no     yes"), "%s", r.out);
+}
+
+Test(cli, legacy_qemu_plugs_with_cpu_add_and_refuses_unplug)
+{
+	struct peer_config cfg = { .gen_slots = 4, .gen_online = 2, .legacy = true };
+	char *log;
+
+	serve(&cfg);
+	RUN("--json", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert(cJSON_IsTrue(item(r.json, "legacy")));
+	cr_assert_str_eq(cJSON_GetStringValue(item(item(step(0), "qmp"), "execute")), "cpu-add");
+	log = peer_log(peer);
+	cr_assert(strstr(log, "\"execute\":\"cpu-add\",\"arguments\":{\"id\":2}"), "%s", log);
+	free(log);
+	run_free(&r);
+	RUN("--socket", sock, "2");
+	cr_assert_eq(r.exit, 2);
+	cr_assert(strstr(r.err, "needs an unplug, which this QEMU cannot do"), "%s", r.err);
+}
+
+Test(cli, machine_without_hotplug)
+{
+	struct peer_config cfg = { .gen_slots = 4, .gen_online = 2, .no_hotplug = true };
+
+	serve(&cfg);
+	RUN("--socket", sock, "3");
+	cr_assert_eq(r.exit, 1);
+	cr_assert(strstr(r.err, "QEMU cannot hot-plug vCPUs on this machine: machine does not support "
+				"hot-plugging CPUs"), "%s", r.err);
+	run_free(&r);
+	RUN("--status", "--socket", sock);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+}
+
+Test(cli, foreign_thread_id_is_refused)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "query-cpus-fast", .raw = "{\"return\": [{\"thread-id\": 1, \"qom-path\": "
+		  "\"/machine/unattached/device[0]\", \"cpu-index\": 0, \"target\": \"x86_64\"}], "
+		  "\"id\": %ID%}\r\n" },
+	};
+	struct peer_config cfg = { .gen_slots = 4, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+
+	serve(&cfg);
+	RUN("--socket", sock, "--status");
+	cr_assert_eq(r.exit, 1);
+	cr_assert(strstr(r.err, "thread 1 for vCPU 0, which is not a thread of QEMU"), "%s", r.err);
+}
