@@ -62,7 +62,7 @@ check: deps
 	$(MAKE) lint-man
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
-	@echo "== $(E2E)"; ./$(E2E) --jobs 1
+	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
 
 demo: deps all
 	sh tests/guest/build.sh
