@@ -420,6 +420,10 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 		struct slot *s = find_by_id(p, id);
 		char msg[128];
 
+		if (s && p->cfg.unplug == PEER_UNPLUG_GONE) {
+			unplug(s);
+			s = NULL;
+		}
 		if (!s) {
 			snprintf(msg, sizeof(msg), "Device '%s' not found", id);
 			return error_obj("DeviceNotFound", msg);

@@ -23,7 +23,8 @@ struct peer_override {
 	bool close_after;
 };
 
-enum peer_unplug { PEER_UNPLUG_TCG, PEER_UNPLUG_KVM, PEER_UNPLUG_NEVER, PEER_UNPLUG_REJECT };
+/* GONE: the vCPU is already gone when device_del arrives, which answers DeviceNotFound. */
+enum peer_unplug { PEER_UNPLUG_TCG, PEER_UNPLUG_KVM, PEER_UNPLUG_NEVER, PEER_UNPLUG_REJECT, PEER_UNPLUG_GONE };
 
 struct peer_config {
 	enum peer_greet greet;

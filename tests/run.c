@@ -25,7 +25,7 @@ void run_vcpuset(struct run_result *r, const char *const *args)
 {
 	const char *bin = getenv("VCPUSET_BIN") ? getenv("VCPUSET_BIN") : "./vcpuset";
 	const char *argv[64];
-	int po[2], pe[2], st, i, open_fds = 2;
+	int po[2], pe[2], st, i, open_fds = 2, fds[2];
 	size_t lo = 0, le = 0;
 	pid_t pid;
 
@@ -49,15 +49,19 @@ void run_vcpuset(struct run_result *r, const char *const *args)
 	close(pe[1]);
 	r->out = calloc(1, 1);
 	r->err = calloc(1, 1);
+	fds[0] = po[0];
+	fds[1] = pe[0];
 	while (open_fds) {
-		struct pollfd p[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+		struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
 
 		poll(p, 2, -1);
 		open_fds = 0;
 		for (i = 0; i < 2; i++) {
 			if (p[i].revents & POLLIN)
 				drain(p[i].fd, i ? &r->err : &r->out, i ? &le : &lo);
-			if (!(p[i].revents & (POLLHUP | POLLERR)) || (p[i].revents & POLLIN))
+			else if (p[i].revents & (POLLHUP | POLLERR))
+				fds[i] = -1; /* poll ignores it from now on */
+			if (fds[i] >= 0)
 				open_fds++;
 		}
 	}

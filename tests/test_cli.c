@@ -346,3 +346,32 @@ Test(cli, foreign_thread_id_is_refused)
 	cr_assert_eq(r.exit, 1);
 	cr_assert(strstr(r.err, "thread 1 for vCPU 0, which is not a thread of QEMU"), "%s", r.err);
 }
+
+Test(cli, device_not_found_means_already_gone)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_GONE };
+
+	serve(&cfg);
+	RUN("--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
+	cr_assert_eq(item(r.json, "after")->valueint, 2);
+}
+
+Test(cli, kvm_style_device_deleted_event)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_KVM, .unplug_ms = 30 };
+
+	serve(&cfg);
+	RUN("--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--verbose", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert(strstr(r.err, "< {\"timestamp\":{\"seconds\":1,\"microseconds\":2},\"event\":\"DEVICE_DELETED\","
+			 "\"data\":{\"device\":\"vcpu2\""), "%s", r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
+}

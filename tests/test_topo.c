@@ -94,6 +94,24 @@ ParameterizedTest(struct fixture_case *fc, topo, builds_table_from_real_capture)
 	topo_free(t);
 }
 
+Test(topo, aarch64_virt_cannot_hotplug_but_has_a_table)
+{
+	cJSON *fx = peer_fixture("aarch64-virt");
+	cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(fx, TOPO_CMD_HOTPLUGGABLE), "error");
+	struct topo_table *t = NULL;
+
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "class")), "GenericError");
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(e, "desc")),
+			 "machine does not support hot-plugging CPUs");
+	cr_assert_eq(topo_build(NULL, reply(fx, TOPO_CMD_CPUS), 1, 0, NULL, &t, &err), 0, "%s", err.msg);
+	cr_assert_eq(t->n, 2);
+	cr_assert_eq(t->online, 2);
+	cr_assert(!t->v[0].hotpluggable && !t->v[1].hotpluggable);
+	cr_assert_str_eq(t->target, "aarch64");
+	topo_free(t);
+	cJSON_Delete(fx);
+}
+
 Test(topo, ppc64_threads_map_into_their_core)
 {
 	struct topo_table *t = load("ppc64-pseries-t8");
