@@ -64,6 +64,19 @@ check: deps
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
 
+# The whole suite again with ASan+UBSan (a leak or UB in vcpuset changes its exit code), then
+# the end-to-end scenario with vcpuset under valgrind. Builds in place: `make clean` after.
+check-asan: deps
+	$(MAKE) clean
+	$(MAKE) SANITIZE=address,undefined all $(TESTS) $(E2E)
+	@set -e; export ASAN_OPTIONS=detect_leaks=1:exitcode=98 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; \
+	for t in $(TESTS); do echo "== asan $$t"; ./$$t --jobs 2; done; \
+	echo "== asan $(E2E)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
+	$(MAKE) clean
+
+check-valgrind: deps all $(E2E)
+	@echo "== valgrind $(E2E)"; VCPUSET_BIN=tests/valgrind-vcpuset.sh sh tests/guest/run.sh ./$(E2E) --jobs 1
+
 demo: deps all
 	sh tests/guest/build.sh
 	sh tests/guest/demo.sh ./vcpuset
@@ -78,7 +91,7 @@ uninstall:
 clean:
 	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E)
 
-.PHONY: all check deps guest lint-man demo install uninstall clean
+.PHONY: all check check-asan check-valgrind deps guest lint-man demo install uninstall clean
 .SECONDARY:
 
 -include $(wildcard *.d tests/*.d)
