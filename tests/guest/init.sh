@@ -7,18 +7,19 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
-cpus() { ls -d /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null; }
+# "inode path": a CPU ejected and plugged again between two scans gets a new sysfs inode.
+cpus() { ls -di /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null; }
 seen=$(cpus)
 last=""
 echo "VCPUSET-GUEST-UP"
 while :; do
 	now=$(cpus)
-	for c in $now; do
+	echo "$now" | while read -r ino c; do
 		case "
 $seen
 " in
 		*"
-$c
+$ino $c
 "*) ;;
 		*) [ -e "$c/online" ] && echo 1 > "$c/online" 2>/dev/null ;;
 		esac
