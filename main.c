@@ -111,6 +111,7 @@ static char **reorder_relative_count(int *argc, char **argv)
 	static char dashdash[] = "--";
 	char **out = calloc((size_t)*argc + 2, sizeof(*out));
 	int i, n = 0, count = -1;
+	bool dashed = false;
 
 	if (!out) {
 		fputs("vcpuset: out of memory\n", stderr);
@@ -122,6 +123,7 @@ static char **reorder_relative_count(int *argc, char **argv)
 			     strcmp(prev, "-t") == 0 || strcmp(prev, "--timeout") == 0;
 
 		if (strcmp(a, "--") == 0) {
+			dashed = true;
 			while (i < *argc)
 				out[n++] = argv[i++];
 			break;
@@ -133,7 +135,7 @@ static char **reorder_relative_count(int *argc, char **argv)
 			out[n++] = argv[i];
 	}
 	if (count >= 0) {
-		if (strcmp(out[n - 1], "--") != 0 && !(n > 1 && strcmp(out[n - 2], "--") == 0 && 0))
+		if (!dashed)
 			out[n++] = dashdash;
 		out[n++] = argv[count];
 	}
@@ -626,7 +628,7 @@ static cJSON *step_json(const struct ctx *c, int i)
 {
 	const struct topo_step *s = &c->plan.steps[i];
 	const struct step_result *r = &c->res[i];
-	cJSON *o = cJSON_CreateObject(), *args;
+	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "op", s->op == TOPO_PLUG ? "plug" : "unplug");
 	cJSON_AddNumberToObject(o, "vcpu", s->vcpu);
@@ -637,12 +639,10 @@ static cJSON *step_json(const struct ctx *c, int i)
 		cJSON_AddStringToObject(o, "alias", r->alias);
 	else
 		cJSON_AddNullToObject(o, "alias");
-	args = cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments");
 	if (s->op == TOPO_PLUG && c->t->v[s->vcpu].props)
 		cJSON_AddItemToObject(o, "props", cJSON_Duplicate(c->t->v[s->vcpu].props, 1));
 	else
 		cJSON_AddNullToObject(o, "props");
-	(void)args;
 	if (r->qom_path[0])
 		cJSON_AddStringToObject(o, "qom_path", r->qom_path);
 	else

@@ -402,10 +402,9 @@ static struct topo_table *table_new(int n)
 
 /*
  * libvirt's rule for TCG: single-threaded TCG reports one thread for every vCPU, or QEMU's
- * main thread; such ids must never be acted on, so keep what was known before.
+ * main thread; such ids must never be acted on (topo_build then keeps the earlier ones).
  */
-static void apply_tcg_rule(struct topo_table *t, const int *tids, int qemu_pid,
-			   const struct topo_table *prev)
+static void apply_tcg_rule(struct topo_table *t, const int *tids, int qemu_pid)
 {
 	int i, j;
 	bool valid = true;
@@ -420,7 +419,6 @@ static void apply_tcg_rule(struct topo_table *t, const int *tids, int qemu_pid,
 	t->tids_valid = valid;
 	for (i = 0; i < t->n; i++)
 		t->v[i].tid = valid ? tids[i] : 0;
-	(void)prev;
 }
 
 static int build_legacy(const struct fast_cpu *f, int nf, int qemu_pid, int max,
@@ -456,7 +454,7 @@ static int build_legacy(const struct fast_cpu *f, int nf, int qemu_pid, int max,
 			t->online++;
 		}
 	}
-	apply_tcg_rule(t, tids, qemu_pid, NULL);
+	apply_tcg_rule(t, tids, qemu_pid);
 	free(tids);
 	*out = t;
 	return 0;
@@ -555,7 +553,7 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 		tids[k] = f[i].tid;
 		t->v[k].qemu_id = f[i].qemu_id;
 	}
-	apply_tcg_rule(t, tids, qemu_pid, prev);
+	apply_tcg_rule(t, tids, qemu_pid);
 	if (!t->tids_valid && prev && prev->n == t->n)
 		for (i = 0; i < t->n; i++)
 			t->v[i].tid = t->v[i].online ? prev->v[i].tid : 0;

@@ -375,3 +375,17 @@ Test(cli, kvm_style_device_deleted_event)
 			 "\"data\":{\"device\":\"vcpu2\""), "%s", r.err);
 	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
 }
+
+Test(cli, negative_count_is_not_an_option)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 3, .unplug = PEER_UNPLUG_GONE };
+
+	serve(&cfg);
+	RUN("--json", "--dry-run", "-1", "--socket", sock, "--");
+	cr_assert_eq(r.exit, 2, "boot vCPUs cannot go: %s", r.out);
+	cr_assert(strstr(error_message(), "COUNT 2 is below the 3 vCPUs"), "%s", error_message());
+	run_free(&r);
+	RUN("--socket", sock, "-t", "1", "-2");
+	cr_assert_eq(r.exit, 2);
+	cr_assert(strstr(r.err, "COUNT 1 is below the 3 vCPUs"), "-2 after an option's value: %s", r.err);
+}
