@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "vcpuset.h"
 
-#define MAXSLOTS 8192
 #define MAXTHREADS 16
 
 struct vthread {
@@ -49,14 +49,6 @@ struct peer {
 	pthread_mutex_t mu;
 	volatile int quit;
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void *vthread_main(void *arg)
 {
@@ -269,7 +261,7 @@ static void complete_removals(struct peer *p)
 		struct slot *s = &p->slots[i];
 		char path[160], id[64];
 
-		if (s->remove_at <= 0 || now_ms() < s->remove_at)
+		if (s->remove_at <= 0 || vs_now_ms() < s->remove_at)
 			continue;
 		snprintf(path, sizeof(path), "%s", s->qom);
 		snprintf(id, sizeof(id), "%s", s->id);
@@ -435,7 +427,7 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 			cJSON_AddStringToObject(d, "path", s->qom);
 			send_event(p, "DEVICE_UNPLUG_GUEST_ERROR", d);
 		} else if (p->cfg.unplug != PEER_UNPLUG_NEVER && s->remove_at <= 0) {
-			s->remove_at = now_ms() + p->cfg.unplug_ms + 0.001;
+			s->remove_at = vs_now_ms() + p->cfg.unplug_ms + 0.001;
 		}
 		return ret_obj(NULL);
 	}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* run: exec the built vcpuset binary and capture what it says (tests only). */
+#include <criterion/criterion.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,4 +79,12 @@ void run_free(struct run_result *r)
 	free(r->err);
 	cJSON_Delete(r->json);
 	memset(r, 0, sizeof(*r));
+}
+
+cJSON *run_item(const cJSON *o, const char *k)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	cr_assert_not_null(v, "JSON has no '%s'", k);
+	return v;
 }

@@ -16,4 +16,7 @@ struct run_result {
 void run_vcpuset(struct run_result *r, const char *const *args);
 void run_free(struct run_result *r);
 
+/* Member k of JSON object o; fails the test when it is missing. */
+cJSON *run_item(const cJSON *o, const char *k);
+
 #endif

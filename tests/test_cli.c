@@ -28,22 +28,14 @@ static void finish(void)
 
 TestSuite(cli, .fini = finish, .timeout = 30);
 
-static cJSON *item(const cJSON *o, const char *k)
-{
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	cr_assert_not_null(v, "JSON has no '%s'", k);
-	return v;
-}
-
 static const char *error_message(void)
 {
-	return cJSON_GetStringValue(item(item(r.json, "error"), "message"));
+	return cJSON_GetStringValue(run_item(run_item(r.json, "error"), "message"));
 }
 
 static cJSON *step(int i)
 {
-	return cJSON_GetArrayItem(item(r.json, "steps"), i);
+	return cJSON_GetArrayItem(run_item(r.json, "steps"), i);
 }
 
 #define RUN(...) run_vcpuset(&r, (const char *const[]){ __VA_ARGS__, NULL })
@@ -94,8 +86,8 @@ Test(cli, missing_socket_fails_with_json_error)
 	RUN("--json", "--socket", "/nonexistent/qmp.sock", "4");
 	cr_assert_eq(r.exit, 1);
 	cr_assert_not_null(r.json, "stdout is one JSON document: %s", r.out);
-	cr_assert(cJSON_IsFalse(item(r.json, "ok")));
-	cr_assert_eq(item(r.json, "exit")->valueint, 1);
+	cr_assert(cJSON_IsFalse(run_item(r.json, "ok")));
+	cr_assert_eq(run_item(r.json, "exit")->valueint, 1);
 	cr_assert(strstr(error_message(), "/nonexistent/qmp.sock"), "%s", error_message());
 }
 
@@ -114,25 +106,25 @@ Test(cli, plug_two_reports_json)
 	serve(&cfg);
 	RUN("--json", "--socket", sock, "4");
 	cr_assert_eq(r.exit, 0, "%s", r.err);
-	cr_assert(cJSON_IsTrue(item(r.json, "ok")));
-	cr_assert(cJSON_IsFalse(item(r.json, "dry_run")));
-	cr_assert_eq(item(r.json, "before")->valueint, 2);
-	cr_assert_eq(item(r.json, "after")->valueint, 4);
-	cr_assert_eq(item(r.json, "max")->valueint, 8);
-	cr_assert_str_eq(cJSON_GetStringValue(item(item(r.json, "vm"), "name")), "guest1");
-	cr_assert(cJSON_IsNull(item(item(r.json, "vm"), "uuid")), "all-zero uuid is unknown");
-	cr_assert_eq(item(item(r.json, "vm"), "pid")->valueint, getpid());
-	cr_assert_eq(cJSON_GetArraySize(item(r.json, "steps")), 2);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "op")), "plug");
-	cr_assert_eq(item(step(0), "vcpu")->valueint, 2);
-	cr_assert_eq(item(step(0), "vcpus")->valueint, 1);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "alias")), "vcpu2");
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "qom_path")), "/machine/peripheral/vcpu3");
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "status")), "done");
-	cr_assert_gt(item(step(1), "tid")->valueint, 0);
-	cr_assert(cJSON_IsNumber(item(step(1), "ms")));
-	cr_assert_eq(item(item(step(0), "props"), "core-id")->valueint, 2);
-	cr_assert(cJSON_IsNull(item(r.json, "error")));
+	cr_assert(cJSON_IsTrue(run_item(r.json, "ok")));
+	cr_assert(cJSON_IsFalse(run_item(r.json, "dry_run")));
+	cr_assert_eq(run_item(r.json, "before")->valueint, 2);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 4);
+	cr_assert_eq(run_item(r.json, "max")->valueint, 8);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "name")), "guest1");
+	cr_assert(cJSON_IsNull(run_item(run_item(r.json, "vm"), "uuid")), "all-zero uuid is unknown");
+	cr_assert_eq(run_item(run_item(r.json, "vm"), "pid")->valueint, getpid());
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 2);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "op")), "plug");
+	cr_assert_eq(run_item(step(0), "vcpu")->valueint, 2);
+	cr_assert_eq(run_item(step(0), "vcpus")->valueint, 1);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "alias")), "vcpu2");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "qom_path")), "/machine/peripheral/vcpu3");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "status")), "done");
+	cr_assert_gt(run_item(step(1), "tid")->valueint, 0);
+	cr_assert(cJSON_IsNumber(run_item(step(1), "ms")));
+	cr_assert_eq(run_item(run_item(step(0), "props"), "core-id")->valueint, 2);
+	cr_assert(cJSON_IsNull(run_item(r.json, "error")));
 	log = peer_log(peer);
 	cr_assert(strstr(log, "\"execute\":\"device_add\",\"arguments\":{\"driver\":\"qemu64-x86_64-cpu\","
 			      "\"id\":\"vcpu2\",\"core-id\":2,\"thread-id\":0,\"socket-id\":0}"), "%s", log);
@@ -150,7 +142,7 @@ Test(cli, refused_count_sends_nothing)
 		serve(&cfg);
 		RUN("--json", "--socket", sock, "--", counts[i]);
 		cr_assert_eq(r.exit, 2, "COUNT %s: %s", counts[i], r.out);
-		cr_assert_eq(item(r.json, "exit")->valueint, 2);
+		cr_assert_eq(run_item(r.json, "exit")->valueint, 2);
 		cr_assert_not_null(error_message());
 		log = peer_stop(peer);
 		peer = NULL;
@@ -168,11 +160,11 @@ Test(cli, dry_run_plans_and_sends_nothing)
 	serve(&cfg);
 	RUN("--json", "--dry-run", "--socket", sock, "+3");
 	cr_assert_eq(r.exit, 0, "%s", r.err);
-	cr_assert(cJSON_IsTrue(item(r.json, "dry_run")));
-	cr_assert_eq(cJSON_GetArraySize(item(r.json, "steps")), 3);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(2), "status")), "planned");
-	cr_assert_str_eq(cJSON_GetStringValue(item(item(step(2), "qmp"), "execute")), "device_add");
-	cr_assert_eq(item(r.json, "after")->valueint, 2);
+	cr_assert(cJSON_IsTrue(run_item(r.json, "dry_run")));
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 3);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(2), "status")), "planned");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(step(2), "qmp"), "execute")), "device_add");
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
 	log = peer_log(peer);
 	cr_assert_null(strstr(log, "device_add"), "%s", log);
 	free(log);
@@ -188,12 +180,12 @@ Test(cli, unplug_confirmed_without_device_event)
 	run_free(&r);
 	RUN("--json", "--socket", sock, "-1");
 	cr_assert_eq(r.exit, 0, "%s", r.out);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "op")), "unplug");
-	cr_assert_eq(item(step(0), "vcpu")->valueint, 3);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
-	cr_assert_geq(item(step(0), "ms")->valuedouble, 55);
-	cr_assert_lt(item(step(0), "ms")->valuedouble, 1000);
-	cr_assert_eq(item(r.json, "after")->valueint, 3);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "op")), "unplug");
+	cr_assert_eq(run_item(step(0), "vcpu")->valueint, 3);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "done");
+	cr_assert_geq(run_item(step(0), "ms")->valuedouble, 55);
+	cr_assert_lt(run_item(step(0), "ms")->valuedouble, 1000);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 3);
 }
 
 Test(cli, unplug_pending_exits_3)
@@ -206,10 +198,10 @@ Test(cli, unplug_pending_exits_3)
 	run_free(&r);
 	RUN("--json", "--timeout", "0.2", "--socket", sock, "2");
 	cr_assert_eq(r.exit, 3, "%s", r.out);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "pending");
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "status")), "planned");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "pending");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "status")), "planned");
 	cr_assert(strstr(error_message(), "not complete after 0.2 s"), "%s", error_message());
-	cr_assert_eq(item(r.json, "after")->valueint, 4);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 4);
 }
 
 Test(cli, guest_rejection_ends_the_wait_at_once)
@@ -223,7 +215,7 @@ Test(cli, guest_rejection_ends_the_wait_at_once)
 	cr_assert_eq(r.exit, 1, "%s", r.out);
 	cr_assert(strstr(error_message(), "unplug vCPU 2 (vcpu2): the guest refused to release it"),
 		  "%s", error_message());
-	cr_assert_lt(item(step(0), "ms")->valuedouble, 1000);
+	cr_assert_lt(run_item(step(0), "ms")->valuedouble, 1000);
 }
 
 Test(cli, device_add_error_first_step_exits_1)
@@ -252,9 +244,9 @@ Test(cli, failure_after_a_done_step_is_partial)
 	serve(&cfg);
 	RUN("--json", "--socket", sock, "5");
 	cr_assert_eq(r.exit, 4, "%s", r.out);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(1), "status")), "failed");
-	cr_assert_eq(item(r.json, "after")->valueint, 3);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "done");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "status")), "failed");
+	cr_assert_eq(run_item(r.json, "after")->valueint, 3);
 }
 
 Test(cli, busy_monitor_is_named)
@@ -275,16 +267,16 @@ Test(cli, status_json_lists_every_slot)
 	serve(&cfg);
 	RUN("--json", "--status", "--socket", sock);
 	cr_assert_eq(r.exit, 0, "%s", r.err);
-	v = item(r.json, "vcpus");
+	v = run_item(r.json, "vcpus");
 	cr_assert_eq(cJSON_GetArraySize(v), 8);
 	first = cJSON_GetArrayItem(v, 0);
-	cr_assert(cJSON_IsTrue(item(first, "online")));
-	cr_assert(cJSON_IsFalse(item(first, "hotpluggable")));
-	cr_assert_gt(item(first, "tid")->valueint, 0);
-	cr_assert_eq(item(first, "order")->valueint, 1);
-	cr_assert_str_eq(cJSON_GetStringValue(item(first, "qom_path")), "/machine/unattached/device[0]");
-	cr_assert_eq(item(item(first, "topology"), "core-id")->valueint, 0);
-	cr_assert(cJSON_IsNull(item(cJSON_GetArrayItem(v, 5), "tid")));
+	cr_assert(cJSON_IsTrue(run_item(first, "online")));
+	cr_assert(cJSON_IsFalse(run_item(first, "hotpluggable")));
+	cr_assert_gt(run_item(first, "tid")->valueint, 0);
+	cr_assert_eq(run_item(first, "order")->valueint, 1);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(first, "qom_path")), "/machine/unattached/device[0]");
+	cr_assert_eq(run_item(run_item(first, "topology"), "core-id")->valueint, 0);
+	cr_assert(cJSON_IsNull(run_item(cJSON_GetArrayItem(v, 5), "tid")));
 }
 
 Test(cli, status_text_has_a_row_per_slot)
@@ -307,8 +299,8 @@ Test(cli, legacy_qemu_plugs_with_cpu_add_and_refuses_unplug)
 	serve(&cfg);
 	RUN("--json", "--socket", sock, "3");
 	cr_assert_eq(r.exit, 0, "%s", r.out);
-	cr_assert(cJSON_IsTrue(item(r.json, "legacy")));
-	cr_assert_str_eq(cJSON_GetStringValue(item(item(step(0), "qmp"), "execute")), "cpu-add");
+	cr_assert(cJSON_IsTrue(run_item(r.json, "legacy")));
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(step(0), "qmp"), "execute")), "cpu-add");
 	log = peer_log(peer);
 	cr_assert(strstr(log, "\"execute\":\"cpu-add\",\"arguments\":{\"id\":2}"), "%s", log);
 	free(log);
@@ -357,8 +349,8 @@ Test(cli, device_not_found_means_already_gone)
 	run_free(&r);
 	RUN("--json", "--socket", sock, "2");
 	cr_assert_eq(r.exit, 0, "%s", r.out);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
-	cr_assert_eq(item(r.json, "after")->valueint, 2);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "done");
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
 }
 
 Test(cli, kvm_style_device_deleted_event)
@@ -373,7 +365,7 @@ Test(cli, kvm_style_device_deleted_event)
 	cr_assert_eq(r.exit, 0, "%s", r.out);
 	cr_assert(strstr(r.err, "< {\"timestamp\":{\"seconds\":1,\"microseconds\":2},\"event\":\"DEVICE_DELETED\","
 			 "\"data\":{\"device\":\"vcpu2\""), "%s", r.err);
-	cr_assert_str_eq(cJSON_GetStringValue(item(step(0), "status")), "done");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "done");
 }
 
 Test(cli, negative_count_is_not_an_option)

@@ -33,14 +33,6 @@ TestSuite(e2e, .init = setup, .fini = teardown, .timeout = 120);
 
 #define RUN(...) run_vcpuset(&r, (const char *const[]){ __VA_ARGS__, NULL })
 
-static cJSON *item(const cJSON *o, const char *k)
-{
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	cr_assert_not_null(v, "JSON has no '%s'", k);
-	return v;
-}
-
 /* The guest's own last word on its online CPUs, from its serial console. */
 static void guest_online(char *buf, size_t size)
 {
@@ -107,17 +99,17 @@ Test(e2e, plug_two_then_unplug_two_by_count)
 	baseline(2);
 	RUN("--json", "--socket", sock, "4");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	cr_assert_eq(item(r.json, "before")->valueint, 2);
-	cr_assert_eq(item(r.json, "after")->valueint, 4);
-	cr_assert_eq(item(r.json, "max")->valueint, 64);
-	cr_assert_eq(item(item(r.json, "vm"), "pid")->valueint, qemu_pid);
-	cr_assert_str_eq(cJSON_GetStringValue(item(item(r.json, "vm"), "name")), "vcpuset-test");
+	cr_assert_eq(run_item(r.json, "before")->valueint, 2);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 4);
+	cr_assert_eq(run_item(r.json, "max")->valueint, 64);
+	cr_assert_eq(run_item(run_item(r.json, "vm"), "pid")->valueint, qemu_pid);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "name")), "vcpuset-test");
 	for (i = 0; i < 2; i++) {
-		cJSON *s = cJSON_GetArrayItem(item(r.json, "steps"), i);
+		cJSON *s = cJSON_GetArrayItem(run_item(r.json, "steps"), i);
 
-		cr_assert_str_eq(cJSON_GetStringValue(item(s, "status")), "done");
-		cr_assert_eq(item(s, "vcpu")->valueint, 2 + i);
-		tids[i] = item(s, "tid")->valueint;
+		cr_assert_str_eq(cJSON_GetStringValue(run_item(s, "status")), "done");
+		cr_assert_eq(run_item(s, "vcpu")->valueint, 2 + i);
+		tids[i] = run_item(s, "tid")->valueint;
 		cr_assert(qemu_has_thread(tids[i]), "tid %d is a thread of QEMU", tids[i]);
 	}
 	run_free(&r);
@@ -126,14 +118,14 @@ Test(e2e, plug_two_then_unplug_two_by_count)
 	RUN("--json", "--socket", sock, "2");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	for (i = 0; i < 2; i++) {
-		cJSON *s = cJSON_GetArrayItem(item(r.json, "steps"), i);
+		cJSON *s = cJSON_GetArrayItem(run_item(r.json, "steps"), i);
 
-		cr_assert_str_eq(cJSON_GetStringValue(item(s, "op")), "unplug");
-		cr_assert_eq(item(s, "vcpu")->valueint, 3 - i, "highest first");
-		cr_assert_str_eq(cJSON_GetStringValue(item(s, "status")), "done");
-		cr_assert_lt(item(s, "ms")->valuedouble, 5000);
+		cr_assert_str_eq(cJSON_GetStringValue(run_item(s, "op")), "unplug");
+		cr_assert_eq(run_item(s, "vcpu")->valueint, 3 - i, "highest first");
+		cr_assert_str_eq(cJSON_GetStringValue(run_item(s, "status")), "done");
+		cr_assert_lt(run_item(s, "ms")->valuedouble, 5000);
 	}
-	cr_assert_eq(item(r.json, "after")->valueint, 2);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
 	cr_assert(!qemu_has_thread(tids[0]) && !qemu_has_thread(tids[1]), "vCPU threads have exited");
 	wait_guest("0-1");
 }
@@ -163,7 +155,7 @@ Test(e2e, refused_count_sends_nothing)
 		cr_assert_eq(r.exit, 2, "COUNT %s", counts[i]);
 		cr_assert(strstr(r.err, "> {\"execute\":\"query-hotpluggable-cpus\""), "trace: %s", r.err);
 		cr_assert_null(strstr(r.err, "\"execute\":\"device_"), "COUNT %s sent: %s", counts[i], r.err);
-		cr_assert_not_null(cJSON_GetStringValue(item(item(r.json, "error"), "message")));
+		cr_assert_not_null(cJSON_GetStringValue(run_item(run_item(r.json, "error"), "message")));
 		run_free(&r);
 	}
 	RUN("--socket", sock, "65");
@@ -178,15 +170,15 @@ Test(e2e, tiny_timeout_ends_pending_then_completes)
 	baseline(3);
 	RUN("--json", "--timeout", "0.001", "--socket", sock, "2");
 	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
-	cr_assert_str_eq(cJSON_GetStringValue(item(cJSON_GetArrayItem(item(r.json, "steps"), 0), "status")),
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0), "status")),
 			 "pending");
-	cr_assert(strstr(cJSON_GetStringValue(item(item(r.json, "error"), "message")), "may still complete"));
+	cr_assert(strstr(cJSON_GetStringValue(run_item(run_item(r.json, "error"), "message")), "may still complete"));
 	run_free(&r);
 	/* The guest finishes the eject on its own: a later look sees 2. */
 	for (i = 0; i < 100; i++) {
 		RUN("--json", "--status", "--socket", sock);
 		cr_assert_eq(r.exit, 0);
-		snprintf(n, sizeof(n), "%d", item(r.json, "after")->valueint);
+		snprintf(n, sizeof(n), "%d", run_item(r.json, "after")->valueint);
 		run_free(&r);
 		if (strcmp(n, "2") == 0)
 			break;
@@ -203,17 +195,17 @@ Test(e2e, status_and_dry_run_change_nothing)
 	baseline(2);
 	RUN("--json", "--status", "--socket", sock);
 	cr_assert_eq(r.exit, 0, "%s", r.err);
-	v = item(r.json, "vcpus");
+	v = run_item(r.json, "vcpus");
 	cr_assert_eq(cJSON_GetArraySize(v), 64);
-	cr_assert(cJSON_IsFalse(item(cJSON_GetArrayItem(v, 0), "hotpluggable")));
-	cr_assert(qemu_has_thread(item(cJSON_GetArrayItem(v, 1), "tid")->valueint));
-	cr_assert(cJSON_IsNull(item(cJSON_GetArrayItem(v, 2), "qom_path")));
+	cr_assert(cJSON_IsFalse(run_item(cJSON_GetArrayItem(v, 0), "hotpluggable")));
+	cr_assert(qemu_has_thread(run_item(cJSON_GetArrayItem(v, 1), "tid")->valueint));
+	cr_assert(cJSON_IsNull(run_item(cJSON_GetArrayItem(v, 2), "qom_path")));
 	run_free(&r);
 	RUN("--json", "--dry-run", "--socket", sock, "6");
 	cr_assert_eq(r.exit, 0, "%s", r.err);
-	cr_assert_eq(cJSON_GetArraySize(item(r.json, "steps")), 4);
-	cr_assert_eq(item(r.json, "after")->valueint, 2);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 4);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
 	run_free(&r);
 	RUN("--json", "--status", "--socket", sock);
-	cr_assert_eq(item(r.json, "after")->valueint, 2);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
 }

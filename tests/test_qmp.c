@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for qmp.c against a scripted peer on a socketpair. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -125,31 +126,39 @@ Test(qmp, error_reply_keeps_class_and_desc)
 	cr_assert_str_eq(err.msg, "The command has not been found");
 }
 
-Test(qmp, eof_in_the_middle_of_a_reply)
-{
-	static const struct peer_override ov[] = {
-		{ .cmd = "query-name", .raw = "{\"return\": {\"na", .close_after = true },
-	};
-	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+/* What the peer answers to one command, and the error vcpuset must make of it. */
+struct bad_reply_case {
+	const char *raw; /* "" = never answer */
+	bool close_after;
+	int rc;
+	const char *msg;
+};
 
-	start(&cfg);
-	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
-	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, NULL, &err), -EPIPE);
-	cr_assert(strstr(err.msg, "in the middle of a message"), "%s", err.msg);
+static struct bad_reply_case bad_reply_cases[] = {
+	{ "{\"return\": {\"na", true, -EPIPE, "in the middle of a message" },
+	{ "", false, -ETIMEDOUT, "no reply to 'query-name' within 0.2 s" },
+	{ "{\"return\": {}, \"id\": \"other-7\"}\r\n", false, -EPROTO, "unexpected id 'other-7'" },
+	{ "hello there\r\n", false, -EBADMSG, "malformed" },
+};
+
+ParameterizedTestParameters(qmp, bad_reply_is_a_bounded_error)
+{
+	return cr_make_param_array(struct bad_reply_case, bad_reply_cases,
+				   sizeof(bad_reply_cases) / sizeof(bad_reply_cases[0]));
 }
 
-Test(qmp, silence_ends_in_a_bounded_timeout)
+ParameterizedTest(struct bad_reply_case *bc, qmp, bad_reply_is_a_bounded_error)
 {
-	static const struct peer_override ov[] = { { .cmd = "query-name", .raw = "" } };
-	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+	struct peer_override ov = { .cmd = "query-name", .raw = bc->raw, .close_after = bc->close_after };
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = &ov, .noverrides = 1 };
 	double t0;
 
 	start(&cfg);
 	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
 	t0 = vs_now_ms();
-	cr_assert_eq(qmp_execute(q, "query-name", NULL, 200, NULL, &err), -ETIMEDOUT);
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 200, NULL, &err), bc->rc, "%s", err.msg);
 	cr_assert_lt(vs_now_ms() - t0, 1500);
-	cr_assert(strstr(err.msg, "no reply to 'query-name'"), "%s", err.msg);
+	cr_assert(strstr(err.msg, bc->msg), "got '%s', want '%s'", err.msg, bc->msg);
 }
 
 Test(qmp, no_greeting_means_the_monitor_is_busy)
@@ -177,30 +186,6 @@ Test(qmp, close_after_greeting)
 	start(&cfg);
 	cr_assert_lt(qmp_handshake(q, 2000, &err), 0);
 	cr_assert(strstr(err.msg, "closed"), "%s", err.msg);
-}
-
-Test(qmp, wrong_id_is_refused)
-{
-	static const struct peer_override ov[] = {
-		{ .cmd = "query-name", .raw = "{\"return\": {}, \"id\": \"other-7\"}\r\n" },
-	};
-	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
-
-	start(&cfg);
-	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
-	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, NULL, &err), -EPROTO);
-	cr_assert(strstr(err.msg, "'other-7'"), "%s", err.msg);
-}
-
-Test(qmp, non_json_line_is_an_error)
-{
-	static const struct peer_override ov[] = { { .cmd = "query-name", .raw = "hello there\r\n" } };
-	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
-
-	start(&cfg);
-	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
-	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, NULL, &err), -EBADMSG);
-	cr_assert(strstr(err.msg, "malformed"), "%s", err.msg);
 }
 
 Test(qmp, command_text_has_execute_and_arguments)
