@@ -271,8 +271,9 @@ static int read_message(struct qmp *q, double deadline, cJSON **msg, struct vs_e
 		*msg = linelen ? cJSON_ParseWithLength(q->buf, linelen) : NULL;
 		rc = linelen == 0 ? 0 : (!*msg || !cJSON_IsObject(*msg)) ? -EBADMSG : 1;
 		if (rc < 0) {
-			vs_err_set(err, EBADMSG, "malformed QMP message from QEMU: '%.60s%s'", q->buf,
-				   linelen > 60 ? "..." : "");
+			/* Quote the line only: the buffer goes on with whatever came after it. */
+			vs_err_set(err, EBADMSG, "malformed QMP message from QEMU: '%.*s%s'",
+				   (int)(linelen > 60 ? 60 : linelen), q->buf, linelen > 60 ? "..." : "");
 			cJSON_Delete(*msg);
 			*msg = NULL;
 		}

@@ -138,7 +138,7 @@ static struct bad_reply_case bad_reply_cases[] = {
 	{ "{\"return\": {\"na", true, -EPIPE, "in the middle of a message" },
 	{ "", false, -ETIMEDOUT, "no reply to 'query-name' within 0.2 s" },
 	{ "{\"return\": {}, \"id\": \"other-7\"}\r\n", false, -EPROTO, "unexpected id 'other-7'" },
-	{ "hello there\r\n", false, -EBADMSG, "malformed" },
+	{ "hello there\r\n", false, -EBADMSG, "malformed QMP message from QEMU: 'hello there'" },
 };
 
 ParameterizedTestParameters(qmp, bad_reply_is_a_bounded_error)
