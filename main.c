@@ -240,18 +240,25 @@ static int is_qemu_thread(void *ctx, int tid)
 	return hostres_is_thread_of(c->h, c->pid, tid);
 }
 
-/* Query both vCPU replies and rebuild the table; retried when QEMU changed in between. */
-static int refresh(struct ctx *c, struct vs_err *err)
+/*
+ * Query both vCPU replies and rebuild the table; retried when QEMU changed in between.
+ * hp, if not NULL, is a query-hotpluggable-cpus reply just received: used for the first try
+ * instead of asking again, and taken over.
+ */
+static int refresh(struct ctx *c, cJSON *hp, struct vs_err *err)
 {
 	struct topo_table *nt = NULL;
-	cJSON *hp = NULL, *cf = NULL;
+	cJSON *cf = NULL;
 	int rc = 0, i, legacy_max = 0;
 
 	for (i = 0; i < REFRESH_TRIES; i++) {
-		cJSON_Delete(hp);
+		if (i) {
+			cJSON_Delete(hp);
+			hp = NULL;
+		}
 		cJSON_Delete(cf);
-		hp = cf = NULL;
-		if (c->can_hotplug) {
+		cf = NULL;
+		if (c->can_hotplug && !hp) {
 			rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
 			if (rc < 0)
 				break;
@@ -345,7 +352,6 @@ static int gather(struct ctx *c)
 	read_identity(c);
 	c->can_hotplug = true;
 	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
-	cJSON_Delete(hp);
 	if (rc == -EREMOTEIO) {
 		c->can_hotplug = false;
 		if (strcmp(err->qmp_class, "CommandNotFound") == 0 && has_command(c, TOPO_CMD_LEGACY_ADD))
@@ -356,7 +362,7 @@ static int gather(struct ctx *c)
 	} else if (rc < 0) {
 		return rc;
 	}
-	rc = refresh(c, err);
+	rc = refresh(c, hp, err); /* the probe's reply is the first refresh's */
 	if (rc < 0)
 		return rc;
 	if (!c->can_hotplug && !c->hotplug_error[0] && c->o.count) {
@@ -368,7 +374,7 @@ static int gather(struct ctx *c)
 		want = tc.sign == '+' ? c->t->online + tc.n : tc.sign == '-' ? c->t->online - tc.n : tc.n;
 		if (want > c->t->n && want <= VS_MAX_SLOTS) {
 			c->legacy_max = (int)want;
-			rc = refresh(c, err);
+			rc = refresh(c, NULL, err);
 			if (rc < 0)
 				return rc;
 		}
@@ -448,7 +454,7 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
-	rc = refresh(c, &c->err);
+	rc = refresh(c, NULL, &c->err);
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
 	v = &c->t->v[s->vcpu];
@@ -557,7 +563,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 			 unplug_timeout_ms(c) / 1000.0);
 		return -EINPROGRESS;
 	}
-	rc = refresh(c, &c->err);
+	rc = refresh(c, NULL, &c->err);
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++)

@@ -263,6 +263,7 @@ Test(cli, status_json_lists_every_slot)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
 	cJSON *v, *first;
+	char *log, *first_query;
 
 	serve(&cfg);
 	RUN("--json", "--status", "--socket", sock);
@@ -277,6 +278,11 @@ Test(cli, status_json_lists_every_slot)
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(first, "qom_path")), "/machine/unattached/device[0]");
 	cr_assert_eq(run_item(run_item(first, "topology"), "core-id")->valueint, 0);
 	cr_assert(cJSON_IsNull(run_item(cJSON_GetArrayItem(v, 5), "tid")));
+	log = peer_log(peer);
+	first_query = strstr(log, "query-hotpluggable-cpus");
+	cr_assert_not_null(first_query);
+	cr_assert_null(strstr(first_query + 1, "query-hotpluggable-cpus"), "asked twice: %s", log);
+	free(log);
 }
 
 Test(cli, status_text_has_a_row_per_slot)
