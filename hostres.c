@@ -1,37 +1,398 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hostres: every read and change on the host — procfs, sysfs, cgroups, affinity, resctrl. */
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hostres.h"
 
-struct hostres {
-	int proc_fd;
+#define MAX_HIER 8
+#define VALUE_MAX 4096        /* one cgroup or sysfs value (a cpulist of 8192 CPUs fits) */
+#define MOUNTINFO_MAX (4u << 20)
+#define RMDIR_WAIT_MS 1000    /* an exiting thread may leave its group a moment later */
+
+const char *const hostres_src_names[] = { "unset", "given", "inherited", "default" };
+
+struct hier {
+	int version;     /* 1 or 2 */
+	bool cpu, cpuacct, cpuset; /* controllers of the vCPU groups here */
+	char ctrls[64];  /* for reports: "cpu", "cpu,cpuacct", "cpuset", v2: "cpu cpuset" */
+	char mount[HOSTRES_PATH_MAX];
+	char qemu[HOSTRES_PATH_MAX];   /* QEMU's group, relative to the mount */
+	char parent[HOSTRES_PATH_MAX]; /* parent of vcpu<N>, relative to the mount */
+	char full[2 * HOSTRES_PATH_MAX]; /* mount + parent */
+	int fd;                        /* the parent directory */
 };
+
+struct hostres {
+	int proc_fd, sys_fd, resctrl_fd;
+	int resctrl_errno;
+	char resctrl_path[HOSTRES_PATH_MAX];
+	int nh;
+	struct hier hh[MAX_HIER];
+	bool dry;
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
+	cJSON *log;
+	int pid;
+	/* emulator cpuset.mems widening */
+	int emu_fd;
+	bool emu_widened;
+	char emu_path[HOSTRES_PATH_MAX];
+	char emu_saved[VALUE_MAX];
+};
+
+static void hwarn(struct hostres *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hwarn(struct hostres *h, const char *fmt, ...)
+{
+	char buf[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (h->warn)
+		h->warn(h->warn_ctx, buf);
+}
+
+/* ---- command-line values ---- */
+
+int hostres_parse_period(const char *s, long long *out, struct vs_err *err)
+{
+	return topo_parse_ll("--period", s, HOSTRES_PERIOD_MIN, HOSTRES_PERIOD_MAX, out, err);
+}
+
+int hostres_parse_quota(const char *s, long long *out, struct vs_err *err)
+{
+	long long v;
+	int rc;
+
+	rc = topo_parse_ll("--quota", s, LLONG_MIN + 1, HOSTRES_QUOTA_MAX, &v, err);
+	if (rc < 0)
+		return rc;
+	if (v >= 0 && v < HOSTRES_QUOTA_MIN)
+		return vs_err_set(err, ERANGE, "--quota: %lld is out of range %lld..%lld "
+				  "(or negative for no limit)", v, HOSTRES_QUOTA_MIN, HOSTRES_QUOTA_MAX);
+	*out = v < 0 ? -1 : v;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int policy;
+} policies[] = {
+	{ "other", SCHED_OTHER }, { "batch", SCHED_BATCH }, { "idle", SCHED_IDLE },
+	{ "fifo", SCHED_FIFO },   { "rr", SCHED_RR },
+};
+
+const char *hostres_policy_name(int policy)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		if (policies[i].policy == policy)
+			return policies[i].name;
+	return "unknown";
+}
+
+int hostres_parse_sched(const char *s, int *policy, int *prio, struct vs_err *err)
+{
+	const char *colon = strchr(s, ':');
+	size_t len = colon ? (size_t)(colon - s) : strlen(s), i;
+	long long p = 0;
+	int lo, hi, rc;
+
+	for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		if (strlen(policies[i].name) == len && strncmp(s, policies[i].name, len) == 0)
+			break;
+	if (i == sizeof(policies) / sizeof(policies[0]))
+		return vs_err_set(err, EINVAL, "--sched: unknown policy '%.*s' "
+				  "(other, batch, idle, fifo:PRIO, rr:PRIO)", (int)(len > 32 ? 32 : len), s);
+	*policy = policies[i].policy;
+	lo = sched_get_priority_min(*policy);
+	hi = sched_get_priority_max(*policy);
+	if (lo < 0 || hi < 0)
+		return vs_err_set(err, errno, "--sched: the kernel gives no priority range for %s: %s",
+				  policies[i].name, strerror(errno));
+	if (!colon) {
+		if (lo > 0)
+			return vs_err_set(err, EINVAL, "--sched: %s needs a priority, %s:%d..%d",
+					  policies[i].name, policies[i].name, lo, hi);
+		*prio = 0;
+		return 0;
+	}
+	if (hi == 0)
+		return vs_err_set(err, EINVAL, "--sched: %s takes no priority", policies[i].name);
+	rc = topo_parse_ll("--sched priority", colon + 1, LLONG_MIN + 1, LLONG_MAX, &p, err);
+	if (rc < 0)
+		return rc;
+	if (p < lo || p > hi)
+		return vs_err_set(err, ERANGE, "--sched: priority %lld out of range %d..%d for %s", p,
+				  lo, hi, policies[i].name);
+	*prio = (int)p;
+	return 0;
+}
+
+/* A resctrl group name: one path component of [A-Za-z0-9_.:+-], not a reserved name. */
+int hostres_valid_group(const char *what, const char *s, struct vs_err *err)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789_.:+-";
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= HOSTRES_NAME_MAX)
+		return vs_err_set(err, EINVAL, "%s: a group name of 1..%d characters is needed", what,
+				  HOSTRES_NAME_MAX - 1);
+	if (strspn(s, ok) != n || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+	    strcmp(s, "info") == 0 || strcmp(s, "mon_groups") == 0 || strcmp(s, "mon_data") == 0)
+		return vs_err_set(err, EINVAL, "%s: '%.*s' is not a resctrl group name (letters, "
+				  "digits, '_.:+-', not info, mon_groups or mon_data)", what,
+				  (int)(n > 64 ? 64 : n), s);
+	return 0;
+}
+
+/* ---- file primitives: every open is relative to a directory fd and never follows ---- */
+
+/* Read a small file; trailing whitespace is dropped. Length, or -errno (-EFBIG if too long). */
+static int read_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	size_t off = 0;
+	ssize_t n;
+	int fd, rc = 0;
+
+	buf[0] = '\0';
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (off + 1 >= size) {
+			char extra;
+
+			n = read(fd, &extra, 1);
+			rc = n > 0 ? -EFBIG : 0;
+			break;
+		}
+		n = read(fd, buf + off, size - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	if (memchr(buf, '\0', off))
+		return -EINVAL;
+	while (off && (buf[off - 1] == '\n' || buf[off - 1] == ' '))
+		buf[--off] = '\0';
+	return rc < 0 ? rc : (int)off;
+}
+
+static int write_at(int dirfd, const char *name, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = openat(dirfd, name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	do
+		n = write(fd, val, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		rc = -errno;
+	else if ((size_t)n != len)
+		rc = -EIO;
+	if (close(fd) < 0 && rc == 0 && errno != EINTR)
+		rc = -errno;
+	return rc;
+}
+
+/*
+ * Open rel ("a/b", "/a/b" or "/") beneath dirfd, one component at a time, refusing symlinks,
+ * "." and "..": nothing can lead out of the tree.
+ */
+static int open_beneath(int dirfd, const char *rel, int *out)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = rel;
+	int fd, nfd;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			return -EINVAL;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n;
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (nfd < 0)
+			return errno == ELOOP ? -ELOOP : -errno;
+		fd = nfd;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Call fn for every number in a one-per-line file (tasks, cgroup.threads); stops on nonzero. */
+static int for_each_tid(int dirfd, const char *name, int (*fn)(void *ctx, long tid), void *ctx)
+{
+	char buf[4096], num[24];
+	size_t nl = 0;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
+		ssize_t i;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		for (i = 0; i < n && rc == 0; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9' && nl + 1 < sizeof(num)) {
+				num[nl++] = buf[i];
+			} else if (buf[i] == '\n') {
+				num[nl] = '\0';
+				if (nl)
+					rc = fn(ctx, strtol(num, NULL, 10));
+				nl = 0;
+			} else {
+				rc = -EINVAL;
+			}
+		}
+	}
+	if (rc == 0 && nl) {
+		num[nl] = '\0';
+		rc = fn(ctx, strtol(num, NULL, 10));
+	}
+	close(fd);
+	return rc;
+}
+
+static int tid_equals(void *ctx, long tid)
+{
+	return tid == *(const long *)ctx ? 1 : 0;
+}
+
+/* 1 if the file lists tid, 0 if not, -errno. */
+static int file_has_tid(int dirfd, const char *name, long tid)
+{
+	return for_each_tid(dirfd, name, tid_equals, &tid);
+}
+
+static bool is_dir_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---- the change log; dry mode ---- */
+
+static cJSON *log_op(struct hostres *h, const char *op, const char *path)
+{
+	cJSON *o;
+
+	if (!h->log)
+		return NULL;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "op", op);
+	if (path)
+		cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddItemToArray(h->log, o);
+	return o;
+}
+
+static int do_write(struct hostres *h, int dirfd, const char *dir, const char *name,
+		    const char *val, struct vs_err *err)
+{
+	char path[2 * HOSTRES_PATH_MAX + 128];
+	cJSON *o;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	o = log_op(h, "write", path);
+	if (o)
+		cJSON_AddStringToObject(o, "value", val);
+	if (h->dry)
+		return 0;
+	rc = write_at(dirfd, name, val);
+	if (rc < 0)
+		return vs_err_set(err, rc, "cannot write '%s' to %s: %s", val, path, strerror(-rc));
+	return 0;
+}
+
+static void fmt_tid(char *buf, size_t size, int tid)
+{
+	if (tid > 0)
+		snprintf(buf, size, "%d", tid);
+	else
+		snprintf(buf, size, "%s", "<tid>");
+}
+
+/* ---- open, close ---- */
 
 static int open_root(const char *path, int *fd, struct vs_err *err)
 {
 	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0)
-		return vs_err_set(err, errno, "open '%s': %s", path, strerror(errno));
+		return vs_err_set(err, errno, "cannot open '%s': %s", path, strerror(errno));
 	return 0;
 }
 
 int hostres_open(const struct hostres_roots *roots, struct hostres **out, struct vs_err *err)
 {
 	struct hostres *h = calloc(1, sizeof(*h));
+	const char *rs;
 	int rc;
 
 	*out = NULL;
 	if (!h)
 		return vs_err_set(err, ENOMEM, "out of memory");
-	h->proc_fd = -1;
+	h->proc_fd = h->sys_fd = h->resctrl_fd = h->emu_fd = -1;
 	rc = open_root(roots && roots->proc ? roots->proc : "/proc", &h->proc_fd, err);
+	if (rc == 0)
+		rc = open_root(roots && roots->sys ? roots->sys : "/sys", &h->sys_fd, err);
 	if (rc < 0) {
 		hostres_free(h);
 		return rc;
+	}
+	rs = roots && roots->resctrl ? roots->resctrl : "/sys/fs/resctrl";
+	snprintf(h->resctrl_path, sizeof(h->resctrl_path), "%s", rs);
+	h->resctrl_fd = open(rs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (h->resctrl_fd < 0) {
+		h->resctrl_errno = errno;
+	} else if (faccessat(h->resctrl_fd, "tasks", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		h->resctrl_errno = ENOENT; /* a bare mount point: resctrl is not mounted */
+		close(h->resctrl_fd);
+		h->resctrl_fd = -1;
 	}
 	*out = h;
 	return 0;
@@ -39,11 +400,38 @@ int hostres_open(const struct hostres_roots *roots, struct hostres **out, struct
 
 void hostres_free(struct hostres *h)
 {
+	int i;
+
 	if (!h)
 		return;
 	if (h->proc_fd >= 0)
 		close(h->proc_fd);
+	if (h->sys_fd >= 0)
+		close(h->sys_fd);
+	if (h->resctrl_fd >= 0)
+		close(h->resctrl_fd);
+	if (h->emu_fd >= 0)
+		close(h->emu_fd);
+	for (i = 0; i < h->nh; i++)
+		if (h->hh[i].fd >= 0)
+			close(h->hh[i].fd);
 	free(h);
+}
+
+void hostres_set_dry(struct hostres *h, bool dry)
+{
+	h->dry = dry;
+}
+
+void hostres_set_warn(struct hostres *h, void (*warn)(void *ctx, const char *msg), void *ctx)
+{
+	h->warn = warn;
+	h->warn_ctx = ctx;
+}
+
+void hostres_set_log(struct hostres *h, cJSON *log)
+{
+	h->log = log;
 }
 
 int hostres_is_thread_of(struct hostres *h, int pid, int tid)
@@ -57,4 +445,1065 @@ int hostres_is_thread_of(struct hostres *h, int pid, int tid)
 	if (fstatat(h->proc_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return S_ISDIR(st.st_mode) ? 1 : 0;
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+}
+
+/* ---- finding the cgroups ---- */
+
+/* Read a whole procfs file of up to max bytes into a new string. */
+static int slurp_at(int dirfd, const char *name, size_t max, char **out)
+{
+	size_t cap = 16384, off = 0;
+	char *buf = malloc(cap), *nb;
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		free(buf);
+		return -errno;
+	}
+	for (;;) {
+		if (off + 1 >= cap) {
+			if (cap >= max) {
+				close(fd);
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				close(fd);
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + off, cap - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			free(buf);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*out = buf;
+	return (int)off;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+static bool has_token(const char *list, const char *tok, const char *seps)
+{
+	size_t n = strlen(tok);
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, seps);
+
+		if (len == n && strncmp(p, tok, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, seps);
+	}
+	return false;
+}
+
+struct mnt {
+	int version;
+	char point[HOSTRES_PATH_MAX];
+	char opts[512];
+};
+
+/* The cgroup mounts of the root of their hierarchy, from mountinfo. */
+static int read_mounts(struct hostres *h, struct mnt *m, int max, struct vs_err *err)
+{
+	char *text = NULL, *line, *save = NULL;
+	int rc, n = 0;
+
+	rc = slurp_at(h->proc_fd, "self/mountinfo", MOUNTINFO_MAX, &text);
+	if (rc < 0)
+		return vs_err_set(err, rc, "cannot read /proc/self/mountinfo: %s", strerror(-rc));
+	for (line = strtok_r(text, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+		char *f[6] = { 0 }, *sep, *type, *src, *sopts, *p = line;
+		int i;
+
+		for (i = 0; i < 6 && p; i++) {
+			f[i] = p;
+			p = strchr(p, ' ');
+			if (p)
+				*p++ = '\0';
+		}
+		sep = p ? strstr(p, "- ") : NULL;
+		if (i < 6 || !sep)
+			continue;
+		type = sep + 2;
+		src = strchr(type, ' ');
+		if (!src)
+			continue;
+		*src++ = '\0';
+		sopts = strchr(src, ' ');
+		sopts = sopts ? sopts + 1 : src + strlen(src);
+		unescape_octal(f[3]);
+		unescape_octal(f[4]);
+		if (strcmp(f[3], "/") != 0)
+			continue; /* a bind mount of a subtree */
+		if (strcmp(type, "cgroup2") == 0)
+			m[n].version = 2;
+		else if (strcmp(type, "cgroup") == 0)
+			m[n].version = 1;
+		else
+			continue;
+		if (strlen(f[4]) >= sizeof(m[n].point) || strlen(sopts) >= sizeof(m[n].opts))
+			continue;
+		snprintf(m[n].point, sizeof(m[n].point), "%s", f[4]);
+		snprintf(m[n].opts, sizeof(m[n].opts), "%s", sopts);
+		n++;
+	}
+	free(text);
+	return n;
+}
+
+/* Strip suffix ("/emulator") from path if it ends so; true if it did. */
+static bool strip_suffix(char *path, const char *suffix)
+{
+	size_t n = strlen(path), k = strlen(suffix);
+
+	if (n > k && strcmp(path + n - k, suffix) == 0) {
+		path[n - k] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static int add_hier(struct hostres *h, const struct mnt *m, const char *qemu_path,
+		    const char *override, bool *skipped_root, struct vs_err *err)
+{
+	struct hier *x = &h->hh[h->nh];
+	int mfd, rc;
+
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	x->version = m->version;
+	snprintf(x->mount, sizeof(x->mount), "%s", m->point);
+	snprintf(x->qemu, sizeof(x->qemu), "%s", qemu_path);
+	mfd = open(m->point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = mfd < 0 ? -errno : 0;
+	if (rc < 0)
+		return vs_err_set(err, rc, "cannot open cgroup mount %s: %s", m->point, strerror(-rc));
+	if (override) {
+		snprintf(x->parent, sizeof(x->parent), "%s", override);
+	} else {
+		int lfd;
+
+		snprintf(x->parent, sizeof(x->parent), "%s", qemu_path);
+		if (strip_suffix(x->parent, "/emulator"))
+			strip_suffix(x->parent, "/libvirt");
+		if (strcmp(x->parent, "/") != 0 && strlen(x->parent) + 8 < sizeof(x->parent) &&
+		    open_beneath(mfd, x->parent, &lfd) == 0) {
+			if (is_dir_at(lfd, "libvirt"))
+				strcat(x->parent, "/libvirt");
+			close(lfd);
+		}
+		if (strcmp(x->parent, "/") == 0 || x->parent[0] == '\0') {
+			close(mfd);
+			*skipped_root = true;
+			return 0;
+		}
+	}
+	rc = open_beneath(mfd, x->parent, &x->fd);
+	close(mfd);
+	if (rc < 0)
+		return vs_err_set(err, rc, "cannot open cgroup %s%s: %s", m->point, x->parent,
+				  rc == -ELOOP ? "a symlink on the way, refusing" : strerror(-rc));
+	snprintf(x->full, sizeof(x->full), "%s%s%s", m->point,
+		 x->parent[0] == '/' ? "" : "/", strcmp(x->parent, "/") == 0 ? "" : x->parent);
+	if (m->version == 2) {
+		char ctl[VALUE_MAX];
+
+		if (read_at(x->fd, "cgroup.controllers", ctl, sizeof(ctl)) >= 0) {
+			x->cpu = has_token(ctl, "cpu", " ");
+			x->cpuset = has_token(ctl, "cpuset", " ");
+		}
+		snprintf(x->ctrls, sizeof(x->ctrls), "%s%s%s", x->cpu ? "cpu" : "",
+			 x->cpu && x->cpuset ? " " : "", x->cpuset ? "cpuset" : "");
+	} else {
+		x->cpu = has_token(m->opts, "cpu", ",");
+		x->cpuacct = has_token(m->opts, "cpuacct", ",");
+		x->cpuset = has_token(m->opts, "cpuset", ",");
+		snprintf(x->ctrls, sizeof(x->ctrls), "%s", x->cpu && x->cpuacct ? "cpu,cpuacct"
+							 : x->cpu ? "cpu" : x->cpuacct ? "cpuacct"
+							 : "cpuset");
+	}
+	h->nh++;
+	return 1;
+}
+
+int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struct vs_err *err)
+{
+	struct mnt *m;
+	char rel[64], *text = NULL, *line, *save = NULL;
+	bool skipped_root = false;
+	int nm, rc, i;
+
+	if (override && (override[0] != '/' || strstr(override, "/../") || strstr(override, "/./") ||
+			 (strlen(override) >= 3 && strcmp(override + strlen(override) - 3, "/..") == 0) ||
+			 strlen(override) >= HOSTRES_PATH_MAX / 2))
+		return vs_err_set(err, EINVAL, "--cgroup: '%.*s' is not an absolute cgroup path without "
+				  "'.' or '..'", 200, override);
+	h->pid = pid;
+	m = calloc(64, sizeof(*m));
+	if (!m)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	nm = read_mounts(h, m, 64, err);
+	if (nm < 0) {
+		free(m);
+		return nm;
+	}
+	snprintf(rel, sizeof(rel), "%d/cgroup", pid);
+	rc = slurp_at(h->proc_fd, rel, 1u << 20, &text);
+	if (rc < 0) {
+		free(m);
+		return vs_err_set(err, rc, "cannot read /proc/%d/cgroup: %s", pid, strerror(-rc));
+	}
+	rc = 0;
+	for (line = strtok_r(text, "\n", &save); line && rc >= 0; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *ctrls, *path;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		ctrls = c1 + 1;
+		path = c2 + 1;
+		if (path[0] != '/')
+			continue;
+		for (i = 0; i < nm && h->nh < MAX_HIER; i++) {
+			if (ctrls[0] == '\0' && m[i].version == 2) {
+				rc = add_hier(h, &m[i], path, override, &skipped_root, err);
+				break;
+			}
+			if (ctrls[0] && m[i].version == 1 &&
+			    (has_token(ctrls, "cpu", ",") || has_token(ctrls, "cpuacct", ",") ||
+			     has_token(ctrls, "cpuset", ","))) {
+				/* the mount whose options name every controller of this line */
+				char list[256], *c, *s2 = NULL;
+				bool all = true;
+
+				snprintf(list, sizeof(list), "%s", ctrls);
+				for (c = strtok_r(list, ",", &s2); c; c = strtok_r(NULL, ",", &s2))
+					all = all && has_token(m[i].opts, c, ",");
+				if (all) {
+					rc = add_hier(h, &m[i], path, override, &skipped_root, err);
+					break;
+				}
+			}
+		}
+	}
+	free(text);
+	free(m);
+	if (rc < 0)
+		return rc;
+	if (skipped_root)
+		hwarn(h, "QEMU (pid %d) sits in the root of %s cgroup hierarchy: per-vCPU groups there "
+		      "would be shared with every other process; skipped (use --cgroup PATH)", pid,
+		      h->nh ? "a" : "every");
+	return h->nh;
+}
+
+bool hostres_has_cpu(const struct hostres *h)
+{
+	int i;
+
+	for (i = 0; i < h->nh; i++)
+		if (h->hh[i].cpu)
+			return true;
+	return false;
+}
+
+bool hostres_has_cpuset(const struct hostres *h)
+{
+	int i;
+
+	for (i = 0; i < h->nh; i++)
+		if (h->hh[i].cpuset)
+			return true;
+	return false;
+}
+
+cJSON *hostres_cgroups_json(const struct hostres *h)
+{
+	cJSON *a = cJSON_CreateArray();
+	int i;
+
+	for (i = 0; i < h->nh; i++) {
+		const struct hier *x = &h->hh[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "version", x->version);
+		cJSON_AddStringToObject(o, "controllers", x->ctrls);
+		cJSON_AddStringToObject(o, "parent", x->full);
+		cJSON_AddStringToObject(o, "qemu", x->qemu);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+/* ---- masks ---- */
+
+static bool mask_empty(const uint64_t *m)
+{
+	size_t i;
+
+	for (i = 0; i < HOSTRES_MASK_WORDS; i++)
+		if (m[i])
+			return false;
+	return true;
+}
+
+/* The first bit of a not in b, or -1. */
+static int mask_first_outside(const uint64_t *a, const uint64_t *b)
+{
+	size_t i;
+
+	for (i = 0; i < HOSTRES_MASK_WORDS; i++) {
+		uint64_t d = a[i] & ~b[i];
+
+		if (d)
+			return (int)(i * 64) + __builtin_ctzll(d);
+	}
+	return -1;
+}
+
+static void mask_text(const uint64_t *m, char *buf, size_t size)
+{
+	if (topo_cpulist_format(m, TOPO_MAX_CPUS, buf, size) < 0)
+		snprintf(buf, size, "%s", "?");
+}
+
+/* Read a cpulist file into a mask; an empty list is an empty mask. */
+static int read_mask_at(int dirfd, const char *name, uint64_t *m)
+{
+	char buf[VALUE_MAX];
+	int rc;
+
+	memset(m, 0, HOSTRES_MASK_WORDS * sizeof(*m));
+	rc = read_at(dirfd, name, buf, sizeof(buf));
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return 0;
+	return topo_cpulist_parse(buf, m, TOPO_MAX_CPUS, NULL);
+}
+
+int hostres_default_affinity(struct hostres *h, struct hostres_tune *t, struct vs_err *err)
+{
+	uint64_t iso[HOSTRES_MASK_WORDS];
+	size_t i;
+	int rc;
+
+	rc = read_mask_at(h->sys_fd, "devices/system/cpu/online", t->aff);
+	if (rc < 0 || mask_empty(t->aff))
+		return vs_err_set(err, rc < 0 ? rc : EINVAL, "cannot read the host's online CPUs "
+				  "(/sys/devices/system/cpu/online): %s", strerror(rc < 0 ? -rc : EINVAL));
+	if (read_mask_at(h->sys_fd, "devices/system/cpu/isolated", iso) == 0)
+		for (i = 0; i < HOSTRES_MASK_WORDS; i++)
+			t->aff[i] &= ~iso[i];
+	if (mask_empty(t->aff))
+		return vs_err_set(err, EINVAL, "every online host CPU is isolated");
+	t->aff_src = HR_DEFAULT;
+	return 0;
+}
+
+/* ---- validation ---- */
+
+static int check_resctrl(struct hostres *h, const struct hostres_tune *t, struct vs_err *err)
+{
+	char rel[3 * HOSTRES_NAME_MAX + 32];
+	int fd, rc;
+
+	if (!t->cachetune[0] && !t->monitor[0])
+		return 0;
+	if (h->resctrl_fd < 0)
+		return vs_err_set(err, ENOENT, "resctrl is not mounted at %s (%s)", h->resctrl_path,
+				  strerror(h->resctrl_errno));
+	if (t->cachetune[0]) {
+		rc = open_beneath(h->resctrl_fd, t->cachetune, &fd);
+		if (rc < 0)
+			return vs_err_set(err, rc, "no resctrl group %s/%s: %s", h->resctrl_path,
+					  t->cachetune, strerror(-rc));
+		close(fd);
+	}
+	if (t->monitor[0]) {
+		if (t->cachetune[0])
+			snprintf(rel, sizeof(rel), "%s/mon_groups/%s", t->cachetune, t->monitor);
+		else
+			snprintf(rel, sizeof(rel), "mon_groups/%s", t->monitor);
+		rc = open_beneath(h->resctrl_fd, rel, &fd);
+		if (rc < 0)
+			return vs_err_set(err, rc, "no resctrl monitor group %s/%s: %s", h->resctrl_path,
+					  rel, strerror(-rc));
+		close(fd);
+	}
+	return 0;
+}
+
+int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_err *err)
+{
+	uint64_t have[HOSTRES_MASK_WORDS];
+	int i, bad;
+
+	if (t->bw_src != HR_UNSET && (t->period || t->quota) && !hostres_has_cpu(h))
+		return vs_err_set(err, EOPNOTSUPP, "cgroup cpu controller is required for --period "
+				  "and --quota, and QEMU's cgroups have none in use");
+	if (t->mems_src != HR_UNSET && !hostres_has_cpuset(h))
+		return vs_err_set(err, EOPNOTSUPP, "cgroup cpuset controller is required for --mems, "
+				  "and QEMU's cgroups have none in use");
+	if (t->cpus_src != HR_UNSET) {
+		if (read_mask_at(h->sys_fd, "devices/system/cpu/online", have) == 0 &&
+		    (bad = mask_first_outside(t->cpus, have)) >= 0)
+			return vs_err_set(err, EINVAL, "CPU %d is not online on this host", bad);
+	}
+	if (t->mems_src != HR_UNSET) {
+		if (read_mask_at(h->sys_fd, "devices/system/node/online", have) < 0) {
+			memset(have, 0, sizeof(have));
+			have[0] = 1; /* no NUMA: node 0 only */
+		}
+		if ((bad = mask_first_outside(t->mems, have)) >= 0)
+			return vs_err_set(err, EINVAL, "memory node %d is not online on this host", bad);
+	}
+	for (i = 0; i < h->nh; i++) {
+		const struct hier *x = &h->hh[i];
+		bool v2 = x->version == 2;
+
+		if (!x->cpuset)
+			continue;
+		if (t->cpus_src != HR_UNSET &&
+		    read_mask_at(x->fd, v2 ? "cpuset.cpus.effective" : "cpuset.cpus", have) == 0 &&
+		    !mask_empty(have) && (bad = mask_first_outside(t->cpus, have)) >= 0)
+			return vs_err_set(err, EINVAL, "CPU %d is outside the cpuset of %s", bad, x->full);
+		if (t->mems_src != HR_UNSET &&
+		    read_mask_at(x->fd, v2 ? "cpuset.mems.effective" : "cpuset.mems", have) == 0 &&
+		    !mask_empty(have) && (bad = mask_first_outside(t->mems, have)) >= 0)
+			return vs_err_set(err, EINVAL, "memory node %d is outside the cpuset of %s", bad,
+					  x->full);
+	}
+	return check_resctrl(h, t, err);
+}
+
+/* ---- reading a vCPU's state ---- */
+
+bool hostres_vcpu_has_group(struct hostres *h, int index)
+{
+	char name[32];
+	int i;
+
+	snprintf(name, sizeof(name), "vcpu%d", index);
+	for (i = 0; i < h->nh; i++)
+		if (is_dir_at(h->hh[i].fd, name))
+			return true;
+	return false;
+}
+
+static int read_bw(const struct hier *x, int fd, struct hostres_tune *t)
+{
+	char buf[128], tok[32];
+	long long q, p;
+
+	if (x->version == 2) {
+		if (read_at(fd, "cpu.max", buf, sizeof(buf)) < 0 ||
+		    sscanf(buf, "%31s %lld", tok, &p) != 2)
+			return -EINVAL;
+		q = strcmp(tok, "max") == 0 ? -1 : strtoll(tok, NULL, 10);
+	} else {
+		if (read_at(fd, "cpu.cfs_period_us", buf, sizeof(buf)) < 0)
+			return -EINVAL;
+		p = strtoll(buf, NULL, 10);
+		if (read_at(fd, "cpu.cfs_quota_us", buf, sizeof(buf)) < 0)
+			return -EINVAL;
+		q = strtoll(buf, NULL, 10);
+	}
+	t->period = p;
+	t->quota = q < 0 ? -1 : q;
+	return 0;
+}
+
+struct rc_scan {
+	long tid;
+	char group[HOSTRES_NAME_MAX];
+	char mon[HOSTRES_NAME_MAX];
+};
+
+/* Find a monitor group under dirfd ("<...>/mon_groups") listing the tid. */
+static bool scan_mon_groups(int gfd, long tid, char *out)
+{
+	struct dirent *d;
+	bool found = false;
+	int fd, sub;
+	DIR *dir;
+
+	if (open_beneath(gfd, "mon_groups", &fd) < 0)
+		return false;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return false;
+	}
+	while (!found && (d = readdir(dir))) {
+		if (d->d_name[0] == '.' || strlen(d->d_name) >= HOSTRES_NAME_MAX)
+			continue;
+		if (open_beneath(dirfd(dir), d->d_name, &sub) < 0)
+			continue;
+		if (file_has_tid(sub, "tasks", tid) == 1) {
+			snprintf(out, HOSTRES_NAME_MAX, "%.*s", HOSTRES_NAME_MAX - 1, d->d_name);
+			found = true;
+		}
+		close(sub);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* The resctrl control group (not the root) and monitor group listing tid. */
+static void scan_resctrl(struct hostres *h, struct rc_scan *s)
+{
+	struct dirent *d;
+	int fd, sub;
+	DIR *dir;
+
+	s->group[0] = s->mon[0] = '\0';
+	if (h->resctrl_fd < 0 || open_beneath(h->resctrl_fd, "/", &fd) < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((d = readdir(dir))) {
+		if (hostres_valid_group("", d->d_name, NULL) < 0)
+			continue;
+		if (open_beneath(dirfd(dir), d->d_name, &sub) < 0)
+			continue;
+		if (file_has_tid(sub, "tasks", s->tid) == 1) {
+			snprintf(s->group, sizeof(s->group), "%.*s", HOSTRES_NAME_MAX - 1, d->d_name);
+			scan_mon_groups(sub, s->tid, s->mon);
+			close(sub);
+			break;
+		}
+		close(sub);
+	}
+	closedir(dir);
+	if (!s->group[0])
+		scan_mon_groups(h->resctrl_fd, s->tid, s->mon);
+}
+
+static void add_mask(cJSON *o, const char *key, const uint64_t *m)
+{
+	char buf[VALUE_MAX];
+
+	mask_text(m, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune *t,
+		      enum hostres_src src, cJSON **out_json, struct vs_err *err)
+{
+	cJSON *o = out_json ? cJSON_CreateObject() : NULL, *groups = NULL;
+	char name[32], path[2 * HOSTRES_PATH_MAX + 32];
+	cpu_set_t *set;
+	size_t setsize = CPU_ALLOC_SIZE(TOPO_MAX_CPUS);
+	int i, fd;
+
+	snprintf(name, sizeof(name), "vcpu%d", index);
+	if (o)
+		groups = cJSON_AddArrayToObject(o, "cgroups");
+	for (i = 0; i < h->nh; i++) {
+		const struct hier *x = &h->hh[i];
+
+		if (open_beneath(x->fd, name, &fd) < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", x->full, name);
+		if (groups)
+			cJSON_AddItemToArray(groups, cJSON_CreateString(path));
+		if (x->cpu && read_bw(x, fd, t) == 0)
+			t->bw_src = src;
+		if (x->cpuset) {
+			if (read_mask_at(fd, "cpuset.cpus", t->cpus) == 0 && !mask_empty(t->cpus))
+				t->cpus_src = src;
+			if (read_mask_at(fd, "cpuset.mems", t->mems) == 0 && !mask_empty(t->mems))
+				t->mems_src = src;
+		}
+		close(fd);
+	}
+	if (o && t->bw_src == src) {
+		cJSON_AddNumberToObject(o, "period", (double)t->period);
+		cJSON_AddNumberToObject(o, "quota", (double)t->quota);
+	}
+	if (o && t->cpus_src == src)
+		add_mask(o, "cpus", t->cpus);
+	if (o && t->mems_src == src)
+		add_mask(o, "mems", t->mems);
+	if (tid > 0) {
+		struct sched_param sp;
+		struct rc_scan s = { .tid = tid };
+		int pol, c;
+
+		set = CPU_ALLOC(TOPO_MAX_CPUS);
+		if (set && sched_getaffinity(tid, setsize, set) == 0) {
+			memset(t->aff, 0, sizeof(t->aff));
+			for (c = 0; c < TOPO_MAX_CPUS; c++)
+				if (CPU_ISSET_S((size_t)c, setsize, set))
+					t->aff[c / 64] |= 1ULL << (c % 64);
+			t->aff_src = src;
+			if (o)
+				add_mask(o, "affinity", t->aff);
+		}
+		CPU_FREE(set);
+		pol = sched_getscheduler(tid);
+		if (pol >= 0 && sched_getparam(tid, &sp) == 0) {
+			t->policy = pol & ~SCHED_RESET_ON_FORK;
+			t->prio = sp.sched_priority;
+			t->sched_src = src;
+			if (o) {
+				cJSON_AddStringToObject(o, "policy", hostres_policy_name(t->policy));
+				cJSON_AddNumberToObject(o, "priority", t->prio);
+			}
+		}
+		scan_resctrl(h, &s);
+		if (s.group[0] || s.mon[0]) {
+			snprintf(t->cachetune, sizeof(t->cachetune), "%s", s.group);
+			snprintf(t->monitor, sizeof(t->monitor), "%s", s.mon);
+			t->rc_src = src;
+		}
+		if (o) {
+			cJSON *r = cJSON_AddArrayToObject(o, "resctrl");
+
+			if (s.group[0])
+				cJSON_AddItemToArray(r, cJSON_CreateString(s.group));
+			if (s.mon[0]) {
+				snprintf(path, sizeof(path), "%s%smon_groups/%s", s.group,
+					 s.group[0] ? "/" : "", s.mon);
+				cJSON_AddItemToArray(r, cJSON_CreateString(path));
+			}
+		}
+	}
+	(void)err;
+	if (out_json)
+		*out_json = o;
+	return 0;
+}
+
+/* ---- setting a vCPU up ---- */
+
+struct foreign_ctx {
+	struct hostres *h;
+	long found;
+};
+
+static int not_qemus(void *ctx, long tid)
+{
+	struct foreign_ctx *f = ctx;
+
+	if (tid > 0 && tid <= INT_MAX && hostres_is_thread_of(f->h, f->h->pid, (int)tid) == 1)
+		return 0;
+	f->found = tid;
+	return 1;
+}
+
+/* Make (or take over) <parent>/vcpu<index> in one hierarchy and move tid into it. */
+static int setup_group(struct hostres *h, struct hier *x, const char *name, int tid,
+		       int *out_fd, struct vs_err *err)
+{
+	char dir[2 * HOSTRES_PATH_MAX + 32], val[VALUE_MAX], t[24];
+	bool created = false;
+	int fd = -1, rc;
+
+	*out_fd = -1;
+	snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
+	if (!is_dir_at(x->fd, name)) {
+		log_op(h, "mkdir", dir);
+		if (!h->dry && mkdirat(x->fd, name, 0755) < 0 && errno != EEXIST)
+			return vs_err_set(err, errno, "cannot create cgroup %s: %s", dir, strerror(errno));
+		created = true;
+	}
+	if (!h->dry || !created) {
+		rc = open_beneath(x->fd, name, &fd);
+		if (rc < 0)
+			return vs_err_set(err, rc, "cannot open cgroup %s: %s", dir,
+					  rc == -ELOOP ? "it is a symlink, refusing" : strerror(-rc));
+	}
+	if (fd >= 0 && !created) {
+		/* taken over: it must hold nothing but QEMU's threads */
+		struct foreign_ctx f = { h, 0 };
+
+		for_each_tid(fd, x->version == 2 ? "cgroup.threads" : "tasks", not_qemus, &f);
+		if (f.found) {
+			close(fd);
+			return vs_err_set(err, EEXIST, "cgroup %s already holds thread %ld, which is not "
+					  "QEMU's (pid %d): refusing to use it", dir, f.found, h->pid);
+		}
+	}
+	if (x->version == 1 && x->cpuset) {
+		/* an empty v1 cpuset refuses tasks (ENOSPC): copy the parent's values first */
+		static const char *const files[] = { "cpuset.cpus", "cpuset.mems",
+						     "cpuset.memory_migrate" };
+		bool copy = created || read_at(fd, "cpuset.cpus", val, sizeof(val)) == 0;
+		size_t i;
+
+		for (i = 0; copy && i < 3; i++) {
+			rc = read_at(x->fd, files[i], val, sizeof(val));
+			if (rc < 0) {
+				if (fd >= 0)
+					close(fd);
+				return vs_err_set(err, rc, "cannot read %s/%s: %s", x->full, files[i],
+						  strerror(-rc));
+			}
+			rc = do_write(h, fd, dir, files[i], val, err);
+			if (rc < 0) {
+				if (fd >= 0)
+					close(fd);
+				return rc;
+			}
+		}
+	}
+	if (x->version == 2) {
+		static const char *const ctl[] = { "cpu", "cpuset" };
+		char sub[VALUE_MAX], plus[16];
+		size_t i;
+
+		if (created || read_at(fd, "cgroup.type", val, sizeof(val)) < 0 ||
+		    strcmp(val, "threaded") != 0) {
+			rc = do_write(h, fd, dir, "cgroup.type", "threaded", err);
+			if (rc < 0) {
+				close(fd);
+				return rc;
+			}
+		}
+		if (read_at(x->fd, "cgroup.subtree_control", sub, sizeof(sub)) < 0)
+			sub[0] = '\0';
+		for (i = 0; i < 2; i++) {
+			if (!(i == 0 ? x->cpu : x->cpuset) || has_token(sub, ctl[i], " "))
+				continue;
+			snprintf(plus, sizeof(plus), "+%s", ctl[i]);
+			rc = do_write(h, x->fd, x->full, "cgroup.subtree_control", plus, err);
+			if (rc < 0) {
+				close(fd);
+				return rc;
+			}
+		}
+	}
+	fmt_tid(t, sizeof(t), tid);
+	rc = do_write(h, fd, dir, x->version == 2 ? "cgroup.threads" : "tasks", t, err);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	*out_fd = fd;
+	return 0;
+}
+
+static int set_bandwidth(struct hostres *h, const struct hier *x, int fd, const char *dir,
+			 const struct hostres_tune *t, struct vs_err *err)
+{
+	char old[128], val[160], tok[32];
+	long long oldp = 0;
+	bool period_written = false;
+	int rc;
+
+	if (t->period) {
+		if (x->version == 2) {
+			if (read_at(fd, "cpu.max", old, sizeof(old)) < 0)
+				snprintf(old, sizeof(old), "%s", "max 100000"); /* new group's default */
+			if (sscanf(old, "%31s %lld", tok, &oldp) != 2)
+				return vs_err_set(err, EINVAL, "invalid cpu.max value '%s' in %s", old, dir);
+			snprintf(val, sizeof(val), "%s %lld", tok, t->period);
+			rc = do_write(h, fd, dir, "cpu.max", val, err);
+		} else {
+			if (read_at(fd, "cpu.cfs_period_us", old, sizeof(old)) >= 0)
+				oldp = strtoll(old, NULL, 10);
+			snprintf(val, sizeof(val), "%lld", t->period);
+			rc = do_write(h, fd, dir, "cpu.cfs_period_us", val, err);
+		}
+		if (rc < 0)
+			return rc;
+		period_written = true;
+	}
+	if (t->quota) {
+		if (x->version == 2 && (t->quota < 0 || t->quota == HOSTRES_QUOTA_MAX))
+			snprintf(val, sizeof(val), "%s", "max");
+		else
+			snprintf(val, sizeof(val), "%lld", t->quota < 0 ? -1LL : t->quota);
+		rc = do_write(h, fd, dir, x->version == 2 ? "cpu.max" : "cpu.cfs_quota_us", val, err);
+		if (rc < 0) {
+			if (period_written && oldp > 0 && !h->dry) {
+				struct vs_err ignore;
+
+				if (x->version == 2)
+					snprintf(val, sizeof(val), "%s %lld", tok, oldp);
+				else
+					snprintf(val, sizeof(val), "%lld", oldp);
+				do_write(h, fd, dir, x->version == 2 ? "cpu.max" : "cpu.cfs_period_us", val,
+					 &ignore);
+			}
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int set_affinity(struct hostres *h, int tid, const uint64_t *mask, struct vs_err *err)
+{
+	size_t setsize = CPU_ALLOC_SIZE(TOPO_MAX_CPUS);
+	char text[VALUE_MAX];
+	cpu_set_t *set;
+	cJSON *o;
+	int c, rc = 0;
+
+	mask_text(mask, text, sizeof(text));
+	o = log_op(h, "sched_setaffinity", NULL);
+	if (o) {
+		cJSON_AddNumberToObject(o, "tid", tid);
+		cJSON_AddStringToObject(o, "cpus", text);
+	}
+	if (h->dry)
+		return 0;
+	set = CPU_ALLOC(TOPO_MAX_CPUS);
+	if (!set)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	CPU_ZERO_S(setsize, set);
+	for (c = 0; c < TOPO_MAX_CPUS; c++)
+		if (mask[c / 64] & (1ULL << (c % 64)))
+			CPU_SET_S((size_t)c, setsize, set);
+	if (sched_setaffinity(tid, setsize, set) < 0)
+		rc = vs_err_set(err, errno, "cannot set the CPU affinity of thread %d to %s: %s", tid,
+				text, strerror(errno));
+	CPU_FREE(set);
+	return rc;
+}
+
+static int set_sched(struct hostres *h, int tid, int policy, int prio, struct vs_err *err)
+{
+	struct sched_param sp = { .sched_priority = prio };
+	cJSON *o = log_op(h, "sched_setscheduler", NULL);
+
+	if (o) {
+		cJSON_AddNumberToObject(o, "tid", tid);
+		cJSON_AddStringToObject(o, "policy", hostres_policy_name(policy));
+		cJSON_AddNumberToObject(o, "priority", prio);
+	}
+	if (h->dry)
+		return 0;
+	if (sched_setscheduler(tid, policy, &sp) < 0) {
+		int e = errno;
+
+		return vs_err_set(err, e, "cannot set scheduler %s:%d on thread %d: %s%s",
+				  hostres_policy_name(policy), prio, tid, strerror(e),
+				  e == EPERM && (policy == SCHED_FIFO || policy == SCHED_RR)
+					  ? " (a cgroup v1 cpu group needs cpu.rt_runtime_us > 0 for "
+					    "real-time threads)" : "");
+	}
+	return 0;
+}
+
+static int set_resctrl(struct hostres *h, int tid, const struct hostres_tune *t,
+		       struct vs_err *err)
+{
+	char rel[3 * HOSTRES_NAME_MAX + 32], dir[HOSTRES_PATH_MAX + sizeof(rel)], num[24];
+	int fd, rc, k;
+
+	fmt_tid(num, sizeof(num), tid);
+	for (k = 0; k < 2; k++) {
+		if (k == 0 && !t->cachetune[0])
+			continue;
+		if (k == 1 && !t->monitor[0])
+			continue;
+		if (k == 0)
+			snprintf(rel, sizeof(rel), "%s", t->cachetune);
+		else if (t->cachetune[0])
+			snprintf(rel, sizeof(rel), "%s/mon_groups/%s", t->cachetune, t->monitor);
+		else
+			snprintf(rel, sizeof(rel), "mon_groups/%s", t->monitor);
+		snprintf(dir, sizeof(dir), "%s/%s", h->resctrl_path, rel);
+		if (h->resctrl_fd < 0)
+			return vs_err_set(err, ENOENT, "resctrl is not mounted at %s", h->resctrl_path);
+		rc = open_beneath(h->resctrl_fd, rel, &fd);
+		if (rc < 0)
+			return vs_err_set(err, rc, "cannot add thread %s to resctrl group %s: %s", num,
+					  dir, strerror(-rc));
+		rc = do_write(h, fd, dir, "tasks", num, err);
+		close(fd);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
+		       const struct hostres_tune *t, struct vs_err *err)
+{
+	char name[32], dir[2 * HOSTRES_PATH_MAX + 32];
+	int i, rc = 0, fds[MAX_HIER];
+
+	h->pid = pid;
+	if (!h->dry && (tid <= 0 || hostres_is_thread_of(h, pid, tid) != 1))
+		return vs_err_set(err, ESRCH, "thread %d is not a thread of QEMU (pid %d): refusing to "
+				  "touch it", tid, pid);
+	snprintf(name, sizeof(name), "vcpu%d", index);
+	for (i = 0; i < h->nh; i++)
+		fds[i] = -1;
+	/* groups first, the thread moved into each, then the limits */
+	for (i = 0; i < h->nh && rc == 0; i++)
+		rc = setup_group(h, &h->hh[i], name, tid, &fds[i], err);
+	for (i = 0; i < h->nh && rc == 0; i++) {
+		struct hier *x = &h->hh[i];
+
+		snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
+		if (x->cpuset && t->cpus_src != HR_UNSET) {
+			char v[VALUE_MAX];
+
+			mask_text(t->cpus, v, sizeof(v));
+			rc = do_write(h, fds[i], dir, "cpuset.cpus", v, err);
+		}
+		if (rc == 0 && x->cpuset && t->mems_src != HR_UNSET) {
+			char v[VALUE_MAX];
+
+			mask_text(t->mems, v, sizeof(v));
+			rc = do_write(h, fds[i], dir, "cpuset.mems", v, err);
+		}
+		if (rc == 0 && x->cpu && t->bw_src != HR_UNSET)
+			rc = set_bandwidth(h, x, fds[i], dir, t, err);
+	}
+	for (i = 0; i < h->nh; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (rc < 0)
+		return rc;
+	if (t->aff_src != HR_UNSET) {
+		rc = set_affinity(h, tid, t->aff, err);
+		if (rc < 0 && t->aff_src == HR_DEFAULT) {
+			hwarn(h, "%s (ignored: it is only the default)", err->msg);
+			memset(err, 0, sizeof(*err));
+			rc = 0;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (t->sched_src != HR_UNSET) {
+		rc = set_sched(h, tid, t->policy, t->prio, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (t->rc_src != HR_UNSET)
+		return set_resctrl(h, tid, t, err);
+	return 0;
+}
+
+int hostres_vcpu_remove(struct hostres *h, int index)
+{
+	char name[32], dir[2 * HOSTRES_PATH_MAX + 32];
+	int i, removed = 0;
+
+	snprintf(name, sizeof(name), "vcpu%d", index);
+	for (i = 0; i < h->nh; i++) {
+		struct hier *x = &h->hh[i];
+		double until = vs_now_ms() + RMDIR_WAIT_MS;
+		int rc;
+
+		if (!is_dir_at(x->fd, name))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
+		log_op(h, "rmdir", dir);
+		if (h->dry)
+			continue;
+		while ((rc = unlinkat(x->fd, name, AT_REMOVEDIR)) < 0 && errno == EBUSY &&
+		       vs_now_ms() < until)
+			usleep(10000); /* the thread is still leaving */
+		if (rc < 0)
+			hwarn(h, "cannot remove cgroup %s: %s", dir, strerror(errno));
+		else
+			removed++;
+	}
+	return removed;
+}
+
+/* ---- emulator cpuset.mems ---- */
+
+int hostres_emulator_widen(struct hostres *h, struct vs_err *err)
+{
+	char nodes[VALUE_MAX];
+	int i, fd, rc;
+
+	if (read_at(h->sys_fd, "devices/system/node/online", nodes, sizeof(nodes)) <= 0)
+		return 0; /* not a NUMA host */
+	for (i = 0; i < h->nh; i++) {
+		struct hier *x = &h->hh[i];
+		char mnt_rel[HOSTRES_PATH_MAX];
+		int mfd;
+
+		if (!x->cpuset || strlen(x->qemu) <= 9 ||
+		    strcmp(x->qemu + strlen(x->qemu) - 9, "/emulator") != 0)
+			continue;
+		mfd = open(x->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd < 0)
+			return 0;
+		snprintf(mnt_rel, sizeof(mnt_rel), "%s", x->qemu);
+		rc = open_beneath(mfd, mnt_rel, &fd);
+		close(mfd);
+		if (rc < 0)
+			return 0;
+		snprintf(h->emu_path, sizeof(h->emu_path), "%s%s", x->mount, x->qemu);
+		if (read_at(fd, "cpuset.mems", h->emu_saved, sizeof(h->emu_saved)) < 0 ||
+		    strcmp(h->emu_saved, nodes) == 0) {
+			close(fd);
+			return 0;
+		}
+		rc = do_write(h, fd, h->emu_path, "cpuset.mems", nodes, err);
+		if (rc < 0) {
+			hwarn(h, "%s", err->msg);
+			memset(err, 0, sizeof(*err));
+			close(fd);
+			return 0;
+		}
+		h->emu_fd = fd;
+		h->emu_widened = !h->dry;
+		return 1;
+	}
+	return 0;
+}
+
+void hostres_emulator_restore(struct hostres *h)
+{
+	struct vs_err e = { 0 };
+
+	if (h->emu_fd < 0)
+		return;
+	if (h->emu_widened && do_write(h, h->emu_fd, h->emu_path, "cpuset.mems", h->emu_saved, &e) < 0)
+		hwarn(h, "%s", e.msg);
+	h->emu_widened = false;
+	close(h->emu_fd);
+	h->emu_fd = -1;
 }

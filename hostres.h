@@ -3,23 +3,129 @@
 #ifndef VCPUSET_HOSTRES_H
 #define VCPUSET_HOSTRES_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "topo.h"
 #include "vcpuset.h"
 
-/* Where the host's trees are; NULL members take the defaults (/proc, /sys, ...). */
+/*
+ * Where the host's trees are; NULL members take the defaults. Tests point them at fixture
+ * trees. Mount points come from <proc>/self/mountinfo, so a fixture's mountinfo names
+ * directories inside the fixture.
+ */
 struct hostres_roots {
-	const char *proc;
+	const char *proc;    /* /proc */
+	const char *sys;     /* /sys: devices/system/cpu/{online,isolated}, devices/system/node */
+	const char *resctrl; /* /sys/fs/resctrl */
 };
+
+#define HOSTRES_PATH_MAX 1024
+#define HOSTRES_NAME_MAX 64 /* resctrl group names, with the NUL */
+#define HOSTRES_MASK_WORDS (TOPO_MAX_CPUS / 64)
+
+/* Where a setting comes from. */
+enum hostres_src { HR_UNSET, HR_GIVEN, HR_INHERITED, HR_DEFAULT };
+extern const char *const hostres_src_names[];
+
+/* What one vCPU thread gets (or, read back, has). Masks cover TOPO_MAX_CPUS bits. */
+struct hostres_tune {
+	enum hostres_src bw_src;
+	long long period; /* us; 0 = leave as is */
+	long long quota;  /* us; 0 = leave as is, < 0 = no limit */
+	enum hostres_src cpus_src, mems_src, aff_src, sched_src, rc_src;
+	uint64_t cpus[HOSTRES_MASK_WORDS]; /* cpuset.cpus */
+	uint64_t mems[HOSTRES_MASK_WORDS]; /* cpuset.mems */
+	uint64_t aff[HOSTRES_MASK_WORDS];  /* sched_setaffinity */
+	int policy;                        /* SCHED_* */
+	int prio;
+	char cachetune[HOSTRES_NAME_MAX]; /* resctrl allocation group, "" = none */
+	char monitor[HOSTRES_NAME_MAX];   /* resctrl monitor group, "" = none */
+};
+
+/* Range checks and parsers for the command line: 0 or -EINVAL/-ERANGE naming the value. */
+#define HOSTRES_PERIOD_MIN 1000LL
+#define HOSTRES_PERIOD_MAX 1000000LL
+#define HOSTRES_QUOTA_MIN 1000LL
+#define HOSTRES_QUOTA_MAX 17592186044415LL /* 2^44 - 1 */
+int hostres_parse_period(const char *s, long long *out, struct vs_err *err);
+int hostres_parse_quota(const char *s, long long *out, struct vs_err *err);
+int hostres_parse_sched(const char *s, int *policy, int *prio, struct vs_err *err);
+int hostres_valid_group(const char *what, const char *s, struct vs_err *err);
+const char *hostres_policy_name(int policy);
 
 struct hostres;
 
-/* Open the roots as directory fds. The handle is the caller's: hostres_free(). */
+/* Open the roots. The handle is the caller's: hostres_free(). */
 int hostres_open(const struct hostres_roots *roots, struct hostres **out, struct vs_err *err);
 void hostres_free(struct hostres *h);
+
+/*
+ * Dry mode: every change is logged, none is made. warn receives non-fatal problems. log, if
+ * set, receives each change (made or, in dry mode, to be made) as a JSON object; the array
+ * stays the caller's.
+ */
+void hostres_set_dry(struct hostres *h, bool dry);
+void hostres_set_warn(struct hostres *h, void (*warn)(void *ctx, const char *msg), void *ctx);
+void hostres_set_log(struct hostres *h, cJSON *log);
 
 /*
  * 1 if tid is a thread of process pid (/proc/<pid>/task/<tid> exists), 0 if not, negative
  * errno if procfs cannot be read.
  */
 int hostres_is_thread_of(struct hostres *h, int pid, int tid);
+
+/*
+ * Find QEMU's (pid) cgroups and choose the parent of the vCPU groups in each hierarchy that
+ * has the cpu, cpuacct or cpuset controller, plus the unified (v2) one. override, if not
+ * NULL, is the parent path inside every hierarchy. Hierarchies where QEMU sits in the root
+ * are skipped with a warning unless override is given. Returns the number of hierarchies.
+ */
+int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struct vs_err *err);
+/* Does some hierarchy in use have the cpu (resp. cpuset) controller? */
+bool hostres_has_cpu(const struct hostres *h);
+bool hostres_has_cpuset(const struct hostres *h);
+/* The hierarchies in use as JSON: [{"version","controllers","parent","qemu"}]. */
+cJSON *hostres_cgroups_json(const struct hostres *h);
+
+/*
+ * Check a tune against the host before anything changes: CPUs online and inside the parent
+ * cpuset, memory nodes online, controllers present, resctrl groups present.
+ */
+int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_err *err);
+
+/* Fill t->aff with the host's online CPUs minus the isolated ones. */
+int hostres_default_affinity(struct hostres *h, struct hostres_tune *t, struct vs_err *err);
+
+/* Is there a vcpu<index> group in some hierarchy in use? */
+bool hostres_vcpu_has_group(struct hostres *h, int index);
+
+/*
+ * Read what the kernel says about vCPU index (thread tid): its groups' bandwidth and cpuset,
+ * the thread's affinity, policy and resctrl groups. Sets src of each value found to src.
+ * With out_json, also a report of the same (paths included).
+ */
+int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune *t,
+		      enum hostres_src src, cJSON **out_json, struct vs_err *err);
+
+/*
+ * Give thread tid of QEMU (pid) the vcpu<index> groups and the settings of t, in libvirt's
+ * order: groups, move, cpuset, bandwidth, affinity, scheduler, resctrl. tid 0 is allowed in
+ * dry mode only (the thread does not exist yet).
+ */
+int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
+		       const struct hostres_tune *t, struct vs_err *err);
+
+/* Remove vcpu<index> from every hierarchy in use; problems are warnings. Returns removed. */
+int hostres_vcpu_remove(struct hostres *h, int index);
+
+/*
+ * libvirt's emulator cpuset.mems widening around plugs: when QEMU's cpuset group is an
+ * "emulator" group on a NUMA host, widen its mems to every host node; restore puts the saved
+ * value back (and is a no-op otherwise).
+ */
+int hostres_emulator_widen(struct hostres *h, struct vs_err *err);
+void hostres_emulator_restore(struct hostres *h);
 
 #endif

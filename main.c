@@ -10,6 +10,7 @@
  * This file names no QMP command and no host path: it asks the modules.
  */
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -27,6 +28,11 @@
 struct opts {
 	const char *socket;
 	const char *count;
+	const char *cgroup;
+	bool no_cgroup;
+	bool no_inherit;
+	bool tune_given;
+	struct hostres_tune tune;
 	bool status;
 	bool dry_run;
 	bool json;
@@ -44,7 +50,8 @@ struct step_result {
 	int tid;
 	char alias[TOPO_NAME_MAX];
 	char qom_path[TOPO_PATH_MAX];
-	cJSON *qmp; /* the command sent, or to be sent */
+	cJSON *qmp;  /* the command sent, or to be sent */
+	cJSON *host; /* host changes made (or to be made) and what the kernel reports after */
 	char error[512];
 };
 
@@ -61,12 +68,17 @@ struct ctx {
 	char hotplug_error[512];
 	struct topo_table *t;
 	struct topo_plan plan;
+	struct hostres_tune tune; /* what each new vCPU thread gets */
+	int inherit_from;         /* the sibling vCPU inherited from, or -1 */
+	bool host_tune;           /* per-thread setup runs for plugged vCPUs */
+	cJSON *host_log;          /* run-wide host changes (emulator cpuset.mems) */
 	struct step_result *res;
 	int done_steps;
 	int before, after;
 	cJSON *warnings;
 	struct vs_err err;
 	bool failed;
+	bool force_partial; /* a vCPU stays plugged but untuned */
 	int exit;
 };
 
@@ -86,6 +98,18 @@ static const char usage_text[] =
 	" -t, --timeout SECONDS  wait this long for each unplug (default 5, 10 on pseries)\n"
 	" -v, --verbose          print QMP traffic on stderr\n"
 	" -V, --version          print the version and exit\n"
+	"\n"
+	"Host settings for each vCPU thread plugged (default: copied from a tuned sibling):\n"
+	"     --cgroup PATH      parent of the vcpuN cgroups (default: beside QEMU's)\n"
+	"     --no-cgroup        no per-vCPU cgroups\n"
+	"     --period US        CFS period, 1000..1000000\n"
+	"     --quota US         CFS quota, 1000..17592186044415, negative for none\n"
+	"     --cpuset LIST      cpuset.cpus and CPU affinity (e.g. 0-3,8)\n"
+	"     --mems LIST        cpuset.mems\n"
+	"     --sched POLICY     other, batch, idle, fifo:PRIO or rr:PRIO\n"
+	"     --cachetune GROUP  resctrl allocation group to join\n"
+	"     --monitor GROUP    resctrl monitoring group to join\n"
+	"     --no-inherit       do not copy settings from a sibling vCPU\n"
 	"\n"
 	"Exit status: 0 done, 1 failed (guest unchanged), 2 usage or impossible COUNT,\n"
 	"3 unplug pending, 4 partial. See vcpuset(1).\n";
@@ -118,9 +142,16 @@ static char **reorder_relative_count(int *argc, char **argv)
 		exit(VS_EXIT_FAIL);
 	}
 	for (i = 0; i < *argc; i++) {
+		static const char *const takes_value[] = {
+			"-s", "--socket", "-t", "--timeout", "--cgroup", "--period", "--quota",
+			"--cpuset", "--mems", "--sched", "--cachetune", "--monitor",
+		};
 		const char *a = argv[i], *prev = i ? argv[i - 1] : "";
-		bool value = strcmp(prev, "-s") == 0 || strcmp(prev, "--socket") == 0 ||
-			     strcmp(prev, "-t") == 0 || strcmp(prev, "--timeout") == 0;
+		bool value = false;
+		size_t k;
+
+		for (k = 0; k < sizeof(takes_value) / sizeof(takes_value[0]); k++)
+			value = value || strcmp(prev, takes_value[k]) == 0;
 
 		if (strcmp(a, "--") == 0) {
 			dashed = true;
@@ -143,6 +174,28 @@ static char **reorder_relative_count(int *argc, char **argv)
 	return out;
 }
 
+enum {
+	OPT_CGROUP = 256,
+	OPT_NO_CGROUP,
+	OPT_PERIOD,
+	OPT_QUOTA,
+	OPT_CPUSET,
+	OPT_MEMS,
+	OPT_SCHED,
+	OPT_CACHETUNE,
+	OPT_MONITOR,
+	OPT_NO_INHERIT,
+};
+
+static void parse_list(const char *what, const char *s, uint64_t *mask)
+{
+	struct vs_err err = { 0 };
+
+	memset(mask, 0, HOSTRES_MASK_WORDS * sizeof(*mask));
+	if (topo_cpulist_parse(s, mask, TOPO_MAX_CPUS, &err) < 0)
+		usage_error("%s: %s", what, err.msg);
+}
+
 static void parse_args(int argc, char **argv0, struct opts *o)
 {
 	char **argv = reorder_relative_count(&argc, argv0);
@@ -156,8 +209,19 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
+		{ "period", required_argument, NULL, OPT_PERIOD },
+		{ "quota", required_argument, NULL, OPT_QUOTA },
+		{ "cpuset", required_argument, NULL, OPT_CPUSET },
+		{ "mems", required_argument, NULL, OPT_MEMS },
+		{ "sched", required_argument, NULL, OPT_SCHED },
+		{ "cachetune", required_argument, NULL, OPT_CACHETUNE },
+		{ "monitor", required_argument, NULL, OPT_MONITOR },
+		{ "no-inherit", no_argument, NULL, OPT_NO_INHERIT },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct hostres_tune *tu = &o->tune;
 	struct vs_err err = { 0 };
 	int c;
 
@@ -190,6 +254,48 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		case 'V':
 			printf("vcpuset %s\n", VCPUSET_VERSION);
 			exit(VS_EXIT_OK);
+		case OPT_CGROUP:
+			o->cgroup = optarg;
+			break;
+		case OPT_NO_CGROUP:
+			o->no_cgroup = true;
+			break;
+		case OPT_NO_INHERIT:
+			o->no_inherit = true;
+			break;
+		case OPT_PERIOD:
+			if (hostres_parse_period(optarg, &tu->period, &err) < 0)
+				usage_error("%s", err.msg);
+			tu->bw_src = HR_GIVEN;
+			break;
+		case OPT_QUOTA:
+			if (hostres_parse_quota(optarg, &tu->quota, &err) < 0)
+				usage_error("%s", err.msg);
+			tu->bw_src = HR_GIVEN;
+			break;
+		case OPT_CPUSET:
+			parse_list("--cpuset", optarg, tu->cpus);
+			memcpy(tu->aff, tu->cpus, sizeof(tu->aff));
+			tu->cpus_src = tu->aff_src = HR_GIVEN;
+			break;
+		case OPT_MEMS:
+			parse_list("--mems", optarg, tu->mems);
+			tu->mems_src = HR_GIVEN;
+			break;
+		case OPT_SCHED:
+			if (hostres_parse_sched(optarg, &tu->policy, &tu->prio, &err) < 0)
+				usage_error("%s", err.msg);
+			tu->sched_src = HR_GIVEN;
+			break;
+		case OPT_CACHETUNE:
+		case OPT_MONITOR:
+			if (hostres_valid_group(c == OPT_CACHETUNE ? "--cachetune" : "--monitor", optarg,
+						&err) < 0)
+				usage_error("%s", err.msg);
+			snprintf(c == OPT_CACHETUNE ? tu->cachetune : tu->monitor, HOSTRES_NAME_MAX, "%s",
+				 optarg);
+			tu->rc_src = HR_GIVEN;
+			break;
 		default:
 			usage_error("%s", "invalid option");
 		}
@@ -205,6 +311,11 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		usage_error("--status takes no COUNT (got '%s')", o->count);
 	if (!o->status && !o->count)
 		usage_error("%s", "COUNT is required (or --status)");
+	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src;
+	if (o->no_cgroup && o->cgroup)
+		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
+	if (o->no_cgroup && (tu->bw_src || tu->mems_src))
+		usage_error("%s", "--period, --quota and --mems need cgroups, and --no-cgroup was given");
 	if (o->count) {
 		struct topo_count tc;
 
@@ -231,6 +342,11 @@ static void warn(struct ctx *c, const char *fmt, ...)
 	cJSON_AddItemToArray(c->warnings, cJSON_CreateString(buf));
 	if (!c->o.json)
 		fprintf(stderr, "vcpuset: warning: %s\n", buf);
+}
+
+static void host_warn(void *ctx, const char *msg)
+{
+	warn(ctx, "%s", msg);
 }
 
 static int is_qemu_thread(void *ctx, int tid)
@@ -434,12 +550,273 @@ static int plan(struct ctx *c)
 	return 0;
 }
 
+/* Merge a sibling's settings into c->tune where nothing was given; say what was taken. */
+static void inherit_from(struct ctx *c, int index, const struct hostres_tune *s)
+{
+	struct hostres_tune *t = &c->tune;
+	bool any = false;
+
+	if (t->bw_src == HR_UNSET && s->bw_src != HR_UNSET && s->quota > 0) {
+		t->period = s->period;
+		t->quota = s->quota;
+		t->bw_src = HR_INHERITED;
+		any = true;
+	}
+	if (t->cpus_src == HR_UNSET && s->cpus_src != HR_UNSET) {
+		memcpy(t->cpus, s->cpus, sizeof(t->cpus));
+		t->cpus_src = HR_INHERITED;
+		any = true;
+	}
+	if (t->mems_src == HR_UNSET && s->mems_src != HR_UNSET) {
+		memcpy(t->mems, s->mems, sizeof(t->mems));
+		t->mems_src = HR_INHERITED;
+		any = true;
+	}
+	if (t->aff_src == HR_UNSET && s->aff_src != HR_UNSET) {
+		memcpy(t->aff, s->aff, sizeof(t->aff));
+		t->aff_src = HR_INHERITED;
+		any = true;
+	}
+	if (t->sched_src == HR_UNSET && s->sched_src != HR_UNSET && s->policy != SCHED_OTHER) {
+		t->policy = s->policy;
+		t->prio = s->prio;
+		t->sched_src = HR_INHERITED;
+		any = true;
+	}
+	if (t->rc_src == HR_UNSET && s->rc_src != HR_UNSET) {
+		memcpy(t->cachetune, s->cachetune, sizeof(t->cachetune));
+		memcpy(t->monitor, s->monitor, sizeof(t->monitor));
+		t->rc_src = HR_INHERITED;
+		any = true;
+	}
+	if (any)
+		c->inherit_from = index;
+}
+
+/*
+ * Before anything changes: find QEMU's cgroups, settle what each new vCPU thread gets
+ * (options, else a tuned sibling's settings, else libvirt's defaults) and check it against
+ * the host. Fails with exit 2 when the settings cannot be applied.
+ */
+static int host_prepare(struct ctx *c)
+{
+	bool plugs = false;
+	int i, rc;
+
+	for (i = 0; i < c->plan.nsteps; i++)
+		plugs = plugs || c->plan.steps[i].op == TOPO_PLUG;
+	if (c->plan.nsteps == 0)
+		return 0;
+	hostres_set_warn(c->h, host_warn, c);
+	hostres_set_dry(c->h, c->o.dry_run);
+	if (!c->o.no_cgroup && !c->t->legacy) {
+		rc = hostres_cgroups_find(c->h, c->pid, c->o.cgroup, &c->err);
+		if (rc < 0 && (c->o.cgroup || (plugs && c->o.tune_given))) {
+			c->exit = c->o.cgroup ? VS_EXIT_USAGE : VS_EXIT_FAIL;
+			return vs_err_prefix(&c->err, "cgroups");
+		}
+		if (rc < 0) {
+			warn(c, "no per-vCPU cgroups: %s", c->err.msg);
+			memset(&c->err, 0, sizeof(c->err));
+		}
+	}
+	if (!plugs)
+		return 0;
+	if (!c->t->tids_valid) {
+		if (c->o.tune_given) {
+			c->exit = VS_EXIT_USAGE;
+			return vs_err_set(&c->err, EOPNOTSUPP, "QEMU's thread ids are not one per vCPU "
+					  "(single-threaded TCG?): the host settings asked for cannot be "
+					  "applied to a vCPU");
+		}
+		return 0;
+	}
+	c->host_tune = true;
+	c->tune = c->o.tune;
+	if (!c->o.no_inherit) {
+		for (i = 0; i < c->t->n; i++) {
+			const struct topo_vcpu *v = &c->t->v[i];
+			struct hostres_tune sib;
+
+			if (!v->online || v->tid <= 0 || !hostres_vcpu_has_group(c->h, i))
+				continue;
+			memset(&sib, 0, sizeof(sib));
+			hostres_vcpu_read(c->h, i, v->tid, &sib, HR_INHERITED, NULL, NULL);
+			inherit_from(c, i, &sib);
+			break;
+		}
+	}
+	if (c->tune.aff_src == HR_UNSET) {
+		struct vs_err e = { 0 };
+
+		if (hostres_default_affinity(c->h, &c->tune, &e) < 0)
+			warn(c, "no default CPU affinity: %s", e.msg);
+	}
+	rc = hostres_validate(c->h, &c->tune, &c->err);
+	if (rc < 0) {
+		c->exit = VS_EXIT_USAGE;
+		return rc;
+	}
+	return 0;
+}
+
+/* The host side of one step, for --dry-run: log what would be done. */
+static void host_dry(struct ctx *c, const struct topo_step *s, struct step_result *r)
+{
+	struct vs_err e = { 0 };
+	int i;
+
+	if (!c->h)
+		return;
+	r->host = cJSON_CreateObject();
+	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
+	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
+		if (s->op == TOPO_UNPLUG)
+			hostres_vcpu_remove(c->h, i);
+		else if (c->host_tune && hostres_vcpu_setup(c->h, c->pid, i, 0, &c->tune, &e) < 0)
+			warn(c, "vCPU %d: %s", i, e.msg);
+	}
+	hostres_set_log(c->h, NULL);
+}
+
 static int step_fail(struct ctx *c, struct step_result *r, int rc, const char *what)
 {
 	vs_err_prefix(&c->err, "%s", what);
 	snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
 	r->status = ST_FAILED;
 	return rc;
+}
+
+/* Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno. */
+static int slot_gone(struct ctx *c, const struct topo_vcpu *head, struct vs_err *err)
+{
+	cJSON *hp = NULL;
+	int rc;
+
+	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
+	if (rc == 0)
+		rc = topo_slot_plugged(hp, head, err);
+	cJSON_Delete(hp);
+	return rc < 0 ? rc : rc == 0;
+}
+
+/*
+ * Send device_del (qmp) for the entity at vcpu and wait for it to go. 0 when gone and
+ * confirmed by a refresh, then its cgroups are removed; -EINPROGRESS when still there at the
+ * deadline; -EPERM when the guest refused; another negative errno on errors (in c->err).
+ */
+static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp)
+{
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(qmp, "arguments");
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(qmp, "execute");
+	struct topo_vcpu head = c->t->v[vcpu];
+	double deadline, next_poll, now;
+	bool gone = false, rejected = false, look;
+	cJSON *ev;
+	int rc, i;
+
+	head.props = NULL; /* a copy for matching only; the table may be rebuilt below */
+	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
+	if (rc == -EREMOTEIO && strcmp(c->err.qmp_class, "DeviceNotFound") == 0) {
+		gone = true; /* already removed: the refresh below confirms it */
+		memset(&c->err, 0, sizeof(c->err));
+	} else if (rc < 0) {
+		return rc;
+	}
+	deadline = vs_now_ms() + unplug_timeout_ms(c);
+	next_poll = vs_now_ms() + POLL_MS;
+	/*
+	 * Under TCG QEMU never announces the vCPU device itself as deleted, only its lapic
+	 * child: events only hurry the next look, the slot list is the proof.
+	 */
+	while (!gone && !rejected) {
+		now = vs_now_ms();
+		rc = qmp_next_event(c->q, (int)((next_poll < deadline ? next_poll : deadline) - now),
+				    &ev, &c->err);
+		if (rc < 0)
+			return rc;
+		look = false;
+		if (rc == 1) {
+			switch (topo_event_kind(ev, head.alias, head.qom_path)) {
+			case TOPO_EV_REJECTED:
+				rejected = true;
+				break;
+			case TOPO_EV_DELETED:
+			case TOPO_EV_RELATED:
+				look = true;
+				break;
+			case TOPO_EV_OTHER:
+				break;
+			}
+			cJSON_Delete(ev);
+		}
+		now = vs_now_ms();
+		if (rejected)
+			break;
+		if (look || now >= next_poll || now >= deadline) {
+			rc = slot_gone(c, &head, &c->err);
+			if (rc < 0)
+				return rc;
+			gone = rc == 1;
+			next_poll = vs_now_ms() + POLL_MS;
+		}
+		if (!gone && now >= deadline)
+			break;
+	}
+	if (rejected)
+		return vs_err_set(&c->err, EPERM, "the guest refused to release it");
+	if (!gone)
+		return -EINPROGRESS;
+	rc = refresh(c, NULL, &c->err);
+	if (rc < 0)
+		return rc;
+	for (i = vcpu; i < vcpu + vcpus; i++)
+		if (c->t->v[i].online || (c->t->tids_valid && c->t->v[i].tid))
+			return vs_err_set(&c->err, EPROTO, "QEMU still lists vCPU %d after removing it", i);
+	for (i = vcpu; i < vcpu + vcpus; i++)
+		hostres_vcpu_remove(c->h, i);
+	return 0;
+}
+
+/*
+ * Host setup of a just-plugged vCPU failed (c->err says why): the guest must not keep an
+ * untuned vCPU, so unplug it again. Returns the step's error; exit 4 if it stays plugged.
+ */
+static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_result *r,
+			 const char *what)
+{
+	struct topo_step u = { TOPO_UNPLUG, s->vcpu, s->vcpus, s->after, s->before };
+	char why[sizeof(c->err.msg)];
+	const char *cmd;
+	cJSON *args = NULL, *qmp;
+	int rc;
+
+	snprintf(why, sizeof(why), "%s", c->err.msg);
+	if (c->t->legacy) {
+		rc = -EOPNOTSUPP;
+	} else {
+		rc = topo_step_command(c->t, &u, &cmd, &args, &c->err);
+		if (rc == 0) {
+			qmp = qmp_command_new(cmd, args);
+			hostres_set_log(c->h, cJSON_GetObjectItemCaseSensitive(r->host, "actions"));
+			rc = unplug_entity(c, s->vcpu, s->vcpus, qmp);
+			hostres_set_log(c->h, NULL);
+			cJSON_Delete(qmp);
+		}
+		cJSON_Delete(args);
+	}
+	r->status = ST_FAILED;
+	if (rc == 0) {
+		vs_err_set(&c->err, EIO, "%s: host setup failed (%s); unplugged it again", what, why);
+	} else {
+		vs_err_set(&c->err, EIO, "%s: host setup failed (%s); unplugging it again %s: vCPU %d "
+			   "is plugged but not tuned", what, why,
+			   rc == -EINPROGRESS ? "did not complete in time"
+			   : rc == -EOPNOTSUPP ? "is impossible (legacy QEMU)" : "failed", s->vcpu);
+		c->force_partial = true;
+	}
+	snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
+	return -EIO;
 }
 
 static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result *r)
@@ -468,109 +845,58 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 			return step_fail(c, r, -EPROTO, what);
 		}
 	}
-	if (!c->t->tids_valid)
-		warn(c, "vCPU %d: QEMU's thread ids are not one per vCPU (single-threaded TCG?): "
-		     "no per-thread setup is possible", s->vcpu);
 	r->tid = c->t->tids_valid ? v->tid : 0;
 	snprintf(r->qom_path, sizeof(r->qom_path), "%s", v->qom_path);
 	if (v->alias[0])
 		snprintf(r->alias, sizeof(r->alias), "%s", v->alias);
+	if (!c->t->tids_valid) {
+		warn(c, "vCPU %d: QEMU's thread ids are not one per vCPU (single-threaded TCG?): "
+		     "no per-thread setup is possible", s->vcpu);
+	} else if (c->host_tune) {
+		cJSON *kernel;
+
+		r->host = cJSON_CreateObject();
+		hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
+		for (i = s->vcpu, rc = 0; i < s->vcpu + s->vcpus && rc == 0; i++)
+			rc = hostres_vcpu_setup(c->h, c->pid, i, c->t->v[i].tid, &c->tune, &c->err);
+		hostres_set_log(c->h, NULL);
+		if (rc < 0)
+			return plug_rollback(c, s, r, what);
+		kernel = cJSON_AddArrayToObject(r->host, "kernel");
+		for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
+			struct hostres_tune rb;
+			cJSON *o = NULL;
+
+			memset(&rb, 0, sizeof(rb));
+			hostres_vcpu_read(c->h, i, c->t->v[i].tid, &rb, HR_GIVEN, &o, NULL);
+			cJSON_AddNumberToObject(o, "vcpu", i);
+			cJSON_AddNumberToObject(o, "tid", c->t->v[i].tid);
+			cJSON_AddItemToArray(kernel, o);
+		}
+	}
 	r->status = ST_DONE;
 	return 0;
 }
 
-/* Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno. */
-static int slot_gone(struct ctx *c, const struct topo_vcpu *head, struct vs_err *err)
-{
-	cJSON *hp = NULL;
-	int rc;
-
-	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
-	if (rc == 0)
-		rc = topo_slot_plugged(hp, head, err);
-	cJSON_Delete(hp);
-	return rc < 0 ? rc : rc == 0;
-}
-
 static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments");
-	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(r->qmp, "execute");
-	struct topo_vcpu head = c->t->v[s->vcpu];
-	double deadline, next_poll, now;
-	bool gone = false, rejected = false, look;
 	char what[96];
-	cJSON *ev;
-	int rc, i;
+	int rc;
 
-	head.props = NULL; /* a copy for matching only; the table may be rebuilt below */
 	snprintf(what, sizeof(what), "unplug vCPU %d (%s)", s->vcpu, r->alias);
-	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
-	if (rc == -EREMOTEIO && strcmp(c->err.qmp_class, "DeviceNotFound") == 0) {
-		gone = true; /* already removed: the refresh below confirms it */
-		memset(&c->err, 0, sizeof(c->err));
-	} else if (rc < 0) {
-		return step_fail(c, r, rc, what);
-	}
-	deadline = vs_now_ms() + unplug_timeout_ms(c);
-	next_poll = vs_now_ms() + POLL_MS;
-	/*
-	 * Under TCG QEMU never announces the vCPU device itself as deleted, only its lapic
-	 * child: events only hurry the next look, the slot list is the proof.
-	 */
-	while (!gone && !rejected) {
-		now = vs_now_ms();
-		rc = qmp_next_event(c->q, (int)((next_poll < deadline ? next_poll : deadline) - now),
-				    &ev, &c->err);
-		if (rc < 0)
-			return step_fail(c, r, rc, what);
-		look = false;
-		if (rc == 1) {
-			switch (topo_event_kind(ev, head.alias, head.qom_path)) {
-			case TOPO_EV_REJECTED:
-				rejected = true;
-				break;
-			case TOPO_EV_DELETED:
-			case TOPO_EV_RELATED:
-				look = true;
-				break;
-			case TOPO_EV_OTHER:
-				break;
-			}
-			cJSON_Delete(ev);
-		}
-		now = vs_now_ms();
-		if (rejected)
-			break;
-		if (look || now >= next_poll || now >= deadline) {
-			rc = slot_gone(c, &head, &c->err);
-			if (rc < 0)
-				return step_fail(c, r, rc, what);
-			gone = rc == 1;
-			next_poll = vs_now_ms() + POLL_MS;
-		}
-		if (!gone && now >= deadline)
-			break;
-	}
-	if (rejected) {
-		vs_err_set(&c->err, EPERM, "the guest refused to release it");
-		return step_fail(c, r, -EPERM, what);
-	}
-	if (!gone) {
+	r->host = cJSON_CreateObject();
+	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
+	rc = unplug_entity(c, s->vcpu, s->vcpus, r->qmp);
+	hostres_set_log(c->h, NULL);
+	if (rc == -EINPROGRESS) {
 		r->status = ST_PENDING;
 		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, not complete "
 			 "after %.3g s; it may still complete: see 'vcpuset --status'", s->vcpu, r->alias,
 			 unplug_timeout_ms(c) / 1000.0);
-		return -EINPROGRESS;
+		return rc;
 	}
-	rc = refresh(c, NULL, &c->err);
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
-	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++)
-		if (c->t->v[i].online || (c->t->tids_valid && c->t->v[i].tid)) {
-			vs_err_set(&c->err, EPROTO, "QEMU still lists vCPU %d after removing it", i);
-			return step_fail(c, r, -EPROTO, what);
-		}
 	r->status = ST_DONE;
 	return 0;
 }
@@ -595,12 +921,32 @@ static void apply(struct ctx *c)
 			return;
 		}
 		if (rc < 0) {
-			c->exit = c->done_steps ? VS_EXIT_PARTIAL : VS_EXIT_FAIL;
+			c->exit = c->done_steps || c->force_partial ? VS_EXIT_PARTIAL : VS_EXIT_FAIL;
 			c->failed = true;
 			return;
 		}
 		c->done_steps++;
 	}
+}
+
+/* Apply the plan, with QEMU's emulator cpuset widened for as long as plugs run. */
+static void apply_all(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+	bool plugs = false;
+	int i;
+
+	for (i = 0; i < c->plan.nsteps; i++)
+		plugs = plugs || c->plan.steps[i].op == TOPO_PLUG;
+	if (plugs && c->host_tune) {
+		hostres_set_log(c->h, c->host_log);
+		hostres_emulator_widen(c->h, &e);
+		hostres_set_log(c->h, NULL);
+	}
+	apply(c);
+	hostres_set_log(c->h, c->host_log);
+	hostres_emulator_restore(c->h);
+	hostres_set_log(c->h, NULL);
 }
 
 /* ---- report ---- */
@@ -628,6 +974,81 @@ static cJSON *vm_json(const struct ctx *c)
 	if (c->t && c->t->target[0])
 		cJSON_AddStringToObject(vm, "target", c->t->target);
 	return vm;
+}
+
+static void add_list(cJSON *o, const char *key, const uint64_t *m, enum hostres_src src)
+{
+	char buf[4096];
+	cJSON *x;
+
+	if (src == HR_UNSET) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	x = cJSON_AddObjectToObject(o, key);
+	if (topo_cpulist_format(m, TOPO_MAX_CPUS, buf, sizeof(buf)) < 0)
+		snprintf(buf, sizeof(buf), "%s", "?");
+	cJSON_AddStringToObject(x, "list", buf);
+	cJSON_AddStringToObject(x, "from", hostres_src_names[src]);
+}
+
+/* What each new vCPU thread gets, and where each setting comes from. */
+static cJSON *tune_json(const struct ctx *c)
+{
+	const struct hostres_tune *t = &c->tune;
+	cJSON *o = cJSON_CreateObject(), *x;
+
+	if (t->bw_src != HR_UNSET) {
+		x = cJSON_AddObjectToObject(o, "bandwidth");
+		cJSON_AddNumberToObject(x, "period", (double)t->period);
+		cJSON_AddNumberToObject(x, "quota", (double)t->quota);
+		cJSON_AddStringToObject(x, "from", hostres_src_names[t->bw_src]);
+	} else {
+		cJSON_AddNullToObject(o, "bandwidth");
+	}
+	add_list(o, "cpus", t->cpus, t->cpus_src);
+	add_list(o, "mems", t->mems, t->mems_src);
+	add_list(o, "affinity", t->aff, t->aff_src);
+	if (t->sched_src != HR_UNSET) {
+		x = cJSON_AddObjectToObject(o, "sched");
+		cJSON_AddStringToObject(x, "policy", hostres_policy_name(t->policy));
+		cJSON_AddNumberToObject(x, "priority", t->prio);
+		cJSON_AddStringToObject(x, "from", hostres_src_names[t->sched_src]);
+	} else {
+		cJSON_AddNullToObject(o, "sched");
+	}
+	if (t->rc_src != HR_UNSET) {
+		x = cJSON_AddObjectToObject(o, "resctrl");
+		if (t->cachetune[0])
+			cJSON_AddStringToObject(x, "cachetune", t->cachetune);
+		else
+			cJSON_AddNullToObject(x, "cachetune");
+		if (t->monitor[0])
+			cJSON_AddStringToObject(x, "monitor", t->monitor);
+		else
+			cJSON_AddNullToObject(x, "monitor");
+		cJSON_AddStringToObject(x, "from", hostres_src_names[t->rc_src]);
+	} else {
+		cJSON_AddNullToObject(o, "resctrl");
+	}
+	return o;
+}
+
+static cJSON *host_json(const struct ctx *c)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(o, "cgroups", c->h ? hostres_cgroups_json(c->h) : cJSON_CreateArray());
+	if (c->inherit_from >= 0)
+		cJSON_AddNumberToObject(o, "inherited_from", c->inherit_from);
+	else
+		cJSON_AddNullToObject(o, "inherited_from");
+	if (c->host_tune)
+		cJSON_AddItemToObject(o, "tune", tune_json(c));
+	else
+		cJSON_AddNullToObject(o, "tune");
+	cJSON_AddItemToObject(o, "actions", cJSON_Duplicate(c->host_log, 1));
+	return o;
 }
 
 static cJSON *step_json(const struct ctx *c, int i)
@@ -660,6 +1081,10 @@ static cJSON *step_json(const struct ctx *c, int i)
 	cJSON_AddStringToObject(o, "status", status_names[r->status]);
 	cJSON_AddNumberToObject(o, "ms", (double)(long long)(r->ms * 1000) / 1000.0);
 	cJSON_AddItemToObject(o, "qmp", cJSON_Duplicate(r->qmp, 1));
+	if (r->host)
+		cJSON_AddItemToObject(o, "host", cJSON_Duplicate(r->host, 1));
+	else
+		cJSON_AddNullToObject(o, "host");
 	if (r->error[0])
 		cJSON_AddStringToObject(o, "error", r->error);
 	else
@@ -690,6 +1115,10 @@ static void report_json(struct ctx *c)
 	}
 	if (c->o.count && c->plan.target)
 		cJSON_AddNumberToObject(doc, "target", c->plan.target);
+	if (c->res)
+		cJSON_AddItemToObject(doc, "host", host_json(c));
+	else
+		cJSON_AddNullToObject(doc, "host");
 	steps = cJSON_AddArrayToObject(doc, "steps");
 	for (i = 0; c->res && i < c->plan.nsteps; i++)
 		cJSON_AddItemToArray(steps, step_json(c, i));
@@ -740,6 +1169,60 @@ static void report_status_text(const struct ctx *c)
 	}
 }
 
+/* One action of the host log as a line: "write PATH = VALUE", "mkdir PATH", ... */
+static void print_action(const cJSON *a)
+{
+	const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "op"));
+	const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "path"));
+	const char *val = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "value"));
+	const cJSON *tid = cJSON_GetObjectItemCaseSensitive(a, "tid");
+	char t[24] = "<tid>";
+
+	if (cJSON_IsNumber(tid) && tid->valuedouble > 0)
+		snprintf(t, sizeof(t), "%d", tid->valueint);
+	if (!op)
+		return;
+	if (strcmp(op, "sched_setaffinity") == 0)
+		printf("           sched_setaffinity(%s, %s)\n", t,
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "cpus")));
+	else if (strcmp(op, "sched_setscheduler") == 0)
+		printf("           sched_setscheduler(%s, %s, %d)\n", t,
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "policy")),
+		       cJSON_GetObjectItemCaseSensitive(a, "priority")->valueint);
+	else if (val)
+		printf("           %s %s = %s\n", op, path ? path : "", val);
+	else
+		printf("           %s %s\n", op, path ? path : "");
+}
+
+/* "inherits from vCPU 1: period/quota, cpus, affinity" and the like. */
+static void print_tune(const struct ctx *c)
+{
+	static const char *const names[] = { "period/quota", "cpus", "mems", "affinity", "policy",
+					      "resctrl" };
+	const struct hostres_tune *t = &c->tune;
+	enum hostres_src src[6] = { t->bw_src, t->cpus_src, t->mems_src, t->aff_src, t->sched_src,
+				    t->rc_src };
+	enum hostres_src k;
+	int i, n;
+
+	if (!c->host_tune)
+		return;
+	for (k = HR_GIVEN; k <= HR_DEFAULT; k++) {
+		for (i = n = 0; i < 6; i++)
+			if (src[i] == k)
+				printf("%s%s", n++ ? ", " : k == HR_GIVEN ? "new vCPUs get (as given): "
+					       : k == HR_DEFAULT ? "new vCPUs get (default): "
+					       : "new vCPUs inherit: ", names[i]);
+		if (k == HR_INHERITED && n == 0)
+			continue;
+		if (k == HR_INHERITED && n)
+			printf(" (from vCPU %d)", c->inherit_from);
+		if (n)
+			printf("\n");
+	}
+}
+
 static void report_text(const struct ctx *c)
 {
 	char topo[160];
@@ -755,6 +1238,7 @@ static void report_text(const struct ctx *c)
 		return;
 	printf("%s%d -> %d vCPUs (max %d)%s\n", c->o.dry_run ? "plan: " : "", c->before,
 	       c->plan.target, c->t->n, c->o.dry_run ? ", nothing changed" : "");
+	print_tune(c);
 	for (i = 0; i < c->plan.nsteps; i++) {
 		const struct topo_step *s = &c->plan.steps[i];
 		const struct step_result *r = &c->res[i];
@@ -769,6 +1253,12 @@ static void report_text(const struct ctx *c)
 			       s->op == TOPO_PLUG ? "plug" : "unplug", s->vcpu,
 			       r->alias[0] ? r->alias : "-", r->tid, status_names[r->status], r->ms);
 		free(cmd);
+		if (r->host && (c->o.dry_run || c->o.verbose)) {
+			const cJSON *a;
+
+			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r->host, "actions"))
+				print_action(a);
+		}
 	}
 	if (!c->o.dry_run)
 		printf("%d vCPUs online\n", c->after);
@@ -783,6 +1273,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv, &c.o);
 	c.warnings = cJSON_CreateArray();
+	c.host_log = cJSON_CreateArray();
+	c.inherit_from = -1;
 	c.exit = VS_EXIT_FAIL;
 
 	rc = gather(&c);
@@ -790,10 +1282,15 @@ int main(int argc, char **argv)
 		c.exit = VS_EXIT_OK;
 	} else if (rc == 0) {
 		rc = plan(&c);
+		if (rc == 0)
+			rc = host_prepare(&c);
 		if (rc == 0) {
 			c.exit = VS_EXIT_OK;
-			if (!c.o.dry_run)
-				apply(&c);
+			if (c.o.dry_run)
+				for (i = 0; i < c.plan.nsteps; i++)
+					host_dry(&c, &c.plan.steps[i], &c.res[i]);
+			else
+				apply_all(&c);
 		}
 	}
 	if (c.o.json) {
@@ -806,8 +1303,11 @@ int main(int argc, char **argv)
 		if (c.exit != VS_EXIT_OK)
 			fprintf(stderr, "vcpuset: %s\n", c.err.msg);
 	}
-	for (i = 0; c.res && i < c.plan.nsteps; i++)
+	for (i = 0; c.res && i < c.plan.nsteps; i++) {
 		cJSON_Delete(c.res[i].qmp);
+		cJSON_Delete(c.res[i].host);
+	}
+	cJSON_Delete(c.host_log);
 	free(c.res);
 	topo_plan_clear(&c.plan);
 	topo_free(c.t);

@@ -9,11 +9,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${VCPUSET_GUEST_DIR:-$here/out}
 sh "$here/build.sh" "$out"
 dir=$(mktemp -d /tmp/vcpuset-guest.XXXXXX)
+# QEMU goes where libvirt (without systemd) would put it: see cgroup.sh
+group=/machine/qemu-$$-vcpuset-test.libvirt-qemu
 cleanup() {
 	if [ -s "$dir/qemu.pid" ]; then
-		kill "$(cat "$dir/qemu.pid")" 2>/dev/null || true
-		sleep 0.2
+		qpid=$(cat "$dir/qemu.pid")
+		kill "$qpid" 2>/dev/null || true
+		i=0
+		while kill -0 "$qpid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
 	fi
+	sh "$here/cgroup.sh" remove "$group" || true
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
@@ -35,4 +43,6 @@ done
 export VCPUSET_SOCKET="$dir/qmp.sock" VCPUSET_SERIAL="$dir/serial.log"
 VCPUSET_QEMU_PID=$(cat "$dir/qemu.pid")
 export VCPUSET_QEMU_PID
+sh "$here/cgroup.sh" place "$VCPUSET_QEMU_PID" "$group"
+export VCPUSET_CGROUP="$group"
 "$@"
