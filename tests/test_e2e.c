@@ -4,6 +4,7 @@
  * whole binary (run with --jobs 1). Each test first puts the guest at a known count.
  */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -32,6 +33,11 @@ static void teardown(void)
 TestSuite(e2e, .init = setup, .fini = teardown, .timeout = 120);
 
 #define RUN(...) run_vcpuset(&r, (const char *const[]){ __VA_ARGS__, NULL })
+
+static const char *error_text(void)
+{
+	return cJSON_GetStringValue(run_item(run_item(r.json, "error"), "message"));
+}
 
 /* The guest's own last word on its online CPUs, from its serial console. */
 static void guest_online(char *buf, size_t size)
@@ -208,4 +214,261 @@ Test(e2e, status_and_dry_run_change_nothing)
 	run_free(&r);
 	RUN("--json", "--status", "--socket", sock);
 	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
+}
+
+/* ---- host tuning, checked from the kernel ---- */
+
+static const char *const hierarchies[] = { "cpu", "cpuacct", "cpuset", "unified" };
+
+/* /sys/fs/cgroup/<h><QEMU's group>[/<leaf>] */
+static void cg_path(char *buf, size_t size, const char *h, const char *leaf)
+{
+	const char *group = getenv("VCPUSET_CGROUP");
+
+	cr_assert_not_null(group, "run.sh exports VCPUSET_CGROUP");
+	snprintf(buf, size, "/sys/fs/cgroup/%s%s%s%s", h, group, leaf ? "/" : "", leaf ? leaf : "");
+}
+
+static char *cg_read(const char *h, const char *leaf, char *buf, size_t size)
+{
+	char p[512];
+	FILE *f;
+
+	cg_path(p, sizeof(p), h, leaf);
+	f = fopen(p, "r");
+	cr_assert_not_null(f, "open %s", p);
+	buf[0] = '\0';
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void cg_write(const char *h, const char *leaf, const char *val)
+{
+	char p[512];
+	FILE *f;
+
+	cg_path(p, sizeof(p), h, leaf);
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "open %s", p);
+	fputs(val, f);
+	cr_assert_eq(fclose(f), 0, "write %s to %s", val, p);
+}
+
+static bool cg_exists(const char *h, const char *leaf)
+{
+	char p[512];
+	struct stat st;
+
+	cg_path(p, sizeof(p), h, leaf);
+	return stat(p, &st) == 0;
+}
+
+/* The kernel's word on which group of hierarchy h (a /proc/<tid>/cgroup key) tid is in. */
+static void tid_group(int tid, const char *key, char *buf, size_t size)
+{
+	char p[64], line[512];
+	size_t k = strlen(key);
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", tid);
+	f = fopen(p, "r");
+	cr_assert_not_null(f);
+	buf[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':');
+
+		line[strcspn(line, "\n")] = '\0';
+		if (c && strncmp(c + 1, key, k) == 0 && c[1 + k] == ':')
+			snprintf(buf, size, "%s", c + 2 + k);
+	}
+	fclose(f);
+}
+
+static void assert_affinity(int tid, const char *want)
+{
+	cpu_set_t set;
+	char got[64] = "";
+	int c;
+
+	cr_assert_eq(sched_getaffinity(tid, sizeof(set), &set), 0);
+	for (c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%d", got[0] ? "," : "", c);
+	cr_assert_str_eq(got, want, "affinity of %d", tid);
+}
+
+static int step_tid(int i)
+{
+	return run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), i), "tid")->valueint;
+}
+
+Test(e2e, host_settings_reach_the_kernel_and_unplug_removes_them)
+{
+	const char *keys[] = { "cpu", "cpuacct", "cpuset", "" };
+	char buf[256], want[256];
+	cJSON *k;
+	int tid;
+	size_t i;
+
+	baseline(2);
+	RUN("--json", "--no-inherit", "--socket", sock, "3", "--period", "200000", "--quota", "50000",
+	    "--cpuset", "1", "--mems", "0", "--sched", "batch");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	tid = step_tid(0);
+	cr_assert(qemu_has_thread(tid));
+	snprintf(want, sizeof(want), "%s/vcpu2", getenv("VCPUSET_CGROUP"));
+	for (i = 0; i < 4; i++) {
+		tid_group(tid, keys[i], buf, sizeof(buf));
+		cr_assert_str_eq(buf, want, "/proc/%d/cgroup, hierarchy '%s'", tid, keys[i]);
+	}
+	cr_assert_str_eq(cg_read("cpu", "vcpu2/cpu.cfs_period_us", buf, sizeof(buf)), "200000");
+	cr_assert_str_eq(cg_read("cpu", "vcpu2/cpu.cfs_quota_us", buf, sizeof(buf)), "50000");
+	cr_assert_str_eq(cg_read("cpuset", "vcpu2/cpuset.cpus", buf, sizeof(buf)), "1");
+	cr_assert_str_eq(cg_read("cpuset", "vcpu2/cpuset.mems", buf, sizeof(buf)), "0");
+	cr_assert_str_eq(cg_read("unified", "vcpu2/cgroup.type", buf, sizeof(buf)), "threaded");
+	assert_affinity(tid, "1");
+	cr_assert_eq(sched_getscheduler(tid), SCHED_BATCH);
+	/* the JSON's read-back says the same */
+	k = cJSON_GetArrayItem(run_item(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0), "host"),
+					"kernel"), 0);
+	cr_assert_eq(run_item(k, "quota")->valueint, 50000);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(k, "affinity")), "1");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(k, "policy")), "batch");
+	cr_assert_eq(cJSON_GetArraySize(run_item(k, "cgroups")), 4);
+	run_free(&r);
+	wait_guest("0-2");
+
+	RUN("--socket", sock, "2");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	for (i = 0; i < 4; i++)
+		cr_assert(!cg_exists(hierarchies[i], "vcpu2"), "%s/vcpu2 removed", hierarchies[i]);
+	wait_guest("0-1");
+}
+
+/* vCPU 1, a boot vCPU, tuned by hand the way libvirt would have: undone in fini. */
+static int sibling_tid;
+
+static void untune_sibling(void)
+{
+	char t[16];
+	cpu_set_t all;
+	struct sched_param sp = { 0 };
+
+	if (sibling_tid > 0) {
+		snprintf(t, sizeof(t), "%d", sibling_tid);
+		cg_write("cpu", "emulator/tasks", t);
+		cg_write("cpuset", "emulator/tasks", t);
+		sched_setscheduler(sibling_tid, SCHED_OTHER, &sp);
+		CPU_ZERO(&all);
+		CPU_SET(0, &all);
+		CPU_SET(1, &all);
+		sched_setaffinity(sibling_tid, sizeof(all), &all);
+	}
+	sibling_tid = 0;
+	for (size_t i = 0; i < 4; i++) {
+		char p[512];
+
+		cg_path(p, sizeof(p), hierarchies[i], "vcpu1");
+		rmdir(p);
+	}
+	teardown();
+}
+
+Test(e2e, new_vcpu_inherits_from_a_tuned_sibling, .fini = untune_sibling)
+{
+	struct sched_param sp = { 0 };
+	char t[16], p[512], buf[64];
+	cpu_set_t one;
+	int tid;
+
+	baseline(2);
+	RUN("--json", "--status", "--socket", sock);
+	sibling_tid = run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), 1), "tid")->valueint;
+	run_free(&r);
+	snprintf(t, sizeof(t), "%d", sibling_tid);
+	cg_path(p, sizeof(p), "cpu", "vcpu1");
+	cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
+	cg_write("cpu", "vcpu1/tasks", t);
+	cg_write("cpu", "vcpu1/cpu.cfs_quota_us", "30000");
+	cg_path(p, sizeof(p), "cpuset", "vcpu1");
+	cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
+	cg_write("cpuset", "vcpu1/cpuset.cpus", "0");
+	cg_write("cpuset", "vcpu1/cpuset.mems", "0");
+	cg_write("cpuset", "vcpu1/tasks", t);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	cr_assert_eq(sched_setaffinity(sibling_tid, sizeof(one), &one), 0);
+	cr_assert_eq(sched_setscheduler(sibling_tid, SCHED_IDLE, &sp), 0);
+
+	RUN("--json", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(run_item(run_item(r.json, "host"), "inherited_from")->valueint, 1);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(run_item(run_item(r.json, "host"), "tune"),
+								 "bandwidth"), "from")), "inherited");
+	tid = step_tid(0);
+	cr_assert_str_eq(cg_read("cpu", "vcpu2/cpu.cfs_quota_us", buf, sizeof(buf)), "30000");
+	cr_assert_str_eq(cg_read("cpuset", "vcpu2/cpuset.cpus", buf, sizeof(buf)), "0");
+	assert_affinity(tid, "0");
+	cr_assert_eq(sched_getscheduler(tid), SCHED_IDLE);
+	run_free(&r);
+
+	/* --no-inherit: libvirt's defaults (all host CPUs, no limit, policy left alone) */
+	RUN("--json", "--no-inherit", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsNull(run_item(run_item(r.json, "host"), "inherited_from")));
+	tid = step_tid(0);
+	cr_assert_str_eq(cg_read("cpu", "vcpu3/cpu.cfs_quota_us", buf, sizeof(buf)), "-1");
+	assert_affinity(tid, "0,1");
+	cr_assert_eq(sched_getscheduler(tid), SCHED_OTHER);
+	run_free(&r);
+	baseline(2);
+}
+
+static void unlimit_parent(void)
+{
+	cg_write("cpu", "cpu.cfs_quota_us", "-1");
+	teardown();
+}
+
+Test(e2e, failed_host_setup_unplugs_the_vcpu_again, .fini = unlimit_parent)
+{
+	size_t i;
+
+	baseline(2);
+	/* a v1 child may not ask for more than its parent's quota: the kernel says EINVAL */
+	cg_write("cpu", "cpu.cfs_quota_us", "50000");
+	RUN("--json", "--no-inherit", "--socket", sock, "3", "--quota", "80000");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_text(), "host setup failed"), "%s", error_text());
+	cr_assert(strstr(error_text(), "cpu.cfs_quota_us"), "%s", error_text());
+	cr_assert(strstr(error_text(), "unplugged it again"), "%s", error_text());
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
+	for (i = 0; i < 4; i++)
+		cr_assert(!cg_exists(hierarchies[i], "vcpu2"), "%s/vcpu2 removed", hierarchies[i]);
+	wait_guest("0-1");
+}
+
+Test(e2e, dry_run_lists_host_writes_and_makes_none)
+{
+	const cJSON *a;
+	bool seen = false;
+
+	baseline(2);
+	RUN("--json", "--dry-run", "--no-inherit", "--socket", sock, "3", "--quota", "40000");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cJSON_ArrayForEach(a, run_item(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0), "host"),
+				       "actions")) {
+		const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(a, "path"));
+
+		if (path && strstr(path, "/vcpu2/cpu.cfs_quota_us")) {
+			cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(a, "value")), "40000");
+			seen = true;
+		}
+	}
+	cr_assert(seen, "the quota write is listed");
+	for (size_t i = 0; i < 4; i++)
+		cr_assert(!cg_exists(hierarchies[i], "vcpu2"), "dry run made %s/vcpu2", hierarchies[i]);
 }
