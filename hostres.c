@@ -71,12 +71,12 @@ int hostres_parse_quota(const char *s, long long *out, struct vs_err *err)
 	long long v;
 	int rc;
 
-	rc = topo_parse_ll("--quota", s, LLONG_MIN + 1, HOSTRES_QUOTA_MAX, &v, err);
+	rc = topo_parse_ll("--quota", s, LLONG_MIN + 1, LLONG_MAX, &v, err);
 	if (rc < 0)
 		return rc;
-	if (v >= 0 && v < HOSTRES_QUOTA_MIN)
-		return vs_err_set(err, ERANGE, "--quota: %lld is out of range %lld..%lld "
-				  "(or negative for no limit)", v, HOSTRES_QUOTA_MIN, HOSTRES_QUOTA_MAX);
+	if ((v >= 0 && v < HOSTRES_QUOTA_MIN) || v > HOSTRES_QUOTA_MAX)
+		return vs_err_set(err, ERANGE, "--quota '%s' is out of range (%lld to %lld, or "
+				  "negative for no limit)", s, HOSTRES_QUOTA_MIN, HOSTRES_QUOTA_MAX);
 	*out = v < 0 ? -1 : v;
 	return 0;
 }
@@ -1431,11 +1431,22 @@ int hostres_vcpu_remove(struct hostres *h, int index)
 	for (i = 0; i < h->nh; i++) {
 		struct hier *x = &h->hh[i];
 		double until = vs_now_ms() + RMDIR_WAIT_MS;
-		int rc;
+		int rc, fd;
 
 		if (!is_dir_at(x->fd, name))
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
+		if (open_beneath(x->fd, name, &fd) == 0) {
+			struct foreign_ctx f = { h, 0 };
+
+			for_each_tid(fd, x->version == 2 ? "cgroup.threads" : "tasks", not_qemus, &f);
+			close(fd);
+			if (f.found) {
+				hwarn(h, "left cgroup %s alone: it holds thread %ld, which is not QEMU's",
+				      dir, f.found);
+				continue;
+			}
+		}
 		log_op(h, "rmdir", dir);
 		if (h->dry)
 			continue;

@@ -300,6 +300,11 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 			usage_error("%s", "invalid option");
 		}
 	}
+	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src;
+	if (o->no_cgroup && o->cgroup)
+		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
+	if (o->no_cgroup && (tu->bw_src || tu->mems_src))
+		usage_error("%s", "--period, --quota and --mems need cgroups, and --no-cgroup was given");
 	if (!o->socket)
 		usage_error("%s", "--socket PATH is required");
 	if (optind < argc)
@@ -311,11 +316,6 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		usage_error("--status takes no COUNT (got '%s')", o->count);
 	if (!o->status && !o->count)
 		usage_error("%s", "COUNT is required (or --status)");
-	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src;
-	if (o->no_cgroup && o->cgroup)
-		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
-	if (o->no_cgroup && (tu->bw_src || tu->mems_src))
-		usage_error("%s", "--period, --quota and --mems need cgroups, and --no-cgroup was given");
 	if (o->count) {
 		struct topo_count tc;
 

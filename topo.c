@@ -862,10 +862,10 @@ int topo_cpulist_parse(const char *s, uint64_t *mask, size_t nbits, struct vs_er
 
 	memset(mask, 0, (nbits + 63) / 64 * sizeof(*mask));
 	if (!*p || *p == '\n')
-		return vs_err_set(err, EINVAL, "cpu list '%s' is empty", s);
+		return vs_err_set(err, EINVAL, "list '%s' is empty", s);
 	for (;;) {
 		if (!isdigit((unsigned char)*p))
-			return vs_err_set(err, EINVAL, "cpu list '%s' is not a list like 0-3,8", s);
+			return vs_err_set(err, EINVAL, "list '%s' is not a list like 0-3,8", s);
 		errno = 0;
 		a = strtoul(p, &end, 10);
 		b = a;
@@ -873,14 +873,14 @@ int topo_cpulist_parse(const char *s, uint64_t *mask, size_t nbits, struct vs_er
 		if (*p == '-') {
 			p++;
 			if (!isdigit((unsigned char)*p))
-				return vs_err_set(err, EINVAL, "cpu list '%s' is not a list like 0-3,8", s);
+				return vs_err_set(err, EINVAL, "list '%s' is not a list like 0-3,8", s);
 			b = strtoul(p, &end, 10);
 			p = end;
 		}
 		if (errno || a >= nbits || b >= nbits)
-			return vs_err_set(err, ERANGE, "cpu list '%s' names a CPU at or past %zu", s, nbits);
+			return vs_err_set(err, ERANGE, "list '%s' names a CPU at or past %zu", s, nbits);
 		if (b < a)
-			return vs_err_set(err, EINVAL, "cpu list '%s' has the reversed range %lu-%lu", s, a, b);
+			return vs_err_set(err, EINVAL, "list '%s' has the reversed range %lu-%lu", s, a, b);
 		for (i = a; i <= b; i++)
 			mask[i / 64] |= UINT64_C(1) << (i % 64);
 		if (*p == ',') {
@@ -890,7 +890,7 @@ int topo_cpulist_parse(const char *s, uint64_t *mask, size_t nbits, struct vs_er
 		if (*p == '\n' && p[1] == '\0')
 			return 0;
 		if (*p)
-			return vs_err_set(err, EINVAL, "cpu list '%s' is not a list like 0-3,8", s);
+			return vs_err_set(err, EINVAL, "list '%s' is not a list like 0-3,8", s);
 		return 0;
 	}
 }

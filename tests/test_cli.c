@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for the vcpuset binary: options, exit codes and JSON, against the scripted peer. */
 #include <criterion/criterion.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "peer.h"
@@ -66,6 +70,22 @@ Test(cli, usage_errors_exit_2_with_one_line)
 		{ "--socket", "/x", "--status", "4", "--status takes no COUNT" },
 		{ "--socket", "/x", "4", "5", "unexpected argument '5'" },
 		{ "--bogus", NULL, NULL, NULL, "unrecognized option" },
+		{ "--socket", "/x", "--period", "999", "--period '999' is out of range (1000 to 1000000)" },
+		{ "--socket", "/x", "--period", "1000001", "--period '1000001' is out of range" },
+		{ "--socket", "/x", "--quota", "999", "--quota '999' is out of range (1000 to 17592186044415, or negative" },
+		{ "--socket", "/x", "--quota", "17592186044416", "--quota '17592186044416' is out of range" },
+		{ "--socket", "/x", "--sched", "fifo", "--sched: fifo needs a priority, fifo:1..99" },
+		{ "--socket", "/x", "--sched", "rr:100", "--sched: priority 100 out of range 1..99 for rr" },
+		{ "--socket", "/x", "--sched", "rr:0", "--sched: priority 0 out of range 1..99 for rr" },
+		{ "--socket", "/x", "--sched", "batch:3", "--sched: batch takes no priority" },
+		{ "--socket", "/x", "--sched", "realtime", "--sched: unknown policy 'realtime'" },
+		{ "--socket", "/x", "--cpuset", "3-1", "--cpuset: " },
+		{ "--socket", "/x", "--cpuset", "", "--cpuset: " },
+		{ "--socket", "/x", "--mems", "0,x", "--mems: " },
+		{ "--socket", "/x", "--cachetune", "../etc", "--cachetune: '../etc' is not a resctrl group name" },
+		{ "--socket", "/x", "--monitor", "info", "--monitor: 'info' is not a resctrl group name" },
+		{ "--cgroup", "/a", "--no-cgroup", "4", "--cgroup and --no-cgroup exclude each other" },
+		{ "--no-cgroup", "--quota", "5000", "4", "--period, --quota and --mems need cgroups" },
 	};
 	size_t i;
 
@@ -386,4 +406,143 @@ Test(cli, negative_count_is_not_an_option)
 	RUN("--socket", sock, "-t", "1", "-2");
 	cr_assert_eq(r.exit, 2);
 	cr_assert(strstr(r.err, "COUNT 1 is below the 3 vCPUs"), "-2 after an option's value: %s", r.err);
+}
+
+/* ---- host settings (the simulated QEMU's vCPU threads are this process's threads) ---- */
+
+Test(cli, missing_resctrl_group_is_refused_before_anything_changes)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char *log;
+
+	serve(&cfg);
+	RUN("--json", "--socket", sock, "3", "--cachetune", "vcpuset-no-such-group");
+	cr_assert_eq(r.exit, 2, "%s", r.out);
+	cr_assert(strstr(error_message(), "/sys/fs/resctrl"), "%s", error_message());
+	log = peer_log(peer);
+	cr_assert_null(strstr(log, "device_add"), "%s", log);
+	free(log);
+}
+
+Test(cli, quota_without_a_cpu_cgroup_is_refused_before_anything_changes)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char *log;
+
+	serve(&cfg);
+	/* this process sits in the root cgroups: no vcpuN group there, so no cpu controller */
+	RUN("--json", "--socket", sock, "3", "--quota", "50000");
+	cr_assert_eq(r.exit, 2, "%s", r.out);
+	cr_assert(strstr(error_message(), "cgroup cpu controller is required"), "%s", error_message());
+	log = peer_log(peer);
+	cr_assert_null(strstr(log, "device_add"), "%s", log);
+	free(log);
+}
+
+Test(cli, scheduler_and_affinity_reach_the_thread)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	cpu_set_t set;
+	int tid;
+
+	serve(&cfg);
+	RUN("--json", "--no-cgroup", "--socket", sock, "3", "--sched", "rr:1", "--cpuset", "0");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	tid = run_item(step(0), "tid")->valueint;
+	cr_assert_eq(sched_getscheduler(tid), SCHED_RR);
+	cr_assert_eq(sched_getaffinity(tid, sizeof(set), &set), 0);
+	cr_assert(CPU_ISSET(0, &set) && CPU_COUNT(&set) == 1);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(run_item(run_item(r.json, "host"), "tune"),
+								 "sched"), "policy")), "rr");
+}
+
+/* A test parent group in every cgroup hierarchy vcpuset uses, and a foreign process. */
+static char cg_parent[64];
+static pid_t stranger;
+
+static const char *const cli_hier[] = { "cpu", "cpuacct", "cpuset", "unified" };
+
+static void cg_put(const char *h, const char *leaf, const char *val)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s/%s", h, cg_parent, leaf);
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "%s", p);
+	fputs(val, f);
+	cr_assert_eq(fclose(f), 0, "write %s", p);
+}
+
+static void cg_teardown(void)
+{
+	size_t i;
+	char p[256];
+
+	if (stranger > 0) {
+		kill(stranger, SIGKILL);
+		waitpid(stranger, NULL, 0);
+	}
+	stranger = 0;
+	finish(); /* the simulated vCPU threads end with the peer */
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s/vcpu2", cli_hier[i], cg_parent);
+		rmdir(p);
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s", cli_hier[i], cg_parent);
+		rmdir(p);
+	}
+}
+
+Test(cli, group_holding_a_foreign_thread_is_refused_and_the_vcpu_unplugged, .fini = cg_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char p[256], num[16], cpus[64] = "", mems[64] = "";
+	FILE *f;
+	size_t i;
+
+	snprintf(cg_parent, sizeof(cg_parent), "/vcpuset-cli-%d", (int)getpid());
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s", cli_hier[i], cg_parent);
+		cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
+	}
+	f = fopen("/sys/fs/cgroup/cpuset/cpuset.cpus", "r");
+	cr_assert(f && fgets(cpus, sizeof(cpus), f));
+	fclose(f);
+	f = fopen("/sys/fs/cgroup/cpuset/cpuset.mems", "r");
+	cr_assert(f && fgets(mems, sizeof(mems), f));
+	fclose(f);
+	cg_put("cpuset", "cpuset.cpus", cpus);
+	cg_put("cpuset", "cpuset.mems", mems);
+	/* vcpu2 in the cpu hierarchy already holds a process that is not "QEMU" */
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/vcpu2", cg_parent);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	stranger = fork();
+	if (stranger == 0) {
+		pause();
+		_exit(0);
+	}
+	snprintf(num, sizeof(num), "%d", (int)stranger);
+	cg_put("cpu", "vcpu2/tasks", num);
+
+	serve(&cfg);
+	RUN("--json", "--socket", sock, "--cgroup", cg_parent, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_message(), "already holds thread"), "%s", error_message());
+	cr_assert(strstr(error_message(), "unplugged it again"), "%s", error_message());
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
+	/* the stranger was not moved, and its group was left alone */
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)stranger);
+	f = fopen(p, "r");
+	cr_assert_not_null(f);
+	{
+		char line[256];
+		bool in = false;
+
+		while (fgets(line, sizeof(line), f))
+			in = in || (strstr(line, ":cpu:") && strstr(line, "/vcpu2"));
+		fclose(f);
+		cr_assert(in, "the stranger still sits in cpu .../vcpu2");
+	}
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset%s/vcpu2", cg_parent);
+	cr_assert_neq(access(p, F_OK), 0, "our own cpuset vcpu2 was removed after the unplug");
 }
