@@ -246,9 +246,17 @@ static int open_beneath(int dirfd, const char *rel, int *out)
 		comp[n] = '\0';
 		p += n;
 		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			int e = errno;
+			struct stat st;
+
+			if (e == ENOTDIR && fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				e = ELOOP;
+			close(fd);
+			return -e;
+		}
 		close(fd);
-		if (nfd < 0)
-			return errno == ELOOP ? -ELOOP : -errno;
 		fd = nfd;
 	}
 	*out = fd;

@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * hostres on fixture trees: what this machine cannot give for real (cgroup v2 controllers, a
+ * libvirt machine.slice layout, hybrid hosts, resctrl). Each test builds a tree under /tmp
+ * with a mountinfo naming its directories, the files the kernel would show, and the real pid
+ * and a real thread id of this process (so affinity and policy are real syscalls), then
+ * checks the files vcpuset wrote and the changes it logged.
+ */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hostres.h"
+
+static char root[64];
+static struct hostres *h;
+static cJSON *log_;
+static cJSON *warnings;
+static int pid, tid;
+static pthread_t thread;
+static int thread_pipe[2];
+static struct vs_err err;
+
+static void *sleeper(void *arg)
+{
+	char c;
+
+	*(int *)arg = (int)syscall(SYS_gettid);
+	if (read(thread_pipe[0], &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+static void fx_mkdir(const char *rel)
+{
+	char p[512], *s;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	for (s = p + strlen(root) + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	mkdir(p, 0755);
+}
+
+static void fx_put(const char *rel, const char *text)
+{
+	char p[512], dir[512], *slash;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s", rel);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		fx_mkdir(dir);
+	}
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "%s", p);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *fx_get(const char *rel)
+{
+	static char buf[4096];
+	char p[512];
+	size_t n;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	f = fopen(p, "r");
+	cr_assert_not_null(f, "%s", p);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static bool fx_exists(const char *rel)
+{
+	char p[512];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	return lstat(p, &st) == 0;
+}
+
+static void collect_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
+}
+
+static void setup(void)
+{
+	char p[128];
+
+	snprintf(root, sizeof(root), "/tmp/vcpuset-fx-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+	cr_assert_eq(pipe(thread_pipe), 0);
+	tid = 0;
+	cr_assert_eq(pthread_create(&thread, NULL, sleeper, &tid), 0);
+	while (!__atomic_load_n(&tid, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	pid = getpid();
+	snprintf(p, sizeof(p), "proc/%d/task/%d", pid, tid);
+	fx_mkdir(p);
+	fx_put("sys/devices/system/cpu/online", "0-1\n");
+	fx_put("sys/devices/system/cpu/isolated", "\n");
+	fx_put("sys/devices/system/node/online", "0-1\n");
+	log_ = cJSON_CreateArray();
+	warnings = cJSON_CreateArray();
+	memset(&err, 0, sizeof(err));
+	h = NULL;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	hostres_free(h);
+	cJSON_Delete(log_);
+	cJSON_Delete(warnings);
+	if (write(thread_pipe[1], "x", 1) == 1)
+		pthread_join(thread, NULL);
+	close(thread_pipe[0]);
+	close(thread_pipe[1]);
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(hostres, .init = setup, .fini = teardown, .timeout = 20);
+
+/* Open hostres on the fixture, resctrl at <root>/resctrl. */
+static void open_fx(void)
+{
+	char proc[96], sys[96], rc[96];
+	struct hostres_roots roots = { proc, sys, rc };
+
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	snprintf(rc, sizeof(rc), "%s/resctrl", root);
+	cr_assert_eq(hostres_open(&roots, &h, &err), 0, "%s", err.msg);
+	hostres_set_log(h, log_);
+	hostres_set_warn(h, collect_warning, NULL);
+}
+
+static void put_mountinfo(const char *lines)
+{
+	char buf[2048], *d = buf;
+	const char *s;
+
+	/* "@" in the lines stands for the fixture root */
+	for (s = lines; *s && d < buf + sizeof(buf) - 80; s++) {
+		if (*s == '@')
+			d += snprintf(d, 80, "%s", root);
+		else
+			*d++ = *s;
+	}
+	*d = '\0';
+	fx_put("proc/self/mountinfo", buf);
+}
+
+static void put_qemu_cgroup(const char *text)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "proc/%d/cgroup", pid);
+	fx_put(p, text);
+}
+
+/* The kernel's files of a fresh v2 group (mkdir in a fixture makes an empty directory). */
+static void v2_group(const char *rel)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/cgroup.type", rel);
+	fx_put(p, "domain\n");
+	snprintf(p, sizeof(p), "%s/cgroup.threads", rel);
+	fx_put(p, "");
+	snprintf(p, sizeof(p), "%s/cpu.max", rel);
+	fx_put(p, "max 100000\n");
+	snprintf(p, sizeof(p), "%s/cpuset.cpus", rel);
+	fx_put(p, "\n");
+	snprintf(p, sizeof(p), "%s/cpuset.mems", rel);
+	fx_put(p, "\n");
+}
+
+#define SCOPE "cg/machine.slice/machine-qemu\\x2d1\\x2dvm1.scope"
+
+/* libvirt on a systemd host with pure cgroup v2: QEMU in .../libvirt/emulator. */
+static void v2_libvirt_tree(void)
+{
+	put_mountinfo("25 1 0:22 / /sys/fs/cgroup/x rw - tmpfs tmpfs rw\n"
+		      "26 1 0:23 / @/cg rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n");
+	put_qemu_cgroup("0::/machine.slice/machine-qemu\\x2d1\\x2dvm1.scope/libvirt/emulator\n");
+	fx_put("cg/cgroup.controllers", "cpuset cpu io memory pids\n");
+	fx_put(SCOPE "/libvirt/cgroup.controllers", "cpuset cpu\n");
+	fx_put(SCOPE "/libvirt/cgroup.subtree_control", "\n");
+	fx_put(SCOPE "/libvirt/cpuset.cpus.effective", "0-1\n");
+	fx_put(SCOPE "/libvirt/cpuset.mems.effective", "0-1\n");
+	fx_put(SCOPE "/libvirt/emulator/cgroup.type", "threaded\n");
+	fx_put(SCOPE "/libvirt/emulator/cpuset.mems", "0\n");
+	v2_group(SCOPE "/libvirt/vcpu2");
+}
+
+/* Index of the first logged change op on a path ending in suffix (value, if not NULL). */
+static int logged(const char *op, const char *suffix, const char *value)
+{
+	const cJSON *a;
+	int i = 0;
+
+	cJSON_ArrayForEach(a, log_) {
+		const char *o = cJSON_GetStringValue(cJSON_GetObjectItem(a, "op"));
+		const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(a, "path"));
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(a, "value"));
+
+		if (o && strcmp(o, op) == 0 && (!suffix || (p && strlen(p) >= strlen(suffix) &&
+							    strcmp(p + strlen(p) - strlen(suffix), suffix) == 0)) &&
+		    (!value || (v && strcmp(v, value) == 0)))
+			return i;
+		i++;
+	}
+	return -1;
+}
+
+static struct hostres_tune tune(void)
+{
+	struct hostres_tune t;
+
+	memset(&t, 0, sizeof(t));
+	return t;
+}
+
+static void mask(uint64_t *m, const char *list)
+{
+	cr_assert_eq(topo_cpulist_parse(list, m, TOPO_MAX_CPUS, NULL), 0);
+}
+
+Test(hostres, v2_libvirt_layout_threaded_group_beside_libvirts)
+{
+	struct hostres_tune t = tune();
+	char tids[16], parent[512];
+	cJSON *j;
+	cpu_set_t set;
+	int mv;
+
+	v2_libvirt_tree();
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	j = hostres_cgroups_json(h);
+	snprintf(parent, sizeof(parent), "%s/" SCOPE "/libvirt", root);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "parent")), parent);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "controllers")),
+			 "cpu cpuset");
+	cJSON_Delete(j);
+	t.bw_src = HR_GIVEN;
+	t.period = 200000;
+	t.quota = 50000;
+	t.cpus_src = t.aff_src = t.mems_src = HR_GIVEN;
+	mask(t.cpus, "1");
+	mask(t.aff, "1");
+	mask(t.mems, "0");
+	cr_assert_eq(hostres_validate(h, &t, &err), 0, "%s", err.msg);
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+
+	snprintf(tids, sizeof(tids), "%d", tid);
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cgroup.type"), "threaded");
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cgroup.threads"), tids);
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cpuset.cpus"), "1");
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cpuset.mems"), "0");
+	cr_assert_geq(logged("write", "libvirt/cgroup.subtree_control", "+cpu"), 0);
+	cr_assert_geq(logged("write", "libvirt/cgroup.subtree_control", "+cpuset"), 0);
+	cr_assert_lt(logged("write", "/vcpu2/cgroup.type", "threaded"),
+		     logged("write", "/vcpu2/cgroup.threads", tids), "threaded before the move");
+	/* period keeps the quota token, then the quota alone */
+	cr_assert_geq(logged("write", "/vcpu2/cpu.max", "max 200000"), 0);
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cpu.max"), "50000");
+	mv = logged("write", "/vcpu2/cgroup.threads", NULL);
+	cr_assert_lt(mv, logged("write", "/vcpu2/cpuset.cpus", "1"), "thread moved before the limits");
+	cr_assert_lt(mv, logged("write", "/vcpu2/cpu.max", NULL));
+	cr_assert_eq(logged("write", "cgroup.procs", NULL), -1, "never cgroup.procs");
+	cr_assert_eq(sched_getaffinity(tid, sizeof(set), &set), 0);
+	cr_assert(CPU_ISSET(1, &set) && CPU_COUNT(&set) == 1);
+	cr_assert_eq(cJSON_GetArraySize(warnings), 0);
+}
+
+Test(hostres, v2_quota_none_is_max_and_period_keeps_the_quota)
+{
+	struct hostres_tune t = tune();
+
+	v2_libvirt_tree();
+	fx_put(SCOPE "/libvirt/vcpu2/cpu.max", "30000 100000\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	t.bw_src = HR_GIVEN;
+	t.period = 250000;
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cpu.max"), "30000 250000");
+	t.period = 0;
+	t.quota = -1;
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cpu.max"), "max");
+}
+
+/* Hybrid: cpuset on v1, cpu on v2; the non-systemd libvirt layout. */
+static void hybrid_tree(void)
+{
+	put_mountinfo("31 25 0:27 / @/v1/cpuset rw - cgroup cgroup rw,cpuset\n"
+		      "32 25 0:28 / @/v1/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+		      "33 25 0:29 / @/v1/named rw - cgroup cgroup rw,name=systemd\n"
+		      "34 25 0:30 / @/v2 rw - cgroup2 cgroup2 rw\n"
+		      "35 25 0:30 /sub @/bind rw - cgroup2 cgroup2 rw\n");
+	put_qemu_cgroup("4:name=systemd:/\n3:cpuset:/machine/qemu-1-vm1.libvirt-qemu/emulator\n"
+			"2:cpuacct:/machine/qemu-1-vm1.libvirt-qemu/emulator\n"
+			"0::/machine/qemu-1-vm1.libvirt-qemu/emulator\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/cpuset.cpus", "0-1\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/cpuset.mems", "0-1\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/cpuset.memory_migrate", "1\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/emulator/cpuset.mems", "1\n");
+	/* a fresh v1 cpuset group: empty cpus and mems, it would refuse tasks */
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpuset.cpus", "\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpuset.mems", "\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpuset.memory_migrate", "0\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/vcpu2/tasks", "");
+	fx_put("v1/cpuacct/machine/qemu-1-vm1.libvirt-qemu/vcpu2/tasks", "");
+	fx_put("v2/cgroup.controllers", "cpu io\n");
+	fx_put("v2/machine/qemu-1-vm1.libvirt-qemu/cgroup.controllers", "cpu\n");
+	fx_put("v2/machine/qemu-1-vm1.libvirt-qemu/cgroup.subtree_control", "cpu\n");
+	v2_group("v2/machine/qemu-1-vm1.libvirt-qemu/vcpu2");
+}
+
+Test(hostres, hybrid_uses_v1_for_cpuset_and_v2_for_cpu)
+{
+	struct hostres_tune t = tune(), rb = tune();
+	char tids[16];
+
+	hybrid_tree();
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 3, "%s", err.msg);
+	cr_assert(hostres_has_cpu(h) && hostres_has_cpuset(h));
+	t.bw_src = HR_GIVEN;
+	t.quota = 20000;
+	t.mems_src = HR_GIVEN;
+	mask(t.mems, "1");
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+	snprintf(tids, sizeof(tids), "%d", tid);
+	/* v1 cpuset: parent's cpus, mems and memory_migrate copied before the move */
+	cr_assert_lt(logged("write", "cpuset/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpuset.cpus", "0-1"),
+		     logged("write", "cpuset/machine/qemu-1-vm1.libvirt-qemu/vcpu2/tasks", tids));
+	cr_assert_geq(logged("write", "vcpu2/cpuset.memory_migrate", "1"), 0);
+	cr_assert_str_eq(fx_get("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpuset.mems"), "1");
+	cr_assert_str_eq(fx_get("v1/cpuacct/machine/qemu-1-vm1.libvirt-qemu/vcpu2/tasks"), tids);
+	/* v2: cpu only; subtree_control already had it; no cpuset files touched there */
+	cr_assert_str_eq(fx_get("v2/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpu.max"), "20000");
+	cr_assert_str_eq(fx_get("v2/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cgroup.threads"), tids);
+	cr_assert_eq(logged("write", "cgroup.subtree_control", NULL), -1);
+	cr_assert_eq(logged("write", "v2/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpuset.mems", NULL), -1);
+	cr_assert_eq(logged("write", "named/machine", NULL), -1, "never the named hierarchy");
+	/* read back, once the kernel has kept the period beside the quota written alone */
+	fx_put("v2/machine/qemu-1-vm1.libvirt-qemu/vcpu2/cpu.max", "20000 100000\n");
+	cr_assert_eq(hostres_vcpu_read(h, 2, tid, &rb, HR_INHERITED, NULL, &err), 0);
+	cr_assert_eq(rb.bw_src, HR_INHERITED);
+	cr_assert_eq(rb.quota, 20000);
+	cr_assert_eq(rb.period, 100000);
+	cr_assert_eq(rb.mems_src, HR_INHERITED);
+}
+
+Test(hostres, emulator_mems_widened_then_restored)
+{
+	hybrid_tree();
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 3, "%s", err.msg);
+	cr_assert_eq(hostres_emulator_widen(h, &err), 1, "%s", err.msg);
+	cr_assert_str_eq(fx_get("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/emulator/cpuset.mems"), "0-1");
+	hostres_emulator_restore(h);
+	cr_assert_str_eq(fx_get("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/emulator/cpuset.mems"), "1");
+}
+
+Test(hostres, qemu_in_the_root_cgroup_gets_no_groups_and_a_warning)
+{
+	put_mountinfo("26 1 0:23 / @/cg rw - cgroup2 cgroup2 rw\n");
+	put_qemu_cgroup("0::/\n");
+	fx_put("cg/cgroup.controllers", "cpu\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(cJSON_GetArraySize(warnings), 1);
+	cr_assert(strstr(cJSON_GetArrayItem(warnings, 0)->valuestring, "root"));
+}
+
+Test(hostres, override_path_with_a_symlink_is_refused)
+{
+	char target[128], link[128];
+
+	v2_libvirt_tree();
+	fx_mkdir("elsewhere/vcpu2");
+	snprintf(target, sizeof(target), "%s/elsewhere", root);
+	snprintf(link, sizeof(link), "%s/cg/sneaky", root);
+	cr_assert_eq(symlink(target, link), 0);
+	open_fx();
+	cr_assert_lt(hostres_cgroups_find(h, pid, "/sneaky", &err), 0);
+	cr_assert(strstr(err.msg, "symlink"), "%s", err.msg);
+	memset(&err, 0, sizeof(err));
+	cr_assert_lt(hostres_cgroups_find(h, pid, "/machine.slice/../../etc", &err), 0);
+	cr_assert(strstr(err.msg, "without '.' or '..'"), "%s", err.msg);
+}
+
+Test(hostres, vcpu_group_that_is_a_symlink_is_refused)
+{
+	struct hostres_tune t = tune();
+	char target[128], link[256];
+
+	v2_libvirt_tree();
+	fx_put("elsewhere/cgroup.threads", "");
+	fx_put("elsewhere/cgroup.type", "domain");
+	snprintf(target, sizeof(target), "%s/elsewhere", root);
+	snprintf(link, sizeof(link), "%s/" SCOPE "/libvirt/vcpu3", root);
+	cr_assert_eq(symlink(target, link), 0);
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	cr_assert_lt(hostres_vcpu_setup(h, pid, 3, tid, &t, &err), 0);
+	cr_assert(strstr(err.msg, "symlink"), "%s", err.msg);
+	cr_assert_str_eq(fx_get("elsewhere/cgroup.threads"), "", "nothing written through the link");
+	cr_assert_str_eq(fx_get("elsewhere/cgroup.type"), "domain");
+}
+
+Test(hostres, cgroup_file_that_is_a_symlink_is_not_written)
+{
+	struct hostres_tune t = tune();
+	char target[128], link[256];
+
+	v2_libvirt_tree();
+	fx_put("outside", "untouched");
+	snprintf(target, sizeof(target), "%s/outside", root);
+	snprintf(link, sizeof(link), "%s/" SCOPE "/libvirt/vcpu2/cgroup.threads", root);
+	unlink(link);
+	cr_assert_eq(symlink(target, link), 0);
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	cr_assert_lt(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0);
+	cr_assert(strstr(err.msg, "cgroup.threads"), "%s", err.msg);
+	cr_assert_str_eq(fx_get("outside"), "untouched");
+}
+
+Test(hostres, existing_group_with_a_foreign_thread_is_refused)
+{
+	struct hostres_tune t = tune();
+
+	v2_libvirt_tree();
+	fx_put(SCOPE "/libvirt/vcpu2/cgroup.threads", "1\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	cr_assert_lt(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0);
+	cr_assert(strstr(err.msg, "already holds thread 1, which is not QEMU's"), "%s", err.msg);
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/vcpu2/cgroup.threads"), "1\n");
+	/* and removal leaves it alone */
+	cr_assert_eq(hostres_vcpu_remove(h, 2), 0);
+	cr_assert(fx_exists(SCOPE "/libvirt/vcpu2"));
+	cr_assert(strstr(cJSON_GetArrayItem(warnings, 0)->valuestring, "left cgroup"));
+}
+
+Test(hostres, a_tid_not_of_qemu_is_never_touched)
+{
+	struct hostres_tune t = tune();
+
+	v2_libvirt_tree();
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	cr_assert_lt(hostres_vcpu_setup(h, pid, 2, 1, &t, &err), 0);
+	cr_assert(strstr(err.msg, "thread 1 is not a thread of QEMU"), "%s", err.msg);
+	cr_assert_eq(cJSON_GetArraySize(log_), 0, "nothing done");
+}
+
+Test(hostres, removal_of_an_empty_group)
+{
+	v2_libvirt_tree();
+	fx_mkdir(SCOPE "/libvirt/vcpu5");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	cr_assert(hostres_vcpu_has_group(h, 5));
+	cr_assert_eq(hostres_vcpu_remove(h, 5), 1);
+	cr_assert(!fx_exists(SCOPE "/libvirt/vcpu5"));
+	cr_assert(!hostres_vcpu_has_group(h, 5));
+	cr_assert_eq(hostres_vcpu_remove(h, 5), 0, "a second removal finds nothing");
+}
+
+Test(hostres, dry_mode_logs_and_writes_nothing)
+{
+	struct hostres_tune t = tune();
+
+	v2_libvirt_tree();
+	open_fx();
+	hostres_set_dry(h, true);
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	t.bw_src = HR_GIVEN;
+	t.quota = 40000;
+	t.sched_src = HR_GIVEN;
+	t.policy = SCHED_BATCH;
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 7, 0, &t, &err), 0, "%s", err.msg);
+	cr_assert_geq(logged("mkdir", "/libvirt/vcpu7", NULL), 0);
+	cr_assert_geq(logged("write", "/vcpu7/cgroup.threads", "<tid>"), 0);
+	cr_assert_geq(logged("write", "/vcpu7/cpu.max", "40000"), 0);
+	cr_assert_geq(logged("sched_setscheduler", NULL, NULL), 0);
+	cr_assert(!fx_exists(SCOPE "/libvirt/vcpu7"), "no directory made");
+	cr_assert_eq(sched_getscheduler(tid), SCHED_OTHER, "no policy set");
+}
+
+/* ---- resctrl ---- */
+
+static void resctrl_tree(void)
+{
+	fx_put("resctrl/tasks", "1\n");
+	fx_put("resctrl/schemata", "L3:0=fff\n");
+	fx_put("resctrl/G/tasks", "");
+	fx_put("resctrl/G/mon_groups/M/tasks", "");
+	fx_put("resctrl/mon_groups/M2/tasks", "");
+	fx_mkdir("resctrl/info/L3");
+}
+
+Test(hostres, resctrl_allocation_and_monitor_groups)
+{
+	struct hostres_tune t = tune(), rb = tune();
+	char tids[16];
+	cJSON *j;
+
+	resctrl_tree();
+	open_fx();
+	t.rc_src = HR_GIVEN;
+	snprintf(t.cachetune, sizeof(t.cachetune), "G");
+	snprintf(t.monitor, sizeof(t.monitor), "M");
+	cr_assert_eq(hostres_validate(h, &t, &err), 0, "%s", err.msg);
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+	snprintf(tids, sizeof(tids), "%d", tid);
+	cr_assert_str_eq(fx_get("resctrl/G/tasks"), tids);
+	cr_assert_str_eq(fx_get("resctrl/G/mon_groups/M/tasks"), tids);
+	cr_assert_eq(hostres_vcpu_read(h, 2, tid, &rb, HR_INHERITED, &j, &err), 0);
+	cr_assert_str_eq(rb.cachetune, "G");
+	cr_assert_str_eq(rb.monitor, "M");
+	cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "resctrl"), 1)->valuestring,
+			 "G/mon_groups/M");
+	cJSON_Delete(j);
+}
+
+Test(hostres, resctrl_monitor_only_group_at_the_root)
+{
+	struct hostres_tune t = tune(), rb = tune();
+	char tids[16];
+
+	resctrl_tree();
+	open_fx();
+	t.rc_src = HR_GIVEN;
+	snprintf(t.monitor, sizeof(t.monitor), "M2");
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+	snprintf(tids, sizeof(tids), "%d", tid);
+	cr_assert_str_eq(fx_get("resctrl/mon_groups/M2/tasks"), tids);
+	cr_assert_str_eq(fx_get("resctrl/G/tasks"), "");
+	hostres_vcpu_read(h, 2, tid, &rb, HR_INHERITED, NULL, &err);
+	cr_assert_str_eq(rb.cachetune, "");
+	cr_assert_str_eq(rb.monitor, "M2");
+}
+
+Test(hostres, resctrl_missing_group_or_mount_names_the_path)
+{
+	struct hostres_tune t = tune();
+	char want[160];
+
+	resctrl_tree();
+	open_fx();
+	t.rc_src = HR_GIVEN;
+	snprintf(t.cachetune, sizeof(t.cachetune), "nope");
+	cr_assert_lt(hostres_validate(h, &t, &err), 0);
+	snprintf(want, sizeof(want), "no resctrl group %s/resctrl/nope", root);
+	cr_assert(strstr(err.msg, want), "%s", err.msg);
+	snprintf(t.cachetune, sizeof(t.cachetune), "G");
+	snprintf(t.monitor, sizeof(t.monitor), "M9");
+	cr_assert_lt(hostres_validate(h, &t, &err), 0);
+	cr_assert(strstr(err.msg, "no resctrl monitor group"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "G/mon_groups/M9"), "%s", err.msg);
+	hostres_free(h);
+	h = NULL;
+	unlink(strcat(strcpy(want, root), "/resctrl/tasks")); /* a bare mount point */
+	open_fx();
+	cr_assert_lt(hostres_validate(h, &t, &err), 0);
+	cr_assert(strstr(err.msg, "resctrl is not mounted at"), "%s", err.msg);
+}
+
+/* ---- host facts and checks ---- */
+
+Test(hostres, default_affinity_is_online_minus_isolated)
+{
+	struct hostres_tune t = tune();
+	char buf[64];
+
+	fx_put("sys/devices/system/cpu/online", "0-7\n");
+	fx_put("sys/devices/system/cpu/isolated", "2,6-7\n");
+	open_fx();
+	cr_assert_eq(hostres_default_affinity(h, &t, &err), 0, "%s", err.msg);
+	topo_cpulist_format(t.aff, TOPO_MAX_CPUS, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "0-1,3-5");
+	cr_assert_eq(t.aff_src, HR_DEFAULT);
+}
+
+Test(hostres, validate_refuses_cpus_and_nodes_the_host_or_parent_lacks)
+{
+	struct hostres_tune t = tune();
+
+	v2_libvirt_tree();
+	fx_put("sys/devices/system/cpu/online", "0-7\n");
+	fx_put(SCOPE "/libvirt/cpuset.cpus.effective", "0-3\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	t.cpus_src = HR_GIVEN;
+	mask(t.cpus, "9");
+	cr_assert_lt(hostres_validate(h, &t, &err), 0);
+	cr_assert(strstr(err.msg, "CPU 9 is not online on this host"), "%s", err.msg);
+	mask(t.cpus, "2-5");
+	cr_assert_lt(hostres_validate(h, &t, &err), 0);
+	cr_assert(strstr(err.msg, "CPU 4 is outside the cpuset of"), "%s", err.msg);
+	t.cpus_src = HR_UNSET;
+	t.mems_src = HR_GIVEN;
+	mask(t.mems, "3");
+	cr_assert_lt(hostres_validate(h, &t, &err), 0);
+	cr_assert(strstr(err.msg, "memory node 3 is not online"), "%s", err.msg);
+}
+
+Test(hostres, sched_policy_and_priority_are_read_back)
+{
+	struct hostres_tune t = tune(), rb = tune();
+
+	open_fx();
+	t.sched_src = HR_GIVEN;
+	t.policy = SCHED_RR;
+	t.prio = 3;
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+	hostres_vcpu_read(h, 2, tid, &rb, HR_INHERITED, NULL, &err);
+	cr_assert_eq(rb.policy, SCHED_RR);
+	cr_assert_eq(rb.prio, 3);
+}
+
+/* ---- command-line values ---- */
+
+struct parse_case {
+	const char *in;
+	int rc;
+	long long v;
+	const char *msg;
+};
+
+Test(hostres, period_and_quota_ranges)
+{
+	static const struct parse_case per[] = {
+		{ "1000", 0, 1000, NULL }, { "1000000", 0, 1000000, NULL },
+		{ "999", -ERANGE, 0, "out of range (1000 to 1000000)" },
+		{ "1000001", -ERANGE, 0, "out of range" }, { "-1", -ERANGE, 0, "must not be negative" },
+		{ "1e3", -EINVAL, 0, "not a whole number" }, { "", -EINVAL, 0, "" },
+	};
+	static const struct parse_case quo[] = {
+		{ "1000", 0, 1000, NULL }, { "17592186044415", 0, 17592186044415LL, NULL },
+		{ "-1", 0, -1, NULL }, { "-50000", 0, -1, NULL },
+		{ "0", -ERANGE, 0, "or negative for no limit" }, { "999", -ERANGE, 0, "out of range" },
+		{ "17592186044416", -ERANGE, 0, "out of range" },
+		{ "99999999999999999999", -ERANGE, 0, "" }, { "12x", -EINVAL, 0, "" },
+	};
+	size_t i;
+	long long v;
+
+	for (i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
+		v = 0;
+		cr_assert_eq(hostres_parse_period(per[i].in, &v, &err), per[i].rc, "period '%s'", per[i].in);
+		if (per[i].rc == 0)
+			cr_assert_eq(v, per[i].v);
+		else
+			cr_assert(strstr(err.msg, per[i].msg) && strstr(err.msg, "--period"), "%s", err.msg);
+	}
+	for (i = 0; i < sizeof(quo) / sizeof(quo[0]); i++) {
+		v = 0;
+		cr_assert_eq(hostres_parse_quota(quo[i].in, &v, &err), quo[i].rc, "quota '%s'", quo[i].in);
+		if (quo[i].rc == 0)
+			cr_assert_eq(v, quo[i].v, "quota '%s'", quo[i].in);
+		else
+			cr_assert(strstr(err.msg, quo[i].msg) && strstr(err.msg, "--quota"), "%s", err.msg);
+	}
+}
+
+Test(hostres, sched_policies)
+{
+	static const struct {
+		const char *in;
+		int rc, policy, prio;
+	} cases[] = {
+		{ "other", 0, SCHED_OTHER, 0 }, { "batch", 0, SCHED_BATCH, 0 },
+		{ "idle", 0, SCHED_IDLE, 0 },   { "fifo:1", 0, SCHED_FIFO, 1 },
+		{ "rr:99", 0, SCHED_RR, 99 },   { "fifo", -EINVAL, 0, 0 },
+		{ "rr:0", -ERANGE, 0, 0 },      { "fifo:100", -ERANGE, 0, 0 },
+		{ "idle:1", -EINVAL, 0, 0 },    { "FIFO:1", -EINVAL, 0, 0 },
+		{ "fifo:", -EINVAL, 0, 0 },     { "deadline", -EINVAL, 0, 0 },
+	};
+	size_t i;
+	int pol, prio;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pol = prio = -7;
+		cr_assert_eq(hostres_parse_sched(cases[i].in, &pol, &prio, &err), cases[i].rc, "'%s': %s",
+			     cases[i].in, err.msg);
+		if (cases[i].rc == 0) {
+			cr_assert_eq(pol, cases[i].policy);
+			cr_assert_eq(prio, cases[i].prio);
+			cr_assert_str_eq(hostres_policy_name(pol), cases[i].in[0] == 'f' ? "fifo"
+				: cases[i].in[0] == 'r' ? "rr" : cases[i].in);
+		} else {
+			cr_assert(strstr(err.msg, "--sched"), "%s", err.msg);
+		}
+	}
+}
+
+Test(hostres, resctrl_group_names)
+{
+	static const char *const good[] = { "G", "vcpus_0-3", "qemu-1-vm1-vcpus_2", "a.b:c+d" };
+	static const char *const bad[] = { "", ".", "..", "a/b", "info", "mon_groups", "mon_data",
+					   "sp ace", "new\nline", "x\x1b[0m" };
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(hostres_valid_group("--cachetune", good[i], &err), 0, "'%s'", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(hostres_valid_group("--cachetune", bad[i], &err), -EINVAL, "'%s'", bad[i]);
+		cr_assert(strstr(err.msg, "--cachetune"), "%s", err.msg);
+	}
+}
