@@ -493,9 +493,9 @@ static void cg_teardown(void)
 	}
 }
 
-Test(cli, group_holding_a_foreign_thread_is_refused_and_the_vcpu_unplugged, .fini = cg_teardown)
+/* The test parent group in every hierarchy; its cpu vcpu2 holds a process not "QEMU"'s. */
+static void make_trap(void)
 {
-	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
 	char p[256], num[16], cpus[64] = "", mems[64] = "";
 	FILE *f;
 	size_t i;
@@ -513,7 +513,6 @@ Test(cli, group_holding_a_foreign_thread_is_refused_and_the_vcpu_unplugged, .fin
 	fclose(f);
 	cg_put("cpuset", "cpuset.cpus", cpus);
 	cg_put("cpuset", "cpuset.mems", mems);
-	/* vcpu2 in the cpu hierarchy already holds a process that is not "QEMU" */
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/vcpu2", cg_parent);
 	cr_assert_eq(mkdir(p, 0755), 0);
 	stranger = fork();
@@ -523,7 +522,15 @@ Test(cli, group_holding_a_foreign_thread_is_refused_and_the_vcpu_unplugged, .fin
 	}
 	snprintf(num, sizeof(num), "%d", (int)stranger);
 	cg_put("cpu", "vcpu2/tasks", num);
+}
 
+Test(cli, group_holding_a_foreign_thread_is_refused_and_the_vcpu_unplugged, .fini = cg_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char p[256];
+	FILE *f;
+
+	make_trap();
 	serve(&cfg);
 	RUN("--json", "--socket", sock, "--cgroup", cg_parent, "3");
 	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
@@ -545,4 +552,18 @@ Test(cli, group_holding_a_foreign_thread_is_refused_and_the_vcpu_unplugged, .fin
 	}
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset%s/vcpu2", cg_parent);
 	cr_assert_neq(access(p, F_OK), 0, "our own cpuset vcpu2 was removed after the unplug");
+}
+
+Test(cli, failed_setup_whose_unplug_hangs_is_partial_and_named, .fini = cg_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_NEVER };
+
+	make_trap();
+	serve(&cfg);
+	RUN("--json", "--socket", sock, "--cgroup", cg_parent, "--timeout", "0.2", "3");
+	cr_assert_eq(r.exit, 4, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_message(), "already holds thread"), "%s", error_message());
+	cr_assert(strstr(error_message(), "did not complete in time: vCPU 2 is plugged but not tuned"),
+		  "%s", error_message());
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "failed");
 }

@@ -380,6 +380,30 @@ Test(hostres, hybrid_uses_v1_for_cpuset_and_v2_for_cpu)
 	cr_assert_eq(rb.mems_src, HR_INHERITED);
 }
 
+Test(hostres, v1_comounted_cpu_cpuacct_and_period_restored_when_the_quota_fails)
+{
+	struct hostres_tune t = tune();
+	char tids[16];
+
+	put_mountinfo("31 25 0:27 / @/v1/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n");
+	put_qemu_cgroup("2:cpu,cpuacct:/vm1\n");
+	fx_put("v1/cpu,cpuacct/vm1/vcpu2/tasks", "");
+	fx_put("v1/cpu,cpuacct/vm1/vcpu2/cpu.cfs_period_us", "100000\n");
+	fx_mkdir("v1/cpu,cpuacct/vm1/vcpu2/cpu.cfs_quota_us"); /* a write there fails */
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "one directory for both");
+	t.bw_src = HR_GIVEN;
+	t.period = 300000;
+	t.quota = 60000;
+	cr_assert_lt(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0);
+	cr_assert(strstr(err.msg, "cpu.cfs_quota_us"), "%s", err.msg);
+	snprintf(tids, sizeof(tids), "%d", tid);
+	cr_assert_str_eq(fx_get("v1/cpu,cpuacct/vm1/vcpu2/tasks"), tids);
+	cr_assert_geq(logged("write", "vcpu2/cpu.cfs_period_us", "300000"), 0);
+	cr_assert_str_eq(fx_get("v1/cpu,cpuacct/vm1/vcpu2/cpu.cfs_period_us"), "100000",
+			 "the old period is back");
+}
+
 Test(hostres, emulator_mems_widened_then_restored)
 {
 	hybrid_tree();
