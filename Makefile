@@ -26,7 +26,7 @@ DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson audit 2>/dev/null)
 DEP_LIBS = $(shell $(PKG_CONFIG) --libs libcjson audit 2>/dev/null || echo -lcjson -laudit)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
-OBJS = qmp.o topo.o hostres.o
+OBJS = qmp.o topo.o hostres.o audit.o
 TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_cli
 E2E = tests/test_e2e
 
@@ -57,7 +57,7 @@ lint-c:
 	cppcheck --error-exitcode=1 --enable=warning,portability,performance --std=c11 --quiet \
 		--inline-suppr -I . -I /usr/include/cjson \
 		-D'cJSON_ArrayForEach(e,a)=for(e=(a)?(a)->child:NULL;e;e=e->next)' \
-		main.c qmp.c topo.c hostres.c
+		main.c qmp.c topo.c hostres.c audit.c
 
 lint-man:
 	@if command -v mandoc >/dev/null; then mandoc -Tlint -Wwarning man/vcpuset.1; \

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,8 @@ struct hostres {
 	void *warn_ctx;
 	cJSON *log;
 	int pid;
+	int state_fd, lock_fd;
+	char state_path[HOSTRES_PATH_MAX];
 	/* emulator cpuset.mems widening */
 	int emu_fd;
 	bool emu_widened;
@@ -384,7 +387,7 @@ int hostres_open(const struct hostres_roots *roots, struct hostres **out, struct
 	*out = NULL;
 	if (!h)
 		return vs_err_set(err, ENOMEM, "out of memory");
-	h->proc_fd = h->sys_fd = h->resctrl_fd = h->emu_fd = -1;
+	h->proc_fd = h->sys_fd = h->resctrl_fd = h->emu_fd = h->state_fd = h->lock_fd = -1;
 	rc = open_root(roots && roots->proc ? roots->proc : "/proc", &h->proc_fd, err);
 	if (rc == 0)
 		rc = open_root(roots && roots->sys ? roots->sys : "/sys", &h->sys_fd, err);
@@ -420,6 +423,10 @@ void hostres_free(struct hostres *h)
 		close(h->resctrl_fd);
 	if (h->emu_fd >= 0)
 		close(h->emu_fd);
+	if (h->lock_fd >= 0)
+		close(h->lock_fd); /* releases the flock */
+	if (h->state_fd >= 0)
+		close(h->state_fd);
 	for (i = 0; i < h->nh; i++)
 		if (h->hh[i].fd >= 0)
 			close(h->hh[i].fd);
@@ -1525,4 +1532,212 @@ void hostres_emulator_restore(struct hostres *h)
 	h->emu_widened = false;
 	close(h->emu_fd);
 	h->emu_fd = -1;
+}
+
+/* ---- per-VM state ---- */
+
+#define LEDGER_MAX (1u << 20)
+
+int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct vs_err *err)
+{
+	char rel[32], buf[2048], *p;
+	unsigned long long start;
+	int rc, field;
+
+	snprintf(rel, sizeof(rel), "%d/stat", pid);
+	rc = read_at(h->proc_fd, rel, buf, sizeof(buf));
+	if (rc < 0)
+		return vs_err_set(err, rc, "cannot read /proc/%d/stat: %s", pid, strerror(-rc));
+	/* the command name may hold spaces and ')': fields count from the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return vs_err_set(err, EINVAL, "/proc/%d/stat is not in the expected format", pid);
+	for (field = 2; field < 21 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &start) != 1)
+		return vs_err_set(err, EINVAL, "/proc/%d/stat has no start time", pid);
+	k->pid = pid;
+	k->start = start;
+	return 0;
+}
+
+int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err)
+{
+	struct stat st;
+	int fd;
+
+	snprintf(h->state_path, sizeof(h->state_path), "%s", dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return vs_err_set(err, errno, "cannot create the state directory %s: %s", dir,
+				  strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return vs_err_set(err, errno, "cannot open the state directory %s: %s", dir,
+				  errno == ELOOP || errno == ENOTDIR ? "not a directory (a symlink?)"
+								     : strerror(errno));
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		close(fd);
+		return vs_err_set(err, EPERM, "the state directory %s must be owned by uid %d and "
+				  "writable by it alone", dir, (int)geteuid());
+	}
+	if (h->state_fd >= 0)
+		close(h->state_fd);
+	h->state_fd = fd;
+	return 0;
+}
+
+static void key_name(const struct hostres_vmkey *k, const char *ext, char *buf, size_t size)
+{
+	snprintf(buf, size, "qemu-%d-%llu.%s", k->pid, k->start, ext);
+}
+
+int hostres_lock(struct hostres *h, const struct hostres_vmkey *k, double timeout_s,
+		 struct vs_err *err)
+{
+	double until = vs_now_ms() + timeout_s * 1000.0;
+	char name[96], holder[32], mine[32];
+	int fd;
+
+	if (h->state_fd < 0)
+		return vs_err_set(err, EBADF, "no state directory");
+	key_name(k, "lock", name, sizeof(name));
+	fd = openat(h->state_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return vs_err_set(err, errno, "cannot open the lock %s/%s: %s", h->state_path, name,
+				  strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			return vs_err_set(err, e, "cannot lock %s/%s: %s", h->state_path, name,
+					  strerror(e));
+		}
+		if (vs_now_ms() >= until) {
+			ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+
+			holder[n > 0 ? n : 0] = '\0';
+			holder[strcspn(holder, "\n")] = '\0';
+			close(fd);
+			return vs_err_set(err, EWOULDBLOCK, "another vcpuset (pid %s) is changing this VM; "
+					  "gave up after %.3g s (--lock-timeout)",
+					  holder[0] ? holder : "?", timeout_s);
+		}
+		usleep(20000);
+	}
+	snprintf(mine, sizeof(mine), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, mine, strlen(mine), 0) < 0)
+		hwarn(h, "cannot record this pid in the lock %s/%s", h->state_path, name);
+	if (h->lock_fd >= 0)
+		close(h->lock_fd);
+	h->lock_fd = fd;
+	return 0;
+}
+
+int hostres_ledger_load(struct hostres *h, const struct hostres_vmkey *k, cJSON **out,
+			struct vs_err *err)
+{
+	char name[96];
+	const cJSON *pid, *start, *pending;
+	cJSON *doc;
+	char *text = NULL;
+	struct stat st;
+	int fd, rc;
+
+	*out = cJSON_CreateArray();
+	if (h->state_fd < 0)
+		return 0;
+	key_name(k, "json", name, sizeof(name));
+	fd = openat(h->state_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		hwarn(h, "state file %s/%s: %s; ignored", h->state_path, name,
+		      errno == ELOOP ? "a symlink" : strerror(errno));
+		return 0;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)LEDGER_MAX ||
+	    st.st_uid != geteuid()) {
+		close(fd);
+		hwarn(h, "state file %s/%s is not a regular file of ours under 1 MiB; ignored",
+		      h->state_path, name);
+		return 0;
+	}
+	close(fd);
+	rc = slurp_at(h->state_fd, name, LEDGER_MAX + 1, &text);
+	if (rc < 0) {
+		hwarn(h, "state file %s/%s: %s; ignored", h->state_path, name, strerror(-rc));
+		return 0;
+	}
+	doc = cJSON_ParseWithLength(text, (size_t)rc);
+	free(text);
+	pid = cJSON_GetObjectItemCaseSensitive(doc, "qemu_pid");
+	start = cJSON_GetObjectItemCaseSensitive(doc, "qemu_start");
+	pending = cJSON_GetObjectItemCaseSensitive(doc, "pending");
+	if (!cJSON_IsObject(doc) || !cJSON_IsNumber(pid) || !cJSON_IsNumber(start) ||
+	    !cJSON_IsArray(pending) || pid->valuedouble != (double)k->pid ||
+	    start->valuedouble != (double)k->start) {
+		hwarn(h, "state file %s/%s is torn or not this VM's; ignored", h->state_path, name);
+		cJSON_Delete(doc);
+		return 0;
+	}
+	cJSON_Delete(*out);
+	*out = cJSON_Duplicate(pending, 1);
+	cJSON_Delete(doc);
+	(void)err;
+	return 0;
+}
+
+int hostres_ledger_save(struct hostres *h, const struct hostres_vmkey *k, const cJSON *pending,
+			struct vs_err *err)
+{
+	char name[96], tmp[128];
+	cJSON *doc;
+	char *text;
+	size_t len;
+	int fd, rc = 0;
+
+	if (h->state_fd < 0)
+		return 0;
+	key_name(k, "json", name, sizeof(name));
+	if (cJSON_GetArraySize(pending) == 0) {
+		if (unlinkat(h->state_fd, name, 0) < 0 && errno != ENOENT)
+			return vs_err_set(err, errno, "cannot remove %s/%s: %s", h->state_path, name,
+					  strerror(errno));
+		return 0;
+	}
+	doc = cJSON_CreateObject();
+	cJSON_AddNumberToObject(doc, "vcpuset_ledger", 1);
+	cJSON_AddNumberToObject(doc, "qemu_pid", k->pid);
+	cJSON_AddNumberToObject(doc, "qemu_start", (double)k->start);
+	cJSON_AddItemToObject(doc, "pending", cJSON_Duplicate(pending, 1));
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (!text)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
+	fd = openat(h->state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = vs_err_set(err, errno, "cannot create %s/%s: %s", h->state_path, tmp,
+				strerror(errno));
+		free(text);
+		return rc;
+	}
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+		rc = vs_err_set(err, errno ? errno : EIO, "cannot write %s/%s: %s", h->state_path,
+				tmp, strerror(errno ? errno : EIO));
+	free(text);
+	if (close(fd) < 0 && rc == 0)
+		rc = vs_err_set(err, errno, "cannot write %s/%s: %s", h->state_path, tmp,
+				strerror(errno));
+	if (rc == 0 && renameat(h->state_fd, tmp, h->state_fd, name) < 0)
+		rc = vs_err_set(err, errno, "cannot rename %s/%s: %s", h->state_path, tmp,
+				strerror(errno));
+	if (rc < 0) {
+		unlinkat(h->state_fd, tmp, 0);
+		return rc;
+	}
+	fsync(h->state_fd);
+	return 0;
 }

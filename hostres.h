@@ -128,4 +128,37 @@ int hostres_vcpu_remove(struct hostres *h, int index);
 int hostres_emulator_widen(struct hostres *h, struct vs_err *err);
 void hostres_emulator_restore(struct hostres *h);
 
+
+/*
+ * ---- per-VM state: the lock and the pending-unplug ledger, under the state dir ----
+ * A VM is keyed by QEMU's pid and its start time (/proc/<pid>/stat), so a new QEMU with a
+ * recycled pid is never taken for the old one.
+ */
+struct hostres_vmkey {
+	int pid;
+	unsigned long long start;
+};
+int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct vs_err *err);
+
+/* Open (making it, mode 0700, if missing) the state directory; it must not be a symlink. */
+int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err);
+
+/*
+ * Take the VM's lock (flock on <key>.lock), waiting up to timeout_s. -EWOULDBLOCK on timeout,
+ * the message naming the holder's pid. Held until hostres_free().
+ */
+int hostres_lock(struct hostres *h, const struct hostres_vmkey *k, double timeout_s,
+		 struct vs_err *err);
+
+/*
+ * The VM's ledger of pending unplugs: *out is a new JSON array (empty when there is no
+ * file). A torn, oversized or foreign file is reported through the warn callback and read
+ * as empty, never trusted. save writes atomically (temp file 0600, fsync, rename, fsync of
+ * the directory); an empty array removes the file.
+ */
+int hostres_ledger_load(struct hostres *h, const struct hostres_vmkey *k, cJSON **out,
+			struct vs_err *err);
+int hostres_ledger_save(struct hostres *h, const struct hostres_vmkey *k, const cJSON *pending,
+			struct vs_err *err);
+
 #endif

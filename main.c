@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "hostres.h"
 #include "qmp.h"
 #include "topo.h"
@@ -24,6 +25,15 @@
 #define COMMAND_MS 30000 /* any one QMP command */
 #define POLL_MS 10       /* re-query interval while waiting for an unplug */
 #define REFRESH_TRIES 5
+#define STATE_DIR "/run/vcpuset"
+#define LOCK_TIMEOUT_S 10.0
+
+static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM seen */
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
 
 struct opts {
 	const char *socket;
@@ -33,6 +43,12 @@ struct opts {
 	bool no_inherit;
 	bool tune_given;
 	struct hostres_tune tune;
+	const char *name;      /* --name, for audit records when QEMU has none */
+	const char *uuid;      /* --uuid */
+	const char *state_dir;
+	double lock_timeout_s;
+	enum audit_mode audit;
+	bool wait;
 	bool status;
 	bool dry_run;
 	bool json;
@@ -76,6 +92,15 @@ struct ctx {
 	int done_steps;
 	int before, after;
 	cJSON *warnings;
+	struct vs_audit *audit;
+	char audit_name[256];
+	char audit_uuid[40];
+	struct hostres_vmkey key;
+	bool have_key;
+	cJSON *ledger;      /* pending unplugs of this VM */
+	cJSON *reconciled;  /* pending unplugs finished by this run */
+	bool *busy;         /* slots of pending unplugs: not to be touched */
+	bool cgroups_found;
 	struct vs_err err;
 	bool failed;
 	bool force_partial; /* a vCPU stays plugged but untuned */
@@ -111,6 +136,15 @@ static const char usage_text[] =
 	"     --monitor GROUP    resctrl monitoring group to join\n"
 	"     --no-inherit       do not copy settings from a sibling vCPU\n"
 	"\n"
+	"Records and state:\n"
+	"     --audit=required   fail (before any change) if no audit record can be written\n"
+	"     --no-audit         write no audit records\n"
+	"     --name NAME        VM name for audit records when QEMU and the socket path have none\n"
+	"     --uuid UUID        VM uuid for audit records when QEMU has none\n"
+	"     --state-dir DIR    pending unplugs and locks (default /run/vcpuset)\n"
+	"     --lock-timeout S   wait this long for another vcpuset on the same VM (default 10)\n"
+	"     --wait             wait (up to --timeout) for pending unplugs to finish\n"
+	"\n"
 	"Exit status: 0 done, 1 failed (guest unchanged), 2 usage or impossible COUNT,\n"
 	"3 unplug pending, 4 partial. See vcpuset(1).\n";
 
@@ -144,7 +178,8 @@ static char **reorder_relative_count(int *argc, char **argv)
 	for (i = 0; i < *argc; i++) {
 		static const char *const takes_value[] = {
 			"-s", "--socket", "-t", "--timeout", "--cgroup", "--period", "--quota",
-			"--cpuset", "--mems", "--sched", "--cachetune", "--monitor",
+			"--cpuset", "--mems", "--sched", "--cachetune", "--monitor", "--name",
+			"--uuid", "--state-dir", "--lock-timeout",
 		};
 		const char *a = argv[i], *prev = i ? argv[i - 1] : "";
 		bool value = false;
@@ -185,6 +220,13 @@ enum {
 	OPT_CACHETUNE,
 	OPT_MONITOR,
 	OPT_NO_INHERIT,
+	OPT_AUDIT,
+	OPT_NO_AUDIT,
+	OPT_NAME,
+	OPT_UUID,
+	OPT_STATE_DIR,
+	OPT_LOCK_TIMEOUT,
+	OPT_WAIT,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -219,6 +261,13 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "cachetune", required_argument, NULL, OPT_CACHETUNE },
 		{ "monitor", required_argument, NULL, OPT_MONITOR },
 		{ "no-inherit", no_argument, NULL, OPT_NO_INHERIT },
+		{ "audit", required_argument, NULL, OPT_AUDIT },
+		{ "no-audit", no_argument, NULL, OPT_NO_AUDIT },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "uuid", required_argument, NULL, OPT_UUID },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hostres_tune *tu = &o->tune;
@@ -226,6 +275,8 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->state_dir = STATE_DIR;
+	o->lock_timeout_s = LOCK_TIMEOUT_S;
 	while ((c = getopt_long(argc, argv, "hjlns:t:vV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -262,6 +313,44 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 			break;
 		case OPT_NO_INHERIT:
 			o->no_inherit = true;
+			break;
+		case OPT_AUDIT:
+			if (strcmp(optarg, "required") == 0)
+				o->audit = AUDIT_REQUIRED;
+			else if (strcmp(optarg, "auto") == 0)
+				o->audit = AUDIT_AUTO;
+			else if (strcmp(optarg, "off") == 0)
+				o->audit = AUDIT_OFF;
+			else
+				usage_error("--audit: '%.32s' is not auto, required or off", optarg);
+			break;
+		case OPT_NO_AUDIT:
+			o->audit = AUDIT_OFF;
+			break;
+		case OPT_NAME:
+			if (!*optarg || strlen(optarg) >= 256 || strpbrk(optarg, "\n\r"))
+				usage_error("%s", "--name: 1..255 characters on one line");
+			o->name = optarg;
+			break;
+		case OPT_UUID:
+			if (strlen(optarg) != 36 || strspn(optarg, "0123456789abcdefABCDEF-") != 36 ||
+			    optarg[8] != '-' || optarg[13] != '-' || optarg[18] != '-' || optarg[23] != '-')
+				usage_error("--uuid: '%.40s' is not a uuid like "
+					    "c7a5fdbd-edaf-9455-926a-d65c16db1809", optarg);
+			o->uuid = optarg;
+			break;
+		case OPT_STATE_DIR:
+			if (optarg[0] != '/')
+				usage_error("--state-dir: '%.64s' is not an absolute path", optarg);
+			o->state_dir = optarg;
+			break;
+		case OPT_LOCK_TIMEOUT:
+			if (topo_parse_seconds("--lock-timeout", optarg, 0, 86400, &o->lock_timeout_s,
+					       &err) < 0)
+				usage_error("%s", err.msg);
+			break;
+		case OPT_WAIT:
+			o->wait = true;
 			break;
 		case OPT_PERIOD:
 			if (hostres_parse_period(optarg, &tu->period, &err) < 0)
@@ -314,8 +403,10 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	free(argv);
 	if (o->status && o->count)
 		usage_error("--status takes no COUNT (got '%s')", o->count);
-	if (!o->status && !o->count)
-		usage_error("%s", "COUNT is required (or --status)");
+	if (o->wait && (o->count || o->status))
+		usage_error("%s", "--wait takes no COUNT and no --status");
+	if (!o->status && !o->count && !o->wait)
+		usage_error("%s", "COUNT is required (or --status, or --wait)");
 	if (o->count) {
 		struct topo_count tc;
 
@@ -447,6 +538,156 @@ static bool has_command(struct ctx *c, const char *name)
 	return found;
 }
 
+/* One audit record for a step; a failure to send is a warning. */
+static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
+{
+	struct audit_vm vm = { c->kvm ? "kvm" : "qemu", c->audit_name, c->audit_uuid };
+	struct vs_err e = { 0 };
+
+	if (c->o.dry_run)
+		return;
+	if (audit_vcpu(c->audit, &vm, old_count, new_count, ok, &e) < 0)
+		warn(c, "%s", e.msg);
+}
+
+/* Name: QEMU's, else the libvirt socket path's, else --name; uuid: QEMU's, else --uuid. */
+static void audit_identity(struct ctx *c)
+{
+	size_t i;
+
+	if (c->name[0])
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->name);
+	else if (!audit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name ? c->o.name : "?");
+	snprintf(c->audit_uuid, sizeof(c->audit_uuid), "%s",
+		 c->uuid[0] ? c->uuid : c->o.uuid ? c->o.uuid : "00000000-0000-0000-0000-000000000000");
+	for (i = 0; c->audit_uuid[i]; i++)
+		if (c->audit_uuid[i] >= 'A' && c->audit_uuid[i] <= 'F')
+			c->audit_uuid[i] = (char)(c->audit_uuid[i] - 'A' + 'a');
+}
+
+/* QEMU's cgroups, found once; rc < 0 leaves the reason in c->err. */
+static int find_cgroups(struct ctx *c)
+{
+	static int rc;
+
+	if (c->cgroups_found)
+		return rc;
+	c->cgroups_found = true;
+	rc = 0;
+	if (c->o.no_cgroup || c->t->legacy)
+		return 0;
+	hostres_set_warn(c->h, host_warn, c);
+	rc = hostres_cgroups_find(c->h, c->pid, c->o.cgroup, &c->err);
+	return rc;
+}
+
+/* Connect the VM's state: its key, the state directory, its lock. */
+static int state_start(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+
+	if (c->pid <= 0 || hostres_vm_key(c->h, c->pid, &c->key, &e) < 0 ||
+	    hostres_state_open(c->h, c->o.state_dir, &e) < 0) {
+		warn(c, "no lock and no record of pending unplugs: %s",
+		     e.msg[0] ? e.msg : "QEMU's pid is unknown");
+		return 0;
+	}
+	hostres_set_warn(c->h, host_warn, c);
+	c->have_key = true;
+	return hostres_lock(c->h, &c->key, c->o.lock_timeout_s, &c->err);
+}
+
+static void ledger_save(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+
+	if (c->have_key && hostres_ledger_save(c->h, &c->key, c->ledger, &e) < 0)
+		warn(c, "pending unplugs not recorded: %s", e.msg);
+}
+
+static int json_int(const cJSON *o, const char *k, int dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e9 ? v->valueint : dflt;
+}
+
+/*
+ * Finish the unplugs earlier runs left pending: a vCPU QEMU no longer lists is removed now
+ * (groups, success audit record, entry dropped); one still there stays pending and busy.
+ */
+static void reconcile(struct ctx *c)
+{
+	cJSON *keep = cJSON_CreateArray(), *e;
+	bool changed = false;
+	int i;
+
+	if (!c->ledger && c->have_key)
+		hostres_ledger_load(c->h, &c->key, &c->ledger, NULL);
+	if (!c->ledger)
+		c->ledger = cJSON_CreateArray();
+	free(c->busy);
+	c->busy = calloc((size_t)c->t->n + 1, sizeof(*c->busy));
+	cJSON_ArrayForEach(e, c->ledger) {
+		int v = json_int(e, "vcpu", -1), n = json_int(e, "vcpus", 0), tid = json_int(e, "tid", 0);
+		const char *alias = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias"));
+		const struct topo_vcpu *sv;
+
+		if (v < 0 || n < 1 || v + n > c->t->n || !alias ||
+		    topo_valid_name("alias", alias, NULL) < 0) {
+			warn(c, "%s", "a pending-unplug entry is malformed; dropped");
+			changed = true;
+			continue;
+		}
+		sv = &c->t->v[v];
+		if (!sv->online) {
+			cJSON *done = cJSON_Duplicate(e, 1);
+
+			if (find_cgroups(c) < 0) {
+				warn(c, "groups of vCPU %d not removed: %s", v, c->err.msg);
+				memset(&c->err, 0, sizeof(c->err));
+			}
+			for (i = v; i < v + n; i++)
+				hostres_vcpu_remove(c->h, i);
+			audit_step(c, json_int(e, "old", 0), json_int(e, "new", 0), true);
+			cJSON_AddStringToObject(done, "status", "finished");
+			cJSON_AddItemToArray(c->reconciled, done);
+			changed = true;
+		} else if (c->t->tids_valid && tid && sv->tid != tid) {
+			warn(c, "vCPU %d was plugged again since its unplug was asked for; its pending "
+			     "entry is dropped", v);
+			changed = true;
+		} else {
+			for (i = v; i < v + n; i++)
+				c->busy[i] = true;
+			cJSON_AddItemToArray(keep, cJSON_Duplicate(e, 1));
+		}
+	}
+	cJSON_Delete(c->ledger);
+	c->ledger = keep;
+	if (changed && !c->o.dry_run)
+		ledger_save(c);
+}
+
+static void ledger_add(struct ctx *c, const struct topo_step *s, const struct step_result *r)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(e, "vcpu", s->vcpu);
+	cJSON_AddNumberToObject(e, "vcpus", s->vcpus);
+	cJSON_AddStringToObject(e, "alias", r->alias);
+	cJSON_AddStringToObject(e, "qom_path", r->qom_path);
+	cJSON_AddNumberToObject(e, "tid", r->tid);
+	cJSON_AddNumberToObject(e, "old", s->before);
+	cJSON_AddNumberToObject(e, "new", s->after);
+	cJSON_AddNumberToObject(e, "time", (double)time(NULL));
+	cJSON_AddItemToArray(c->ledger, e);
+	if (!c->have_key)
+		warn(c, "vCPU %d: its pending unplug is not recorded (no state directory)", s->vcpu);
+	ledger_save(c);
+}
+
 static int gather(struct ctx *c)
 {
 	struct vs_err *err = &c->err;
@@ -456,16 +697,29 @@ static int gather(struct ctx *c)
 	rc = hostres_open(NULL, &c->h, err);
 	if (rc < 0)
 		return rc;
+	if (!c->o.dry_run) {
+		const char *why = NULL;
+
+		rc = audit_start(c->o.audit, &c->audit, &why, err);
+		if (rc < 0)
+			return rc;
+		if (why)
+			warn(c, "%s", why);
+	}
 	rc = qmp_connect(c->o.socket, CONNECT_MS, &c->q, err);
 	if (rc < 0)
 		return rc;
 	c->pid = qmp_peer_pid(c->q);
 	if (c->o.verbose)
 		qmp_set_trace(c->q, trace_stderr, NULL);
+	rc = state_start(c); /* before the greeting: a second vcpuset queues here */
+	if (rc < 0)
+		return rc;
 	rc = qmp_handshake(c->q, CONNECT_MS, err);
 	if (rc < 0)
 		return rc;
 	read_identity(c);
+	audit_identity(c);
 	c->can_hotplug = true;
 	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
 	if (rc == -EREMOTEIO) {
@@ -495,6 +749,7 @@ static int gather(struct ctx *c)
 				return rc;
 		}
 	}
+	reconcile(c);
 	c->before = c->after = c->t->online;
 	return 0;
 }
@@ -517,7 +772,7 @@ static int plan(struct ctx *c)
 				  c->hotplug_error);
 	}
 	topo_parse_count(c->o.count, &tc, NULL);
-	rc = topo_plan(c->t, &tc, NULL, &c->plan, &c->err);
+	rc = topo_plan(c->t, &tc, c->busy, &c->plan, &c->err);
 	if (rc < 0) {
 		c->exit = VS_EXIT_USAGE;
 		return rc;
@@ -610,7 +865,7 @@ static int host_prepare(struct ctx *c)
 	hostres_set_warn(c->h, host_warn, c);
 	hostres_set_dry(c->h, c->o.dry_run);
 	if (!c->o.no_cgroup && !c->t->legacy) {
-		rc = hostres_cgroups_find(c->h, c->pid, c->o.cgroup, &c->err);
+		rc = find_cgroups(c);
 		if (rc < 0 && (c->o.cgroup || (plugs && c->o.tune_given))) {
 			c->exit = c->o.cgroup ? VS_EXIT_USAGE : VS_EXIT_FAIL;
 			return vs_err_prefix(&c->err, "cgroups");
@@ -705,7 +960,8 @@ static int slot_gone(struct ctx *c, const struct topo_vcpu *head, struct vs_err 
  * confirmed by a refresh, then its cgroups are removed; -EINPROGRESS when still there at the
  * deadline; -EPERM when the guest refused; another negative errno on errors (in c->err).
  */
-static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp)
+static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, int old_count,
+			 int new_count)
 {
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(qmp, "arguments");
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(qmp, "execute");
@@ -721,6 +977,8 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp)
 		gone = true; /* already removed: the refresh below confirms it */
 		memset(&c->err, 0, sizeof(c->err));
 	} else if (rc < 0) {
+		if (rc == -EREMOTEIO)
+			audit_step(c, old_count, new_count, false);
 		return rc;
 	}
 	deadline = vs_now_ms() + unplug_timeout_ms(c);
@@ -760,21 +1018,26 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp)
 			gone = rc == 1;
 			next_poll = vs_now_ms() + POLL_MS;
 		}
-		if (!gone && now >= deadline)
-			break;
+		if (!gone && (now >= deadline || stop_signal))
+			break; /* a signal: what is left of the wait is a later run's */
 	}
-	if (rejected)
+	if (rejected) {
+		audit_step(c, old_count, new_count, false);
 		return vs_err_set(&c->err, EPERM, "the guest refused to release it");
+	}
 	if (!gone)
 		return -EINPROGRESS;
 	rc = refresh(c, NULL, &c->err);
 	if (rc < 0)
 		return rc;
 	for (i = vcpu; i < vcpu + vcpus; i++)
-		if (c->t->v[i].online || (c->t->tids_valid && c->t->v[i].tid))
+		if (c->t->v[i].online || (c->t->tids_valid && c->t->v[i].tid)) {
+			audit_step(c, old_count, new_count, false);
 			return vs_err_set(&c->err, EPROTO, "QEMU still lists vCPU %d after removing it", i);
+		}
 	for (i = vcpu; i < vcpu + vcpus; i++)
 		hostres_vcpu_remove(c->h, i);
+	audit_step(c, old_count, new_count, true);
 	return 0;
 }
 
@@ -799,7 +1062,7 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 		if (rc == 0) {
 			qmp = qmp_command_new(cmd, args);
 			hostres_set_log(c->h, cJSON_GetObjectItemCaseSensitive(r->host, "actions"));
-			rc = unplug_entity(c, s->vcpu, s->vcpus, qmp);
+			rc = unplug_entity(c, s->vcpu, s->vcpus, qmp, s->after, s->before);
 			hostres_set_log(c->h, NULL);
 			cJSON_Delete(qmp);
 		}
@@ -829,6 +1092,8 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 
 	snprintf(what, sizeof(what), "plug vCPU %d%s%s", s->vcpu, r->alias[0] ? " as " : "", r->alias);
 	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
+	if (rc == 0 || rc == -EREMOTEIO)
+		audit_step(c, s->before, s->after, rc == 0); /* QEMU answered */
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
 	rc = refresh(c, NULL, &c->err);
@@ -886,13 +1151,15 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 	snprintf(what, sizeof(what), "unplug vCPU %d (%s)", s->vcpu, r->alias);
 	r->host = cJSON_CreateObject();
 	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
-	rc = unplug_entity(c, s->vcpu, s->vcpus, r->qmp);
+	rc = unplug_entity(c, s->vcpu, s->vcpus, r->qmp, s->before, s->after);
 	hostres_set_log(c->h, NULL);
 	if (rc == -EINPROGRESS) {
 		r->status = ST_PENDING;
 		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, not complete "
-			 "after %.3g s; it may still complete: see 'vcpuset --status'", s->vcpu, r->alias,
-			 unplug_timeout_ms(c) / 1000.0);
+			 "after %.3g s%s; it may still complete: a later run finishes it ('vcpuset "
+			 "--status' or '--wait')", s->vcpu, r->alias, unplug_timeout_ms(c) / 1000.0,
+			 stop_signal ? " (interrupted)" : "");
+		ledger_add(c, s, r);
 		return rc;
 	}
 	if (rc < 0)
@@ -910,12 +1177,20 @@ static void apply(struct ctx *c)
 		const struct topo_step *s = &c->plan.steps[i];
 		struct step_result *r = &c->res[i];
 
+		if (stop_signal) {
+			c->exit = VS_EXIT_PARTIAL;
+			c->failed = true;
+			vs_err_set(&c->err, EINTR, "stopped by %s after %d of %d steps; every step done is "
+				   "complete (host setup, audit)", strsignal(stop_signal), i,
+				   c->plan.nsteps);
+			return;
+		}
 		t0 = vs_now_ms();
 		rc = s->op == TOPO_PLUG ? do_plug(c, s, r) : do_unplug(c, s, r);
 		r->ms = vs_now_ms() - t0;
 		c->after = c->t->online;
 		if (rc == -EINPROGRESS) {
-			c->exit = VS_EXIT_PENDING;
+			c->exit = stop_signal && i + 1 < c->plan.nsteps ? VS_EXIT_PARTIAL : VS_EXIT_PENDING;
 			vs_err_set(&c->err, EINPROGRESS, "%s", r->error);
 			c->failed = true;
 			return;
@@ -1115,6 +1390,10 @@ static void report_json(struct ctx *c)
 	}
 	if (c->o.count && c->plan.target)
 		cJSON_AddNumberToObject(doc, "target", c->plan.target);
+	cJSON_AddItemToObject(doc, "pending", c->ledger ? cJSON_Duplicate(c->ledger, 1)
+							: cJSON_CreateArray());
+	cJSON_AddItemToObject(doc, "reconciled", cJSON_Duplicate(c->reconciled, 1));
+	cJSON_AddBoolToObject(doc, "audit", audit_enabled(c->audit));
 	if (c->res)
 		cJSON_AddItemToObject(doc, "host", host_json(c));
 	else
@@ -1264,22 +1543,78 @@ static void report_text(const struct ctx *c)
 		printf("%d vCPUs online\n", c->after);
 }
 
+/* --wait: until the pending unplugs finish, or the timeout. */
+static void wait_pending(struct ctx *c)
+{
+	double deadline = vs_now_ms() + unplug_timeout_ms(c);
+	cJSON *ev = NULL;
+	int rc;
+
+	while (cJSON_GetArraySize(c->ledger) > 0 && vs_now_ms() < deadline && !stop_signal) {
+		rc = qmp_next_event(c->q, 50, &ev, &c->err);
+		cJSON_Delete(ev);
+		ev = NULL;
+		if (rc < 0 || refresh(c, NULL, &c->err) < 0) {
+			c->exit = VS_EXIT_FAIL;
+			return;
+		}
+		reconcile(c);
+	}
+	c->before = c->after = c->t->online;
+	if (cJSON_GetArraySize(c->ledger) > 0) {
+		c->exit = VS_EXIT_PENDING;
+		vs_err_set(&c->err, EINPROGRESS, "%d unplug(s) still pending after %.3g s",
+			   cJSON_GetArraySize(c->ledger), unplug_timeout_ms(c) / 1000.0);
+	} else {
+		c->exit = VS_EXIT_OK;
+	}
+}
+
+static void report_ledger_text(const struct ctx *c, bool show_pending)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, c->reconciled)
+		printf("finished the pending unplug of vCPU %d (%s)\n", json_int(e, "vcpu", -1),
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias")));
+	if (!show_pending)
+		return;
+	cJSON_ArrayForEach(e, c->ledger) {
+		time_t when = (time_t)json_int(e, "time", 0);
+		char ts[32] = "?";
+		struct tm tm;
+
+		if (localtime_r(&when, &tm))
+			strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("unplug of vCPU %d (%s) pending since %s\n", json_int(e, "vcpu", -1),
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias")), ts);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction sa;
 	struct ctx c;
 	int rc, i;
 
 	memset(&c, 0, sizeof(c));
 	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: waits end early and look at the flag */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	parse_args(argc, argv, &c.o);
 	c.warnings = cJSON_CreateArray();
 	c.host_log = cJSON_CreateArray();
+	c.reconciled = cJSON_CreateArray();
 	c.inherit_from = -1;
 	c.exit = VS_EXIT_FAIL;
 
 	rc = gather(&c);
 	if (rc == 0 && c.o.status) {
 		c.exit = VS_EXIT_OK;
+	} else if (rc == 0 && c.o.wait) {
+		wait_pending(&c);
 	} else if (rc == 0) {
 		rc = plan(&c);
 		if (rc == 0)
@@ -1296,9 +1631,10 @@ int main(int argc, char **argv)
 	if (c.o.json) {
 		report_json(&c);
 	} else {
+		report_ledger_text(&c, c.o.status || c.o.wait);
 		if (c.o.status && c.t && rc == 0)
 			report_status_text(&c);
-		else
+		else if (!c.o.wait)
 			report_text(&c);
 		if (c.exit != VS_EXIT_OK)
 			fprintf(stderr, "vcpuset: %s\n", c.err.msg);
@@ -1308,6 +1644,10 @@ int main(int argc, char **argv)
 		cJSON_Delete(c.res[i].host);
 	}
 	cJSON_Delete(c.host_log);
+	cJSON_Delete(c.ledger);
+	cJSON_Delete(c.reconciled);
+	free(c.busy);
+	audit_stop(c.audit);
 	free(c.res);
 	topo_plan_clear(&c.plan);
 	topo_free(c.t);

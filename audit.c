@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* audit: one VIRT_RESOURCE record per vCPU step, in libvirt's layout, through libaudit. */
+#include <libaudit.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "audit.h"
+
+struct vs_audit {
+	int fd; /* -1: send nothing */
+};
+
+int audit_format(const struct audit_vm *vm, int old_count, int new_count, char *buf, size_t size)
+{
+	char *vmfield;
+	int n;
+
+	vmfield = audit_encode_nv_string("vm", vm->name ? vm->name : "?", 0);
+	if (!vmfield)
+		return -ENOMEM;
+	n = snprintf(buf, size, "virt=%s resrc=vcpu reason=update %s uuid=%s old-vcpu=%d new-vcpu=%d",
+		     vm->virt, vmfield, vm->uuid, old_count, new_count);
+	free(vmfield);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
+}
+
+int audit_start(enum audit_mode mode, struct vs_audit **out, const char **warning,
+		struct vs_err *err)
+{
+	struct vs_audit *a = calloc(1, sizeof(*a));
+	int e;
+
+	*out = NULL;
+	*warning = NULL;
+	if (!a)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	a->fd = -1;
+	*out = a;
+	if (mode == AUDIT_OFF)
+		return 0;
+	a->fd = audit_open();
+	e = errno;
+	if (a->fd >= 0 && !audit_can_write()) {
+		close(a->fd);
+		a->fd = -1;
+		e = EPERM;
+	}
+	if (a->fd >= 0)
+		return 0;
+	if (mode == AUDIT_REQUIRED)
+		return vs_err_set(err, e, "--audit=required: no audit subsystem to write to (%s)",
+				  e == EPERM ? "CAP_AUDIT_WRITE is missing" : strerror(e));
+	*warning = e == EPERM ? "no audit records: CAP_AUDIT_WRITE is missing"
+			      : "no audit records: the kernel has no audit support";
+	return 0;
+}
+
+void audit_stop(struct vs_audit *a)
+{
+	if (!a)
+		return;
+	if (a->fd >= 0)
+		audit_close(a->fd);
+	free(a);
+}
+
+bool audit_enabled(const struct vs_audit *a)
+{
+	return a && a->fd >= 0;
+}
+
+int audit_vcpu(struct vs_audit *a, const struct audit_vm *vm, int old_count, int new_count,
+	       bool success, struct vs_err *err)
+{
+	char msg[1024];
+	int rc;
+
+	if (!audit_enabled(a))
+		return 0;
+	rc = audit_format(vm, old_count, new_count, msg, sizeof(msg));
+	if (rc < 0)
+		return vs_err_set(err, rc, "audit record too long");
+	if (audit_log_user_message(a->fd, AUDIT_VIRT_RESOURCE, msg, NULL, NULL, NULL,
+				   success ? 1 : 0) <= 0)
+		return vs_err_set(err, errno ? errno : EIO, "cannot send the audit record '%s': %s",
+				  msg, strerror(errno ? errno : EIO));
+	return 0;
+}
+
+bool audit_name_from_socket(const char *path, char *name, size_t size)
+{
+	const char *end, *start, *p;
+	size_t n;
+
+	n = strlen(path);
+	if (n < 22 || strcmp(path + n - 13, "/monitor.sock") != 0)
+		return false;
+	end = path + n - 13;
+	for (start = end; start > path && start[-1] != '/'; start--)
+		;
+	if (strncmp(start, "domain-", 7) != 0)
+		return false;
+	p = start + 7;
+	if (!(*p >= '0' && *p <= '9'))
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p != '-' || p + 1 >= end || (size_t)(end - p - 1) >= size)
+		return false;
+	memcpy(name, p + 1, (size_t)(end - p - 1));
+	name[end - p - 1] = '\0';
+	return true;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* audit: one VIRT_RESOURCE record per vCPU step, in libvirt's layout, through libaudit. */
+#ifndef VCPUSET_AUDIT_H
+#define VCPUSET_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vcpuset.h"
+
+/* The VM as audit records name it. */
+struct audit_vm {
+	const char *virt; /* "kvm" or "qemu" */
+	const char *name;
+	const char *uuid; /* canonical 36-character form */
+};
+
+enum audit_mode { AUDIT_AUTO, AUDIT_REQUIRED, AUDIT_OFF };
+
+/*
+ * The record's text, without what libaudit appends (exe, hostname, addr, terminal, res):
+ * "virt=kvm resrc=vcpu reason=update vm="name" uuid=... old-vcpu=5 new-vcpu=6". A name with
+ * spaces, quotes or control characters is hex-encoded as libaudit encodes untrusted values.
+ * Returns the length, or -ENOSPC / -ENOMEM.
+ */
+int audit_format(const struct audit_vm *vm, int old_count, int new_count, char *buf, size_t size);
+
+struct vs_audit;
+
+/*
+ * AUTO: no audit subsystem (no kernel support, no permission) gives a handle that sends
+ * nothing and *warning set to why; REQUIRED: that is an error; OFF: a handle that sends
+ * nothing. The handle is the caller's: audit_stop().
+ */
+int audit_start(enum audit_mode mode, struct vs_audit **out, const char **warning,
+		struct vs_err *err);
+void audit_stop(struct vs_audit *a);
+bool audit_enabled(const struct vs_audit *a);
+
+/* Send one record; 0, or -errno with err set (a failure to send is the caller's warning). */
+int audit_vcpu(struct vs_audit *a, const struct audit_vm *vm, int old_count, int new_count,
+	       bool success, struct vs_err *err);
+
+/* The libvirt socket path ".../domain-<id>-<name>/monitor.sock" -> name; false if not one. */
+bool audit_name_from_socket(const char *path, char *name, size_t size);
+
+#endif
