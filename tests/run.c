@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "vcpuset.h"
 
 static void drain(int fd, char **buf, size_t *len)
 {
@@ -22,23 +23,21 @@ static void drain(int fd, char **buf, size_t *len)
 	(*buf)[*len] = '\0';
 }
 
-void run_vcpuset(struct run_result *r, const char *const *args)
+void run_start(struct run_proc *p, const char *const *args)
 {
 	const char *bin = getenv("VCPUSET_BIN") ? getenv("VCPUSET_BIN") : "./vcpuset";
 	const char *argv[64];
-	int po[2], pe[2], st, i, open_fds = 2, fds[2];
-	size_t lo = 0, le = 0;
-	pid_t pid;
+	int po[2], pe[2], i;
 
-	memset(r, 0, sizeof(*r));
+	memset(p, 0, sizeof(*p));
 	argv[0] = bin;
 	for (i = 0; args[i] && i < 62; i++)
 		argv[i + 1] = args[i];
 	argv[i + 1] = NULL;
 	if (pipe(po) < 0 || pipe(pe) < 0)
 		abort();
-	pid = fork();
-	if (pid == 0) {
+	p->pid = fork();
+	if (p->pid == 0) {
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
 		close(po[0]);
@@ -48,29 +47,63 @@ void run_vcpuset(struct run_result *r, const char *const *args)
 	}
 	close(po[1]);
 	close(pe[1]);
-	r->out = calloc(1, 1);
-	r->err = calloc(1, 1);
-	fds[0] = po[0];
-	fds[1] = pe[0];
-	while (open_fds) {
-		struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
+	p->fd[0] = po[0];
+	p->fd[1] = pe[0];
+	p->out = calloc(1, 1);
+	p->err = calloc(1, 1);
+}
 
-		poll(p, 2, -1);
-		open_fds = 0;
-		for (i = 0; i < 2; i++) {
-			if (p[i].revents & POLLIN)
-				drain(p[i].fd, i ? &r->err : &r->out, i ? &le : &lo);
-			else if (p[i].revents & (POLLHUP | POLLERR))
-				fds[i] = -1; /* poll ignores it from now on */
-			if (fds[i] >= 0)
-				open_fds++;
+/* Read what is there; returns the number of streams still open. */
+static int pump(struct run_proc *p, int timeout_ms)
+{
+	struct pollfd pf[2] = { { p->fd[0], POLLIN, 0 }, { p->fd[1], POLLIN, 0 } };
+	int i, open_fds = 0;
+
+	poll(pf, 2, timeout_ms);
+	for (i = 0; i < 2; i++) {
+		if (pf[i].revents & POLLIN)
+			drain(pf[i].fd, i ? &p->err : &p->out, i ? &p->lerr : &p->lout);
+		else if (pf[i].revents & (POLLHUP | POLLERR)) {
+			close(p->fd[i]);
+			p->fd[i] = -1; /* poll ignores it from now on */
 		}
+		if (p->fd[i] >= 0)
+			open_fds++;
 	}
-	close(po[0]);
-	close(pe[0]);
-	waitpid(pid, &st, 0);
+	return open_fds;
+}
+
+bool run_wait_stderr(struct run_proc *p, const char *needle, int timeout_ms)
+{
+	double until = vs_now_ms() + timeout_ms;
+
+	while (!strstr(p->err, needle) && vs_now_ms() < until)
+		if (pump(p, 5) == 0)
+			break;
+	return strstr(p->err, needle) != NULL;
+}
+
+void run_finish(struct run_proc *p, struct run_result *r)
+{
+	int st;
+
+	while (pump(p, -1))
+		;
+	waitpid(p->pid, &st, 0);
+	memset(r, 0, sizeof(*r));
 	r->exit = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->out = p->out;
+	r->err = p->err;
 	r->json = cJSON_Parse(r->out);
+	p->out = p->err = NULL;
+}
+
+void run_vcpuset(struct run_result *r, const char *const *args)
+{
+	struct run_proc p;
+
+	run_start(&p, args);
+	run_finish(&p, r);
 }
 
 void run_free(struct run_result *r)

@@ -3,6 +3,8 @@
 #ifndef VCPUSET_TESTS_RUN_H
 #define VCPUSET_TESTS_RUN_H
 
+#include <stdbool.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 struct run_result {
@@ -11,6 +13,20 @@ struct run_result {
 	char *err; /* stderr */
 	cJSON *json; /* stdout parsed, when it is JSON */
 };
+
+/* A vcpuset running in the background. */
+struct run_proc {
+	pid_t pid;
+	int fd[2];
+	char *out, *err;
+	size_t lout, lerr;
+};
+
+void run_start(struct run_proc *p, const char *const *args);
+/* Read its stderr until needle shows (true) or timeout_ms pass or it ends (false). */
+bool run_wait_stderr(struct run_proc *p, const char *needle, int timeout_ms);
+/* Wait for it to end; r takes its output. */
+void run_finish(struct run_proc *p, struct run_result *r);
 
 /* Run ./vcpuset with the NULL-terminated args; fails the test if it cannot. */
 void run_vcpuset(struct run_result *r, const char *const *args);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for the vcpuset binary: options, exit codes and JSON, against the scripted peer. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -566,4 +568,210 @@ Test(cli, failed_setup_whose_unplug_hangs_is_partial_and_named, .fini = cg_teard
 	cr_assert(strstr(error_message(), "did not complete in time: vCPU 2 is plugged but not tuned"),
 		  "%s", error_message());
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "failed");
+}
+
+/* ---- lock, pending ledger, state files, audit availability ---- */
+
+static char state_dir[64];
+
+static void make_state_dir(void)
+{
+	snprintf(state_dir, sizeof(state_dir), "/tmp/vcpuset-state-XXXXXX");
+	cr_assert_not_null(mkdtemp(state_dir));
+}
+
+static void state_teardown(void)
+{
+	char p[128];
+	DIR *d = opendir(state_dir);
+	struct dirent *e;
+
+	finish();
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.' || strlen(e->d_name) > 2) {
+			snprintf(p, sizeof(p), "%s/%s", state_dir, e->d_name);
+			unlink(p);
+		}
+	if (d)
+		closedir(d);
+	rmdir(state_dir);
+}
+
+/* This process is "QEMU": the ledger's name is qemu-<pid>-<start time>.json. */
+static void ledger_path(char *buf, size_t size)
+{
+	char stat[1024], *p;
+	unsigned long long start = 0;
+	int field;
+	FILE *f = fopen("/proc/self/stat", "r");
+
+	cr_assert(f && fgets(stat, sizeof(stat), f));
+	fclose(f);
+	p = strrchr(stat, ')');
+	for (field = 2; field < 21; field++)
+		p = strchr(p + 1, ' ');
+	sscanf(p + 1, "%llu", &start);
+	snprintf(buf, size, "%s/qemu-%d-%llu.json", state_dir, (int)getpid(), start);
+}
+
+static bool has_warning(const char *needle)
+{
+	const cJSON *w;
+
+	cJSON_ArrayForEach(w, run_item(r.json, "warnings"))
+		if (strstr(w->valuestring, needle))
+			return true;
+	return false;
+}
+
+Test(cli, pending_unplug_is_recorded_shown_and_its_slot_kept, .fini = state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_NEVER };
+	char path[160];
+	struct stat st;
+
+	make_state_dir();
+	serve(&cfg);
+	RUN("--socket", sock, "--state-dir", state_dir, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "--timeout", "0.05", "2");
+	cr_assert_eq(r.exit, 3, "%s", r.out);
+	run_free(&r);
+	ledger_path(path, sizeof(path));
+	cr_assert_eq(stat(path, &st), 0, "ledger %s written", path);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	RUN("--json", "--status", "--socket", sock, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 1);
+	cr_assert_eq(run_item(cJSON_GetArrayItem(run_item(r.json, "pending"), 0), "vcpu")->valueint, 2);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(cJSON_GetArrayItem(run_item(r.json, "pending"), 0),
+							"alias")), "vcpu2");
+	run_free(&r);
+	RUN("--socket", sock, "--state-dir", state_dir, "--status");
+	cr_assert(strstr(r.out, "unplug of vCPU 2 (vcpu2) pending since"), "%s", r.out);
+	run_free(&r);
+	/* the slot being removed is not unplugged twice, nor counted as removable */
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "2");
+	cr_assert_eq(r.exit, 2, "%s", r.out);
+	cr_assert(strstr(error_message(), "still being removed"), "%s", error_message());
+	run_free(&r);
+	RUN("--socket", sock, "--state-dir", state_dir, "--wait", "--timeout", "0.1");
+	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.err, "1 unplug(s) still pending"), "%s", r.err);
+}
+
+Test(cli, torn_or_linked_state_file_is_reported_and_ignored, .fini = state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char path[160];
+	FILE *f;
+
+	make_state_dir();
+	ledger_path(path, sizeof(path));
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("{\"vcpuset_ledger\":1,\"qemu_pid\":1,\"pend", f);
+	fclose(f);
+	serve(&cfg);
+	RUN("--json", "--status", "--socket", sock, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert(has_warning("is torn or not this VM's; ignored"), "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0);
+	run_free(&r);
+	unlink(path);
+	cr_assert_eq(symlink("/etc/passwd", path), 0);
+	RUN("--json", "--status", "--socket", sock, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert(has_warning("a symlink"), "%s", r.out);
+}
+
+Test(cli, second_run_on_one_vm_waits_then_names_the_holder, .fini = state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_NEVER };
+	char sock_b[80], holder[64];
+	struct run_proc first;
+	struct run_result r1;
+	pid_t other;
+	int i;
+
+	make_state_dir();
+	serve(&cfg);
+	RUN("--socket", sock, "--state-dir", state_dir, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	/* the first run holds the VM for 1.5 s, waiting for an unplug that never comes */
+	run_start(&first, (const char *const[]){ "--socket", sock, "--state-dir", state_dir,
+						 "--timeout", "1.5", "--verbose", "2", NULL });
+	cr_assert(run_wait_stderr(&first, "device_del", 3000), "%s", first.err);
+	close(first.fd[1]); /* its trace from now on would fill the pipe while nobody reads */
+	first.fd[1] = -1;
+	RUN("--socket", sock, "--state-dir", state_dir, "--lock-timeout", "0.3", "--status");
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	snprintf(holder, sizeof(holder), "another vcpuset (pid %d)", (int)first.pid);
+	cr_assert(strstr(r.err, holder), "%s", r.err);
+	run_free(&r);
+	/* another VM (another QEMU process) is not blocked meanwhile */
+	snprintf(sock_b, sizeof(sock_b), "/tmp/vcpuset-cli-b-%d.sock", (int)getpid());
+	other = fork();
+	if (other == 0) {
+		struct peer_config cb = { .gen_slots = 4, .gen_online = 1 };
+
+		peer_start_unix(sock_b, &cb);
+		sleep(30);
+		_exit(0);
+	}
+	for (i = 0; i < 200 && access(sock_b, F_OK) != 0; i++)
+		usleep(10000);
+	RUN("--socket", sock_b, "--state-dir", state_dir, "--lock-timeout", "0.3", "--status");
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	unlink(sock_b);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	/* and a patient second run gets the VM once the first is done */
+	RUN("--socket", sock, "--state-dir", state_dir, "--lock-timeout", "10", "--status");
+	run_finish(&first, &r1);
+	cr_assert_eq(r1.exit, 3, "%s", r1.err);
+	run_free(&r1);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+}
+
+static char wrapper[64];
+
+static void wrapper_teardown(void)
+{
+	unlink(wrapper);
+	finish();
+}
+
+Test(cli, audit_required_without_cap_audit_write_fails_before_anything, .fini = wrapper_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char bin[PATH_MAX], *log;
+	FILE *f;
+	int fd;
+
+	cr_assert_not_null(realpath(getenv("VCPUSET_BIN") ? getenv("VCPUSET_BIN") : "./vcpuset", bin));
+	snprintf(wrapper, sizeof(wrapper), "/tmp/vcpuset-nocap-XXXXXX");
+	fd = mkstemp(wrapper);
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "#!/bin/sh\nexec setpriv --bounding-set -audit_write %s \"$@\"\n", bin);
+	fclose(f);
+	chmod(wrapper, 0700);
+	setenv("VCPUSET_BIN", wrapper, 1);
+	serve(&cfg);
+	RUN("--json", "--audit=required", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_message(), "--audit=required"), "%s", error_message());
+	cr_assert(strstr(error_message(), "CAP_AUDIT_WRITE"), "%s", error_message());
+	log = peer_log(peer);
+	cr_assert_null(strstr(log, "device_add"), "%s", log);
+	free(log);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(has_warning("no audit records: CAP_AUDIT_WRITE is missing"), "%s", r.out);
+	cr_assert(cJSON_IsFalse(run_item(r.json, "audit")));
 }
