@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -471,4 +472,168 @@ Test(e2e, dry_run_lists_host_writes_and_makes_none)
 	cr_assert(seen, "the quota write is listed");
 	for (size_t i = 0; i < 4; i++)
 		cr_assert(!cg_exists(hierarchies[i], "vcpu2"), "dry run made %s/vcpu2", hierarchies[i]);
+}
+
+/* ---- audit records (the real auditd), the pending ledger, signals, concurrency ---- */
+
+static char e2e_state[64];
+
+/* Start Debian's auditd if it is not running; the log is /var/log/audit/audit.log. */
+static void start_auditd(void)
+{
+	struct stat st;
+	int i;
+
+	if (system("pidof auditd >/dev/null 2>&1") != 0) {
+		mkdir("/var/log/audit", 0700);
+		cr_assert_eq(system("/usr/sbin/auditd"), 0, "auditd starts");
+		for (i = 0; i < 100 && system("pidof auditd >/dev/null 2>&1") != 0; i++)
+			usleep(50000);
+	}
+	cr_assert_eq(system("auditctl -e 1 >/dev/null"), 0, "audit enabled");
+	for (i = 0; i < 100 && stat("/var/log/audit/audit.log", &st) != 0; i++)
+		usleep(50000);
+}
+
+static long log_size(void)
+{
+	struct stat st;
+
+	return stat("/var/log/audit/audit.log", &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Wait for a VIRT_RESOURCE record written after offset that holds every needle. */
+static bool audit_has(long offset, const char *n1, const char *n2)
+{
+	char line[2048];
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		FILE *f = fopen("/var/log/audit/audit.log", "r");
+
+		if (f && fseek(f, offset, SEEK_SET) == 0)
+			while (fgets(line, sizeof(line), f))
+				if (strstr(line, "type=VIRT_RESOURCE") && strstr(line, n1) && strstr(line, n2)) {
+					fclose(f);
+					return true;
+				}
+		if (f)
+			fclose(f);
+		usleep(50000);
+	}
+	return false;
+}
+
+static void e2e_state_dir(void)
+{
+	snprintf(e2e_state, sizeof(e2e_state), "/tmp/vcpuset-e2e-state-XXXXXX");
+	cr_assert_not_null(mkdtemp(e2e_state));
+}
+
+Test(e2e, plug_and_unplug_are_in_the_audit_log)
+{
+	long off;
+
+	start_auditd();
+	baseline(2);
+	off = log_size();
+	RUN("--audit=required", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	wait_guest("0-2");
+	RUN("--audit=required", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(audit_has(off, "virt=qemu resrc=vcpu reason=update vm=\"vcpuset-test\" uuid=", 
+			    "old-vcpu=2 new-vcpu=3"), "plug record");
+	cr_assert(audit_has(off, "old-vcpu=3 new-vcpu=2", "res=success"), "unplug record");
+	cr_assert_eq(system("ausearch --input-logs -m VIRT_RESOURCE -ts recent </dev/null >/dev/null 2>&1"), 0,
+		     "ausearch finds them");
+	wait_guest("0-1");
+}
+
+Test(e2e, timed_out_unplug_is_finished_by_the_next_status)
+{
+	char path[512];
+	long off;
+	int i;
+
+	start_auditd();
+	e2e_state_dir();
+	baseline(3);
+	off = log_size();
+	RUN("--json", "--state-dir", e2e_state, "--timeout", "0.001", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 1);
+	run_free(&r);
+	wait_guest("0-1"); /* the guest lets it go on its own */
+	for (i = 0; i < 50; i++) {
+		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", sock);
+		cr_assert_eq(r.exit, 0, "%s", r.out);
+		if (cJSON_GetArraySize(run_item(r.json, "reconciled")) == 1)
+			break;
+		run_free(&r);
+		usleep(100000);
+	}
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "finished by --status");
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0);
+	for (i = 0; i < 4; i++)
+		cr_assert(!cg_exists(hierarchies[i], "vcpu2"), "%s/vcpu2 removed", hierarchies[i]);
+	cr_assert(audit_has(off, "old-vcpu=3 new-vcpu=2", "res=success"), "success record, late");
+	snprintf(path, sizeof(path), "rm -rf %s", e2e_state);
+	cr_assert_eq(system(path), 0);
+}
+
+Test(e2e, sigterm_in_the_middle_of_a_plug_leaves_every_vcpu_tuned)
+{
+	struct run_proc p;
+	cJSON *v;
+	int i, n = 0;
+	char name[16];
+
+	baseline(2);
+	run_start(&p, (const char *const[]){ "--json", "--verbose", "--socket", sock, "6", NULL });
+	cr_assert(run_wait_stderr(&p, "\"device_add\"", 5000), "%s", p.err);
+	kill(p.pid, SIGTERM);
+	run_finish(&p, &r);
+	cr_assert(r.exit == 4 || r.exit == 0, "exit %d: %s", r.exit, r.out);
+	if (r.exit == 4)
+		cr_assert(strstr(error_text(), "stopped by"), "%s", error_text());
+	run_free(&r);
+	RUN("--json", "--status", "--socket", sock);
+	v = run_item(r.json, "vcpus");
+	for (i = 2; i < 6; i++) {
+		if (!cJSON_IsTrue(run_item(cJSON_GetArrayItem(v, i), "online")))
+			continue;
+		n++;
+		snprintf(name, sizeof(name), "vcpu%d", i);
+		cr_assert(cg_exists("cpu", name) && cg_exists("cpuset", name), "plugged %s is tuned", name);
+	}
+	cr_assert_gt(n, 0, "at least the step under way finished");
+	run_free(&r);
+	baseline(2);
+}
+
+Test(e2e, two_concurrent_runs_end_at_a_consistent_count)
+{
+	struct run_proc a, b;
+	struct run_result ra, rb;
+	char want[16];
+	int after;
+
+	baseline(2);
+	run_start(&a, (const char *const[]){ "--json", "--socket", sock, "5", NULL });
+	run_start(&b, (const char *const[]){ "--json", "--socket", sock, "4", NULL });
+	run_finish(&a, &ra);
+	run_finish(&b, &rb);
+	cr_assert_eq(ra.exit, 0, "%s%s", ra.out, ra.err);
+	cr_assert_eq(rb.exit, 0, "%s%s", rb.out, rb.err);
+	run_free(&ra);
+	run_free(&rb);
+	RUN("--json", "--status", "--socket", sock);
+	after = run_item(r.json, "after")->valueint;
+	cr_assert(after == 4 || after == 5, "count %d", after);
+	snprintf(want, sizeof(want), "0-%d", after - 1);
+	wait_guest(want);
+	run_free(&r);
+	baseline(2);
 }
