@@ -1591,16 +1591,20 @@ static void key_name(const struct hostres_vmkey *k, const char *ext, char *buf, 
 	snprintf(buf, size, "qemu-%d-%llu.%s", k->pid, k->start, ext);
 }
 
-int hostres_lock(struct hostres *h, const struct hostres_vmkey *k, double timeout_s,
+int hostres_lock(struct hostres *h, const char *socket_path, double timeout_s,
 		 struct vs_err *err)
 {
 	double until = vs_now_ms() + timeout_s * 1000.0;
 	char name[96], holder[32], mine[32];
+	struct stat sst;
 	int fd;
 
 	if (h->state_fd < 0)
 		return vs_err_set(err, EBADF, "no state directory");
-	key_name(k, "lock", name, sizeof(name));
+	if (lstat(socket_path, &sst) < 0)
+		return 0; /* connecting will say what is wrong with it */
+	snprintf(name, sizeof(name), "sock-%llu-%llu.lock", (unsigned long long)sst.st_dev,
+		 (unsigned long long)sst.st_ino);
 	fd = openat(h->state_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return vs_err_set(err, errno, "cannot open the lock %s/%s: %s", h->state_path, name,

@@ -144,10 +144,13 @@ int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct v
 int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err);
 
 /*
- * Take the VM's lock (flock on <key>.lock), waiting up to timeout_s. -EWOULDBLOCK on timeout,
- * the message naming the holder's pid. Held until hostres_free().
+ * Take the VM's lock before connecting to its monitor socket (flock on
+ * sock-<dev>-<inode>.lock: the socket file is QEMU's for its whole life), waiting up to
+ * timeout_s. Taken before connecting, so that runs reach QEMU's one monitor slot in lock
+ * order. -EWOULDBLOCK on timeout, the message naming the holder's pid. Held until
+ * hostres_free().
  */
-int hostres_lock(struct hostres *h, const struct hostres_vmkey *k, double timeout_s,
+int hostres_lock(struct hostres *h, const char *socket_path, double timeout_s,
 		 struct vs_err *err);
 
 /*

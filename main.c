@@ -582,20 +582,29 @@ static int find_cgroups(struct ctx *c)
 	return rc;
 }
 
-/* Connect the VM's state: its key, the state directory, its lock. */
-static int state_start(struct ctx *c)
+/* The state directory and the VM's lock, before connecting: runs queue here, in order. */
+static int state_lock(struct ctx *c)
 {
 	struct vs_err e = { 0 };
 
-	if (c->pid <= 0 || hostres_vm_key(c->h, c->pid, &c->key, &e) < 0 ||
-	    hostres_state_open(c->h, c->o.state_dir, &e) < 0) {
-		warn(c, "no lock and no record of pending unplugs: %s",
-		     e.msg[0] ? e.msg : "QEMU's pid is unknown");
+	hostres_set_warn(c->h, host_warn, c);
+	if (hostres_state_open(c->h, c->o.state_dir, &e) < 0) {
+		warn(c, "no lock and no record of pending unplugs: %s", e.msg);
 		return 0;
 	}
-	hostres_set_warn(c->h, host_warn, c);
+	return hostres_lock(c->h, c->o.socket, c->o.lock_timeout_s, &c->err);
+}
+
+/* The VM's key for its ledger: QEMU's pid and start time. */
+static void state_key(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+
+	if (c->pid <= 0 || hostres_vm_key(c->h, c->pid, &c->key, &e) < 0) {
+		warn(c, "no record of pending unplugs: %s", e.msg[0] ? e.msg : "QEMU's pid is unknown");
+		return;
+	}
 	c->have_key = true;
-	return hostres_lock(c->h, &c->key, c->o.lock_timeout_s, &c->err);
 }
 
 static void ledger_save(struct ctx *c)
@@ -706,15 +715,16 @@ static int gather(struct ctx *c)
 		if (why)
 			warn(c, "%s", why);
 	}
+	rc = state_lock(c); /* before connecting: a second vcpuset queues here */
+	if (rc < 0)
+		return rc;
 	rc = qmp_connect(c->o.socket, CONNECT_MS, &c->q, err);
 	if (rc < 0)
 		return rc;
 	c->pid = qmp_peer_pid(c->q);
+	state_key(c);
 	if (c->o.verbose)
 		qmp_set_trace(c->q, trace_stderr, NULL);
-	rc = state_start(c); /* before the greeting: a second vcpuset queues here */
-	if (rc < 0)
-		return rc;
 	rc = qmp_handshake(c->q, CONNECT_MS, err);
 	if (rc < 0)
 		return rc;

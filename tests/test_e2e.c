@@ -588,9 +588,12 @@ Test(e2e, sigterm_in_the_middle_of_a_plug_leaves_every_vcpu_tuned)
 	struct run_proc p;
 	cJSON *v;
 	int i, n = 0;
-	char name[16];
+	char name[16], rec[48];
+	long off;
 
+	start_auditd();
 	baseline(2);
+	off = log_size();
 	run_start(&p, (const char *const[]){ "--json", "--verbose", "--socket", sock, "6", NULL });
 	cr_assert(run_wait_stderr(&p, "\"device_add\"", 5000), "%s", p.err);
 	kill(p.pid, SIGTERM);
@@ -607,6 +610,8 @@ Test(e2e, sigterm_in_the_middle_of_a_plug_leaves_every_vcpu_tuned)
 		n++;
 		snprintf(name, sizeof(name), "vcpu%d", i);
 		cr_assert(cg_exists("cpu", name) && cg_exists("cpuset", name), "plugged %s is tuned", name);
+		snprintf(rec, sizeof(rec), "old-vcpu=%d new-vcpu=%d", i, i + 1);
+		cr_assert(audit_has(off, rec, "res=success"), "plugged %s is audited", name);
 	}
 	cr_assert_gt(n, 0, "at least the step under way finished");
 	run_free(&r);
