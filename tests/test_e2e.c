@@ -184,7 +184,7 @@ Test(e2e, tiny_timeout_ends_pending_then_completes)
 	/* The guest finishes the eject on its own: a later look sees 2. */
 	for (i = 0; i < 100; i++) {
 		RUN("--json", "--status", "--socket", sock);
-		cr_assert_eq(r.exit, 0);
+		cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 		snprintf(n, sizeof(n), "%d", run_item(r.json, "after")->valueint);
 		run_free(&r);
 		if (strcmp(n, "2") == 0)
