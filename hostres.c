@@ -464,33 +464,25 @@ int hostres_is_thread_of(struct hostres *h, int pid, int tid)
 
 /* ---- finding the cgroups ---- */
 
-/* Read a whole procfs file of up to max bytes into a new string. */
-static int slurp_at(int dirfd, const char *name, size_t max, char **out)
+/* Read all of fd (up to max bytes) into a new string; the fd stays the caller's. */
+static int slurp_fd(int fd, size_t max, char **out)
 {
 	size_t cap = 16384, off = 0;
 	char *buf = malloc(cap), *nb;
 	ssize_t n;
-	int fd;
 
 	*out = NULL;
 	if (!buf)
 		return -ENOMEM;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
 	for (;;) {
 		if (off + 1 >= cap) {
 			if (cap >= max) {
-				close(fd);
 				free(buf);
 				return -EFBIG;
 			}
 			cap *= 2;
 			nb = realloc(buf, cap);
 			if (!nb) {
-				close(fd);
 				free(buf);
 				return -ENOMEM;
 			}
@@ -502,7 +494,6 @@ static int slurp_at(int dirfd, const char *name, size_t max, char **out)
 		if (n < 0) {
 			int e = errno;
 
-			close(fd);
 			free(buf);
 			return -e;
 		}
@@ -510,10 +501,23 @@ static int slurp_at(int dirfd, const char *name, size_t max, char **out)
 			break;
 		off += (size_t)n;
 	}
-	close(fd);
 	buf[off] = '\0';
 	*out = buf;
 	return (int)off;
+}
+
+/* Read a whole procfs file of up to max bytes into a new string. */
+static int slurp_at(int dirfd, const char *name, size_t max, char **out)
+{
+	int fd, rc;
+
+	*out = NULL;
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	rc = slurp_fd(fd, max, out);
+	close(fd);
+	return rc;
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -1134,6 +1138,12 @@ int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune
 
 /* ---- setting a vCPU up ---- */
 
+/* The file of a group that lists its threads, and takes a thread moved in. */
+static const char *threads_file(const struct hier *x)
+{
+	return x->version == 2 ? "cgroup.threads" : "tasks";
+}
+
 struct foreign_ctx {
 	struct hostres *h;
 	long found;
@@ -1147,6 +1157,15 @@ static int not_qemus(void *ctx, long tid)
 		return 0;
 	f->found = tid;
 	return 1;
+}
+
+/* The first thread in group fd (of hierarchy x) that is not QEMU's, or 0. */
+static long foreign_thread(struct hostres *h, const struct hier *x, int fd)
+{
+	struct foreign_ctx f = { h, 0 };
+
+	for_each_tid(fd, threads_file(x), not_qemus, &f);
+	return f.found;
 }
 
 /* Make (or take over) <parent>/vcpu<index> in one hierarchy and move tid into it. */
@@ -1173,13 +1192,12 @@ static int setup_group(struct hostres *h, struct hier *x, const char *name, int 
 	}
 	if (fd >= 0 && !created) {
 		/* taken over: it must hold nothing but QEMU's threads */
-		struct foreign_ctx f = { h, 0 };
+		long stranger = foreign_thread(h, x, fd);
 
-		for_each_tid(fd, x->version == 2 ? "cgroup.threads" : "tasks", not_qemus, &f);
-		if (f.found) {
+		if (stranger) {
 			close(fd);
 			return vs_err_set(err, EEXIST, "cgroup %s already holds thread %ld, which is not "
-					  "QEMU's (pid %d): refusing to use it", dir, f.found, h->pid);
+					  "QEMU's (pid %d): refusing to use it", dir, stranger, h->pid);
 		}
 	}
 	if (x->version == 1 && x->cpuset) {
@@ -1232,7 +1250,7 @@ static int setup_group(struct hostres *h, struct hier *x, const char *name, int 
 		}
 	}
 	fmt_tid(t, sizeof(t), tid);
-	rc = do_write(h, fd, dir, x->version == 2 ? "cgroup.threads" : "tasks", t, err);
+	rc = do_write(h, fd, dir, threads_file(x), t, err);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -1452,13 +1470,12 @@ int hostres_vcpu_remove(struct hostres *h, int index)
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
 		if (open_beneath(x->fd, name, &fd) == 0) {
-			struct foreign_ctx f = { h, 0 };
+			long stranger = foreign_thread(h, x, fd);
 
-			for_each_tid(fd, x->version == 2 ? "cgroup.threads" : "tasks", not_qemus, &f);
 			close(fd);
-			if (f.found) {
+			if (stranger) {
 				hwarn(h, "left cgroup %s alone: it holds thread %ld, which is not QEMU's",
-				      dir, f.found);
+				      dir, stranger);
 				continue;
 			}
 		}
@@ -1667,8 +1684,8 @@ int hostres_ledger_load(struct hostres *h, const struct hostres_vmkey *k, cJSON 
 		      h->state_path, name);
 		return 0;
 	}
+	rc = slurp_fd(fd, LEDGER_MAX + 1, &text); /* the file just checked, not its name again */
 	close(fd);
-	rc = slurp_at(h->state_fd, name, LEDGER_MAX + 1, &text);
 	if (rc < 0) {
 		hwarn(h, "state file %s/%s: %s; ignored", h->state_path, name, strerror(-rc));
 		return 0;
