@@ -101,6 +101,8 @@ struct ctx {
 	cJSON *reconciled;  /* pending unplugs finished by this run */
 	bool *busy;         /* slots of pending unplugs: not to be touched */
 	bool cgroups_found;
+	int cgroups_rc;     /* what finding them returned */
+	struct vs_err cgroups_err; /* and why, when it failed */
 	struct vs_err err;
 	bool failed;
 	bool force_partial; /* a vCPU stays plugged but untuned */
@@ -566,20 +568,15 @@ static void audit_identity(struct ctx *c)
 			c->audit_uuid[i] = (char)(c->audit_uuid[i] - 'A' + 'a');
 }
 
-/* QEMU's cgroups, found once; rc < 0 leaves the reason in c->err. */
+/* QEMU's cgroups, found once; < 0 leaves the reason in c->err, every time. */
 static int find_cgroups(struct ctx *c)
 {
-	static int rc;
-
-	if (c->cgroups_found)
-		return rc;
+	if (!c->cgroups_found && !c->o.no_cgroup && !c->t->legacy)
+		c->cgroups_rc = hostres_cgroups_find(c->h, c->pid, c->o.cgroup, &c->cgroups_err);
 	c->cgroups_found = true;
-	rc = 0;
-	if (c->o.no_cgroup || c->t->legacy)
-		return 0;
-	hostres_set_warn(c->h, host_warn, c);
-	rc = hostres_cgroups_find(c->h, c->pid, c->o.cgroup, &c->err);
-	return rc;
+	if (c->cgroups_rc < 0)
+		c->err = c->cgroups_err;
+	return c->cgroups_rc;
 }
 
 /* The state directory and the VM's lock, before connecting: runs queue here, in order. */
@@ -587,7 +584,6 @@ static int state_lock(struct ctx *c)
 {
 	struct vs_err e = { 0 };
 
-	hostres_set_warn(c->h, host_warn, c);
 	if (hostres_state_open(c->h, c->o.state_dir, &e) < 0) {
 		warn(c, "no lock and no record of pending unplugs: %s", e.msg);
 		return 0;
@@ -706,6 +702,8 @@ static int gather(struct ctx *c)
 	rc = hostres_open(NULL, &c->h, err);
 	if (rc < 0)
 		return rc;
+	hostres_set_warn(c->h, host_warn, c);
+	hostres_set_dry(c->h, c->o.dry_run); /* reconciliation too changes nothing in a dry run */
 	if (!c->o.dry_run) {
 		const char *why = NULL;
 
@@ -815,6 +813,17 @@ static int plan(struct ctx *c)
 	return 0;
 }
 
+/* Does the plan plug anything? */
+static bool plan_plugs(const struct ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->plan.nsteps; i++)
+		if (c->plan.steps[i].op == TOPO_PLUG)
+			return true;
+	return false;
+}
+
 /* Merge a sibling's settings into c->tune where nothing was given; say what was taken. */
 static void inherit_from(struct ctx *c, int index, const struct hostres_tune *s)
 {
@@ -865,25 +874,19 @@ static void inherit_from(struct ctx *c, int index, const struct hostres_tune *s)
  */
 static int host_prepare(struct ctx *c)
 {
-	bool plugs = false;
+	bool plugs = plan_plugs(c);
 	int i, rc;
 
-	for (i = 0; i < c->plan.nsteps; i++)
-		plugs = plugs || c->plan.steps[i].op == TOPO_PLUG;
 	if (c->plan.nsteps == 0)
 		return 0;
-	hostres_set_warn(c->h, host_warn, c);
-	hostres_set_dry(c->h, c->o.dry_run);
-	if (!c->o.no_cgroup && !c->t->legacy) {
-		rc = find_cgroups(c);
-		if (rc < 0 && (c->o.cgroup || (plugs && c->o.tune_given))) {
-			c->exit = c->o.cgroup ? VS_EXIT_USAGE : VS_EXIT_FAIL;
-			return vs_err_prefix(&c->err, "cgroups");
-		}
-		if (rc < 0) {
-			warn(c, "no per-vCPU cgroups: %s", c->err.msg);
-			memset(&c->err, 0, sizeof(c->err));
-		}
+	rc = find_cgroups(c);
+	if (rc < 0 && (c->o.cgroup || (plugs && c->o.tune_given))) {
+		c->exit = c->o.cgroup ? VS_EXIT_USAGE : VS_EXIT_FAIL;
+		return vs_err_prefix(&c->err, "cgroups");
+	}
+	if (rc < 0) {
+		warn(c, "no per-vCPU cgroups: %s", c->err.msg);
+		memset(&c->err, 0, sizeof(c->err));
 	}
 	if (!plugs)
 		return 0;
@@ -1218,12 +1221,8 @@ static void apply(struct ctx *c)
 static void apply_all(struct ctx *c)
 {
 	struct vs_err e = { 0 };
-	bool plugs = false;
-	int i;
 
-	for (i = 0; i < c->plan.nsteps; i++)
-		plugs = plugs || c->plan.steps[i].op == TOPO_PLUG;
-	if (plugs && c->host_tune) {
+	if (plan_plugs(c) && c->host_tune) {
 		hostres_set_log(c->h, c->host_log);
 		hostres_emulator_widen(c->h, &e);
 		hostres_set_log(c->h, NULL);
