@@ -46,6 +46,15 @@ static cJSON *step(int i)
 
 #define RUN(...) run_vcpuset(&r, (const char *const[]){ __VA_ARGS__, NULL })
 
+/* The simulated QEMU has received no device_add so far. */
+static void assert_no_device_add(void)
+{
+	char *log = peer_log(peer);
+
+	cr_assert_null(strstr(log, "device_add"), "%s", log);
+	free(log);
+}
+
 Test(cli, help_and_version)
 {
 	RUN("--help");
@@ -177,7 +186,6 @@ Test(cli, refused_count_sends_nothing)
 Test(cli, dry_run_plans_and_sends_nothing)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
-	char *log;
 
 	serve(&cfg);
 	RUN("--json", "--dry-run", "--socket", sock, "+3");
@@ -187,9 +195,7 @@ Test(cli, dry_run_plans_and_sends_nothing)
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(2), "status")), "planned");
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(step(2), "qmp"), "execute")), "device_add");
 	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
-	log = peer_log(peer);
-	cr_assert_null(strstr(log, "device_add"), "%s", log);
-	free(log);
+	assert_no_device_add();
 }
 
 Test(cli, unplug_confirmed_without_device_event)
@@ -415,30 +421,24 @@ Test(cli, negative_count_is_not_an_option)
 Test(cli, missing_resctrl_group_is_refused_before_anything_changes)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
-	char *log;
 
 	serve(&cfg);
 	RUN("--json", "--socket", sock, "3", "--cachetune", "vcpuset-no-such-group");
 	cr_assert_eq(r.exit, 2, "%s", r.out);
 	cr_assert(strstr(error_message(), "/sys/fs/resctrl"), "%s", error_message());
-	log = peer_log(peer);
-	cr_assert_null(strstr(log, "device_add"), "%s", log);
-	free(log);
+	assert_no_device_add();
 }
 
 Test(cli, quota_without_a_cpu_cgroup_is_refused_before_anything_changes)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
-	char *log;
 
 	serve(&cfg);
 	/* this process sits in the root cgroups: no vcpuN group there, so no cpu controller */
 	RUN("--json", "--socket", sock, "3", "--quota", "50000");
 	cr_assert_eq(r.exit, 2, "%s", r.out);
 	cr_assert(strstr(error_message(), "cgroup cpu controller is required"), "%s", error_message());
-	log = peer_log(peer);
-	cr_assert_null(strstr(log, "device_add"), "%s", log);
-	free(log);
+	assert_no_device_add();
 }
 
 Test(cli, scheduler_and_affinity_reach_the_thread)
@@ -748,7 +748,7 @@ static void wrapper_teardown(void)
 Test(cli, audit_required_without_cap_audit_write_fails_before_anything, .fini = wrapper_teardown)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
-	char bin[PATH_MAX], *log;
+	char bin[PATH_MAX];
 	FILE *f;
 	int fd;
 
@@ -766,9 +766,7 @@ Test(cli, audit_required_without_cap_audit_write_fails_before_anything, .fini = 
 	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
 	cr_assert(strstr(error_message(), "--audit=required"), "%s", error_message());
 	cr_assert(strstr(error_message(), "CAP_AUDIT_WRITE"), "%s", error_message());
-	log = peer_log(peer);
-	cr_assert_null(strstr(log, "device_add"), "%s", log);
-	free(log);
+	assert_no_device_add();
 	run_free(&r);
 	RUN("--json", "--socket", sock, "3");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
