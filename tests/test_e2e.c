@@ -642,3 +642,22 @@ Test(e2e, two_concurrent_runs_end_at_a_consistent_count)
 	run_free(&r);
 	baseline(2);
 }
+
+Test(e2e, wait_returns_once_the_pending_unplug_is_done)
+{
+	char path[128];
+
+	e2e_state_dir();
+	baseline(3);
+	RUN("--state-dir", e2e_state, "--timeout", "0.001", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 3, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--wait", "--timeout", "10", "--state-dir", e2e_state, "--socket", sock);
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
+	wait_guest("0-1");
+	snprintf(path, sizeof(path), "rm -rf %s", e2e_state);
+	cr_assert_eq(system(path), 0);
+}
