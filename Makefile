@@ -66,7 +66,7 @@ lint-man:
 # The tests: unit (scripted QMP peer, fixtures), CLI, then end-to-end on a real QEMU guest.
 check: deps
 	$(MAKE) all $(TESTS) $(E2E)
-	$(MAKE) lint-man lint-c
+	$(MAKE) lint-man lint-c fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
@@ -84,6 +84,47 @@ check-asan: deps
 check-valgrind: deps all $(E2E)
 	@echo "== valgrind $(E2E)"; VCPUSET_BIN=tests/valgrind-vcpuset.sh sh tests/guest/run.sh ./$(E2E) --jobs 1
 
+# libFuzzer harnesses (tests/fuzz), built with clang and ASan+UBSan from the sources. `make
+# fuzz` runs each for FUZZ_SECONDS on a seed corpus made from tests/fixtures plus the corpus
+# it grew before (tests/fuzz/out); a crash stops make and leaves its input in tests/fuzz/out.
+# Inputs that once crashed live in tests/fuzz/regress/NAME and run in `make check`.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZERS = qmp topo cpulist hostres
+FUZZ_BINS = $(FUZZERS:%=tests/fuzz/out/fuzz_%)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
+
+tests/fuzz/out/fuzz_%: tests/fuzz/fuzz_%.c qmp.c topo.c hostres.c qmp.h topo.h hostres.h vcpuset.h
+	@mkdir -p tests/fuzz/out
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEP_CFLAGS) -o $@ $< qmp.c topo.c hostres.c $(DEP_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps fuzz-build
+	rm -rf tests/fuzz/out/seeds
+	sh tests/fuzz/seeds.sh tests/fuzz/out/seeds
+	@set -e; for f in $(FUZZERS); do \
+		mkdir -p tests/fuzz/out/corpus/$$f tests/fuzz/regress/$$f; \
+		echo "== fuzz $$f ($(FUZZ_SECONDS) s)"; \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		./tests/fuzz/out/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=131072 \
+			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/out/crash-$$f- \
+			tests/fuzz/out/corpus/$$f tests/fuzz/out/seeds/$$f tests/fuzz/regress/$$f \
+			2>tests/fuzz/out/$$f.log || { tail -n 60 tests/fuzz/out/$$f.log; exit 1; }; \
+		grep -E '^stat::(number_of_executed_units|peak_rss_mb|new_units_added)' tests/fuzz/out/$$f.log; \
+	done
+
+# Every input that ever crashed a harness, run once each: in `make check`.
+fuzz-regress: fuzz-build
+	@set -e; for f in $(FUZZERS); do \
+		set -- tests/fuzz/regress/$$f/*; [ -e "$$1" ] || continue; \
+		echo "== fuzz regressions $$f ($$# inputs)"; \
+		./tests/fuzz/out/fuzz_$$f "$$@" 2>tests/fuzz/out/$$f-regress.log || \
+			{ tail -n 60 tests/fuzz/out/$$f-regress.log; exit 1; }; \
+	done
+
 demo: deps all
 	sh tests/guest/build.sh
 	sh tests/guest/demo.sh ./vcpuset
@@ -96,9 +137,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E)
+	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(FUZZ_BINS)
 
-.PHONY: all check check-asan check-valgrind lint-c deps guest lint-man demo install uninstall clean
+.PHONY: all check check-asan check-valgrind lint-c deps guest lint-man demo install uninstall clean \
+	fuzz fuzz-build fuzz-regress
 .SECONDARY:
 
 -include $(wildcard *.d tests/*.d)

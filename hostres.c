@@ -157,7 +157,8 @@ int hostres_valid_group(const char *what, const char *s, struct vs_err *err)
 				  (int)(n > 64 ? 64 : n), s);
 	return 0;
 }
-
+/* ---- file primitives: every open is relative to a directory fd and never follows; reads
+ * are O_NONBLOCK, so that a fifo planted in a tree cannot stall vcpuset ---- */
 /* ---- file primitives: every open is relative to a directory fd and never follows ---- */
 
 /* Read a small file; trailing whitespace is dropped. Length, or -errno (-EFBIG if too long). */
@@ -168,7 +169,7 @@ static int read_at(int dirfd, const char *name, char *buf, size_t size)
 	int fd, rc = 0;
 
 	buf[0] = '\0';
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	for (;;) {
@@ -274,7 +275,7 @@ static int for_each_tid(int dirfd, const char *name, int (*fn)(void *ctx, long t
 	ssize_t n;
 	int fd, rc = 0;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
@@ -512,7 +513,7 @@ static int slurp_at(int dirfd, const char *name, size_t max, char **out)
 	int fd, rc;
 
 	*out = NULL;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	rc = slurp_fd(fd, max, out);
@@ -824,19 +825,20 @@ static void mask_text(const uint64_t *m, char *buf, size_t size)
 		snprintf(buf, size, "%s", "?");
 }
 
-/* Read a cpulist file into a mask; an empty list is an empty mask. */
+/* Read a cpulist file into a mask; an empty list is an empty mask. m is unchanged on error. */
 static int read_mask_at(int dirfd, const char *name, uint64_t *m)
 {
+	uint64_t tmp[HOSTRES_MASK_WORDS] = { 0 };
 	char buf[VALUE_MAX];
 	int rc;
 
-	memset(m, 0, HOSTRES_MASK_WORDS * sizeof(*m));
 	rc = read_at(dirfd, name, buf, sizeof(buf));
+	if (rc > 0)
+		rc = topo_cpulist_parse(buf, tmp, TOPO_MAX_CPUS, NULL);
 	if (rc < 0)
 		return rc;
-	if (rc == 0)
-		return 0;
-	return topo_cpulist_parse(buf, m, TOPO_MAX_CPUS, NULL);
+	memcpy(m, tmp, sizeof(tmp));
+	return 0;
 }
 
 int hostres_default_affinity(struct hostres *h, struct hostres_tune *t, struct vs_err *err)
@@ -950,21 +952,27 @@ bool hostres_vcpu_has_group(struct hostres *h, int index)
 
 static int read_bw(const struct hier *x, int fd, struct hostres_tune *t)
 {
-	char buf[128], tok[32];
-	long long q, p;
+	char buf[128], *sp;
+	long long q = -1, p;
 
+	/* Strictly: a value inherited by the next vCPU must be one the kernel would take. */
 	if (x->version == 2) {
-		if (read_at(fd, "cpu.max", buf, sizeof(buf)) < 0 ||
-		    sscanf(buf, "%31s %lld", tok, &p) != 2)
+		if (read_at(fd, "cpu.max", buf, sizeof(buf)) < 0 || !(sp = strchr(buf, ' ')))
 			return -EINVAL;
-		q = strcmp(tok, "max") == 0 ? -1 : strtoll(tok, NULL, 10);
+		*sp++ = '\0';
+		if (strcmp(buf, "max") != 0 &&
+		    topo_parse_ll("cpu.max", buf, HOSTRES_QUOTA_MIN, HOSTRES_QUOTA_MAX, &q, NULL) < 0)
+			return -EINVAL;
+		if (topo_parse_ll("cpu.max", sp, HOSTRES_PERIOD_MIN, HOSTRES_PERIOD_MAX, &p, NULL) < 0)
+			return -EINVAL;
 	} else {
-		if (read_at(fd, "cpu.cfs_period_us", buf, sizeof(buf)) < 0)
+		if (read_at(fd, "cpu.cfs_period_us", buf, sizeof(buf)) < 0 ||
+		    topo_parse_ll("period", buf, HOSTRES_PERIOD_MIN, HOSTRES_PERIOD_MAX, &p, NULL) < 0)
 			return -EINVAL;
-		p = strtoll(buf, NULL, 10);
-		if (read_at(fd, "cpu.cfs_quota_us", buf, sizeof(buf)) < 0)
+		if (read_at(fd, "cpu.cfs_quota_us", buf, sizeof(buf)) < 0 ||
+		    topo_parse_ll("quota", buf, -1, HOSTRES_QUOTA_MAX, &q, NULL) < 0 ||
+		    (q >= 0 && q < HOSTRES_QUOTA_MIN))
 			return -EINVAL;
-		q = strtoll(buf, NULL, 10);
 	}
 	t->period = p;
 	t->quota = q < 0 ? -1 : q;
@@ -1669,7 +1677,7 @@ int hostres_ledger_load(struct hostres *h, const struct hostres_vmkey *k, cJSON 
 	if (h->state_fd < 0)
 		return 0;
 	key_name(k, "json", name, sizeof(name));
-	fd = openat(h->state_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = openat(h->state_fd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;

@@ -404,6 +404,50 @@ Test(hostres, v1_comounted_cpu_cpuacct_and_period_restored_when_the_quota_fails)
 			 "the old period is back");
 }
 
+/*
+ * What is read back from a vCPU's groups is inherited by the next one, so it is parsed
+ * strictly: junk or out-of-range bandwidth is not taken, and a hierarchy without a cpuset
+ * file does not wipe the cpus read from another (found by fuzz_hostres).
+ */
+Test(hostres, read_back_takes_only_values_the_kernel_would_accept)
+{
+	static const char *const bad[][2] = {
+		{ "100000\n", "12abc\n" }, { "100000\n", "5\n" }, { "999\n", "50000\n" },
+		{ "x\n", "50000\n" }, { "100000\n", "\n" }, { "100000\n", "99999999999999999999\n" },
+	};
+	struct hostres_tune rb;
+	size_t i;
+
+	put_mountinfo("31 25 0:27 / @/v1/cpu rw - cgroup cgroup rw,cpu\n"
+		      "32 25 0:28 / @/v1/cpuset rw - cgroup cgroup rw,cpuset\n"
+		      "33 25 0:29 / @/v2 rw - cgroup2 cgroup2 rw\n");
+	put_qemu_cgroup("3:cpu:/vm1/emulator\n2:cpuset:/vm1/emulator\n0::/vm1/emulator\n");
+	fx_put("v1/cpuset/vm1/vcpu2/cpuset.cpus", "1\n");
+	fx_put("v1/cpuset/vm1/vcpu2/cpuset.mems", "0\n");
+	fx_put("v2/vm1/cgroup.controllers", "cpuset\n");
+	fx_mkdir("v2/vm1/vcpu2"); /* no cpuset files there */
+	fx_mkdir("v1/cpu/vm1/vcpu2");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 3, "%s", err.msg);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fx_put("v1/cpu/vm1/vcpu2/cpu.cfs_period_us", bad[i][0]);
+		fx_put("v1/cpu/vm1/vcpu2/cpu.cfs_quota_us", bad[i][1]);
+		rb = tune();
+		cr_assert_eq(hostres_vcpu_read(h, 2, tid, &rb, HR_INHERITED, NULL, &err), 0);
+		cr_assert_eq(rb.bw_src, HR_UNSET, "period '%s' quota '%s' taken as %lld/%lld",
+			     bad[i][0], bad[i][1], rb.period, rb.quota);
+	}
+	fx_put("v1/cpu/vm1/vcpu2/cpu.cfs_quota_us", "-1\n");
+	rb = tune();
+	cr_assert_eq(hostres_vcpu_read(h, 2, tid, &rb, HR_INHERITED, NULL, &err), 0);
+	cr_assert_eq(rb.bw_src, HR_INHERITED);
+	cr_assert_eq(rb.period, 100000);
+	cr_assert_eq(rb.quota, -1);
+	cr_assert_eq(rb.cpus_src, HR_INHERITED);
+	cr_assert_eq(rb.cpus[0], 2, "cpus '1' survive the v2 group without cpuset.cpus");
+	cr_assert_eq(rb.mems[0], 1);
+}
+
 Test(hostres, emulator_mems_widened_then_restored)
 {
 	hybrid_tree();
