@@ -157,9 +157,11 @@ int hostres_valid_group(const char *what, const char *s, struct vs_err *err)
 				  (int)(n > 64 ? 64 : n), s);
 	return 0;
 }
-/* ---- file primitives: every open is relative to a directory fd and never follows; reads
- * are O_NONBLOCK, so that a fifo planted in a tree cannot stall vcpuset ---- */
-/* ---- file primitives: every open is relative to a directory fd and never follows ---- */
+
+/*
+ * ---- file primitives: every open is relative to a directory fd and never follows; reads
+ * are O_NONBLOCK, so that a fifo planted in a tree cannot stall vcpuset ----
+ */
 
 /* Read a small file; trailing whitespace is dropped. Length, or -errno (-EFBIG if too long). */
 static int read_at(int dirfd, const char *name, char *buf, size_t size)
