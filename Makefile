@@ -27,7 +27,8 @@ DEP_LIBS = $(shell $(PKG_CONFIG) --libs libcjson audit 2>/dev/null || echo -lcjs
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
 OBJS = qmp.o topo.o hostres.o audit.o
-TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli
+TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli \
+	tests/test_faults
 E2E = tests/test_e2e
 
 all: vcpuset

@@ -82,6 +82,7 @@ struct ctx {
 	bool can_hotplug;
 	int legacy_max;
 	char hotplug_error[512];
+	bool del_accepted; /* the last device_del was taken by QEMU */
 	struct topo_table *t;
 	struct topo_plan plan;
 	struct hostres_tune tune; /* what each new vCPU thread gets */
@@ -418,10 +419,42 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	}
 }
 
+/*
+ * Text that may hold what QEMU said, made safe for a terminal and a one-line message:
+ * control characters (newlines, escapes) become \xNN. Returns buf.
+ */
+static const char *esc(const char *s, size_t len, char *buf, size_t size)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && s[i] && o + 5 < size; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
+		else
+			buf[o++] = (char)ch;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* "vcpuset: [what: ]msg" on stderr, on one line whatever msg holds. */
+static void put_line(const char *what, const char *msg)
+{
+	char buf[4 * sizeof(((struct vs_err *)0)->msg) + 8];
+
+	fprintf(stderr, "vcpuset: %s%s\n", what, esc(msg, strlen(msg), buf, sizeof(buf)));
+}
+
 static void trace_stderr(void *ctx, char dir, const char *line, size_t len)
 {
+	char *buf = malloc(4 * len + 8);
+
 	(void)ctx;
-	fprintf(stderr, "%c %.*s\n", dir, (int)len, line);
+	if (buf)
+		fprintf(stderr, "%c %s\n", dir, esc(line, len, buf, 4 * len + 8));
+	free(buf);
 }
 
 static void warn(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -435,7 +468,7 @@ static void warn(struct ctx *c, const char *fmt, ...)
 	va_end(ap);
 	cJSON_AddItemToArray(c->warnings, cJSON_CreateString(buf));
 	if (!c->o.json)
-		fprintf(stderr, "vcpuset: warning: %s\n", buf);
+		put_line("warning: ", buf);
 }
 
 static void host_warn(void *ctx, const char *msg)
@@ -496,19 +529,37 @@ static int refresh(struct ctx *c, cJSON *hp, struct vs_err *err)
 	return 0;
 }
 
-static void read_identity(struct ctx *c)
+/*
+ * An optional query: QEMU may refuse it (-EREMOTEIO: older QEMU, not this machine type),
+ * and then it is skipped; anything else (a broken or closed monitor) ends the run.
+ */
+static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
 {
 	struct vs_err e = { 0 };
-	cJSON *r = NULL, *v;
+	int rc;
 
-	if (qmp_execute(c->q, TOPO_CMD_NAME, NULL, COMMAND_MS, &r, &e) == 0) {
+	rc = qmp_execute(c->q, cmd, NULL, COMMAND_MS, r, &e);
+	if (rc < 0 && rc != -EREMOTEIO)
+		c->err = e;
+	return rc;
+}
+
+static int read_identity(struct ctx *c)
+{
+	cJSON *r = NULL, *v;
+	int rc;
+
+	rc = optional_query(c, TOPO_CMD_NAME, &r);
+	if (rc == 0) {
 		v = cJSON_GetObjectItemCaseSensitive(r, "name");
 		if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(c->name))
 			snprintf(c->name, sizeof(c->name), "%s", v->valuestring);
 	}
 	cJSON_Delete(r);
 	r = NULL;
-	if (qmp_execute(c->q, TOPO_CMD_UUID, NULL, COMMAND_MS, &r, &e) == 0) {
+	if (rc == 0 || rc == -EREMOTEIO)
+		rc = optional_query(c, TOPO_CMD_UUID, &r);
+	if (rc == 0) {
 		v = cJSON_GetObjectItemCaseSensitive(r, "UUID");
 		if (cJSON_IsString(v) && strlen(v->valuestring) == 36 &&
 		    strspn(v->valuestring, "0123456789abcdefABCDEF-") == 36 &&
@@ -517,25 +568,28 @@ static void read_identity(struct ctx *c)
 	}
 	cJSON_Delete(r);
 	r = NULL;
-	if (qmp_execute(c->q, TOPO_CMD_KVM, NULL, COMMAND_MS, &r, &e) == 0)
+	if (rc == 0 || rc == -EREMOTEIO)
+		rc = optional_query(c, TOPO_CMD_KVM, &r);
+	if (rc == 0)
 		c->kvm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "enabled"));
 	cJSON_Delete(r);
+	return rc == -EREMOTEIO ? 0 : rc;
 }
 
-/* Does this QEMU list command name in query-commands? */
-static bool has_command(struct ctx *c, const char *name)
+/* Does this QEMU list command name in query-commands? 1 yes, 0 no, < 0 broken monitor. */
+static int has_command(struct ctx *c, const char *name)
 {
-	struct vs_err e = { 0 };
 	cJSON *r = NULL, *it;
-	bool found = false;
+	int rc, found = 0;
 
-	if (qmp_execute(c->q, TOPO_CMD_COMMANDS, NULL, COMMAND_MS, &r, &e) < 0)
-		return false;
+	rc = optional_query(c, TOPO_CMD_COMMANDS, &r);
+	if (rc < 0)
+		return rc == -EREMOTEIO ? 0 : rc;
 	cJSON_ArrayForEach(it, r) {
 		cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
 
 		if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-			found = true;
+			found = 1;
 	}
 	cJSON_Delete(r);
 	return found;
@@ -727,16 +781,24 @@ static int gather(struct ctx *c)
 	rc = qmp_handshake(c->q, CONNECT_MS, err);
 	if (rc < 0)
 		return rc;
-	read_identity(c);
+	rc = read_identity(c);
+	if (rc < 0)
+		return rc;
 	audit_identity(c);
 	c->can_hotplug = true;
 	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
 	if (rc == -EREMOTEIO) {
+		int legacy = 0;
+
 		c->can_hotplug = false;
-		if (strcmp(err->qmp_class, "CommandNotFound") == 0 && has_command(c, TOPO_CMD_LEGACY_ADD))
+		snprintf(c->hotplug_error, sizeof(c->hotplug_error), "%s", err->msg);
+		if (strcmp(err->qmp_class, "CommandNotFound") == 0) {
+			legacy = has_command(c, TOPO_CMD_LEGACY_ADD);
+			if (legacy < 0)
+				return legacy;
+		}
+		if (legacy)
 			c->hotplug_error[0] = '\0'; /* legacy cpu-add */
-		else
-			snprintf(c->hotplug_error, sizeof(c->hotplug_error), "%s", err->msg);
 		memset(err, 0, sizeof(*err));
 	} else if (rc < 0) {
 		return rc;
@@ -986,7 +1048,9 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 	int rc, i;
 
 	head.props = NULL; /* a copy for matching only; the table may be rebuilt below */
+	c->del_accepted = false;
 	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
+	c->del_accepted = rc == 0;
 	if (rc == -EREMOTEIO && strcmp(c->err.qmp_class, "DeviceNotFound") == 0) {
 		gone = true; /* already removed: the refresh below confirms it */
 		memset(&c->err, 0, sizeof(c->err));
@@ -1060,15 +1124,21 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
  * untuned vCPU, so unplug it again. Returns the step's error; exit 4 if it stays plugged.
  */
 static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_result *r,
-			 const char *what)
+			 const char *what, const char *stage)
 {
 	struct topo_step u = { TOPO_UNPLUG, s->vcpu, s->vcpus, s->after, s->before };
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments"), "id"));
+	struct topo_vcpu *v = &c->t->v[s->vcpu];
 	char why[sizeof(c->err.msg)];
 	const char *cmd;
 	cJSON *args = NULL, *qmp;
 	int rc;
 
 	snprintf(why, sizeof(why), "%s", c->err.msg);
+	/* No refresh after the plug (it failed): the id is the one device_add was given. */
+	if (!v->alias[0] && id && topo_valid_name("id", id, NULL) == 0 && strlen(id) < sizeof(v->alias))
+		snprintf(v->alias, sizeof(v->alias), "%s", id);
 	if (c->t->legacy) {
 		rc = -EOPNOTSUPP;
 	} else {
@@ -1084,10 +1154,10 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 	}
 	r->status = ST_FAILED;
 	if (rc == 0) {
-		vs_err_set(&c->err, EIO, "%s: host setup failed (%s); unplugged it again", what, why);
+		vs_err_set(&c->err, EIO, "%s: %s (%s); unplugged it again", what, stage, why);
 	} else {
-		vs_err_set(&c->err, EIO, "%s: host setup failed (%s); unplugging it again %s: vCPU %d "
-			   "is plugged but not tuned", what, why,
+		vs_err_set(&c->err, EIO, "%s: %s (%s); unplugging it again %s: vCPU %d "
+			   "is plugged but not tuned", what, stage, why,
 			   rc == -EINPROGRESS ? "did not complete in time"
 			   : rc == -EOPNOTSUPP ? "is impossible (legacy QEMU)" : "failed", s->vcpu);
 		c->force_partial = true;
@@ -1110,9 +1180,10 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 		audit_step(c, s->before, s->after, rc == 0); /* QEMU answered */
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
+	/* QEMU took it: from here on a failure takes the vCPU out again, or says it could not. */
 	rc = refresh(c, NULL, &c->err);
 	if (rc < 0)
-		return step_fail(c, r, rc, what);
+		return plug_rollback(c, s, r, what, "checking it failed");
 	v = &c->t->v[s->vcpu];
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		if (!c->t->v[i].online) {
@@ -1121,7 +1192,7 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 		}
 		if (c->t->tids_valid && c->t->v[i].tid <= 0) {
 			vs_err_set(&c->err, EPROTO, "QEMU reports no thread for vCPU %d", i);
-			return step_fail(c, r, -EPROTO, what);
+			return plug_rollback(c, s, r, what, "checking it failed");
 		}
 	}
 	r->tid = c->t->tids_valid ? v->tid : 0;
@@ -1140,7 +1211,7 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 			rc = hostres_vcpu_setup(c->h, c->pid, i, c->t->v[i].tid, &c->tune, &c->err);
 		hostres_set_log(c->h, NULL);
 		if (rc < 0)
-			return plug_rollback(c, s, r, what);
+			return plug_rollback(c, s, r, what, "host setup failed");
 		kernel = cJSON_AddArrayToObject(r->host, "kernel");
 		for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 			struct hostres_tune rb;
@@ -1175,6 +1246,15 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 			 stop_signal ? " (interrupted)" : "");
 		ledger_add(c, s, r);
 		return rc;
+	}
+	if (rc < 0 && rc != -EPERM && c->del_accepted) {
+		/* QEMU took device_del, then the monitor failed: the guest may still let it go. */
+		r->status = ST_PENDING;
+		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, then: %.300s; "
+			 "whether it completed is unknown: a later run finishes it ('vcpuset --status' "
+			 "or '--wait')", s->vcpu, r->alias, c->err.msg);
+		ledger_add(c, s, r);
+		return -EINPROGRESS;
 	}
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
@@ -1436,14 +1516,17 @@ static void report_status_text(const struct ctx *c)
 {
 	char topo[160];
 	int i;
+	char name[4 * sizeof(c->name)], why[4 * sizeof(c->hotplug_error)];
 
 	printf("%s%s%s pid %d, QEMU %s (%s, %s): %d of %d vCPUs online\n",
-	       c->name[0] ? "vm '" : "vm", c->name, c->name[0] ? "'" : "", c->pid,
+	       c->name[0] ? "vm '" : "vm", esc(c->name, sizeof(c->name), name, sizeof(name)),
+	       c->name[0] ? "'" : "", c->pid,
 	       qmp_version(c->q), c->t->target[0] ? c->t->target : "?", c->kvm ? "kvm" : "tcg",
 	       c->t->online, c->t->n);
 	if (!c->can_hotplug)
-		printf("%s\n", c->hotplug_error[0] ? c->hotplug_error
-						   : "legacy QEMU: plug with cpu-add only, no unplug");
+		printf("%s\n", c->hotplug_error[0]
+				       ? esc(c->hotplug_error, sizeof(c->hotplug_error), why, sizeof(why))
+				       : "legacy QEMU: plug with cpu-add only, no unplug");
 	printf("%-5s %-6s %-7s %-10s %-8s %-5s %-32s %s\n", "VCPU", "ONLINE", "HOTPLUG", "ALIAS",
 	       "TID", "ORDER", "QOM-PATH", "TOPOLOGY");
 	for (i = 0; i < c->t->n; i++) {
@@ -1647,7 +1730,7 @@ int main(int argc, char **argv)
 		else if (!c.o.wait)
 			report_text(&c);
 		if (c.exit != VS_EXIT_OK)
-			fprintf(stderr, "vcpuset: %s\n", c.err.msg);
+			put_line("", c.err.msg);
 	}
 	for (i = 0; c.res && i < c.plan.nsteps; i++) {
 		cJSON_Delete(c.res[i].qmp);

@@ -220,7 +220,7 @@ static void send_json(struct peer *p, cJSON *j)
 
 	s = realloc(s, n + 3);
 	memcpy(s + n, "\r\n", 3);
-	send_all(p, s, n + 2, 0, 0);
+	send_all(p, s, n + 2, p->cfg.chunk, 0);
 	free(s);
 }
 
@@ -533,7 +533,7 @@ static void serve(struct peer *p)
 	if (p->cfg.greet == PEER_CLOSE_AT_ONCE)
 		goto out;
 	if (p->cfg.greet != PEER_NO_GREETING)
-		send_all(p, greeting, sizeof(greeting) - 1, 0, 0);
+		send_all(p, greeting, sizeof(greeting) - 1, p->cfg.chunk, 0);
 	if (p->cfg.greet == PEER_CLOSE_AFTER_GREETING)
 		goto out;
 	while (!p->quit) {

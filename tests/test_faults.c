@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Injected faults: a scripted QMP peer that misbehaves in every way a monitor socket (or a
+ * hostile QEMU) can. Each run must end in one clear line on stderr, the documented exit
+ * status, and — before anything was asked of QEMU — nothing sent that changes the guest.
+ * Under `make check-asan` the same runs also prove there is no leak (LeakSanitizer changes
+ * the exit status) and no undefined behaviour.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "peer.h"
+#include "run.h"
+
+static struct peer *peer;
+static char sock[64];
+static struct run_result r;
+
+static void serve(const struct peer_config *cfg)
+{
+	snprintf(sock, sizeof(sock), "/tmp/vcpuset-faults-%d.sock", (int)getpid());
+	peer = peer_start_unix(sock, cfg);
+}
+
+static void finish(void)
+{
+	run_free(&r);
+	if (peer)
+		free(peer_stop(peer));
+	peer = NULL;
+}
+
+TestSuite(faults, .fini = finish, .timeout = 60);
+
+/*
+ * stderr is lines that all start "vcpuset: ", with no control character but the newlines,
+ * exactly one of them not a warning, and that one holds want.
+ */
+static void assert_one_error_line(const char *want)
+{
+	const char *p = r.err, *nl;
+	int errors = 0;
+
+	cr_assert(strlen(r.err) > 0, "nothing on stderr");
+	for (p = r.err; *p; p = nl + 1) {
+		const char *c;
+
+		nl = strchr(p, '\n');
+		cr_assert_not_null(nl, "stderr does not end in a newline: %s", r.err);
+		cr_assert_eq(strncmp(p, "vcpuset: ", 9), 0, "line without the prefix in: %s", r.err);
+		for (c = p; c < nl; c++)
+			cr_assert(*c >= 0x20 && *c != 0x7f, "control character 0x%02x in: %s",
+				  (unsigned char)*c, r.err);
+		if (strncmp(p, "vcpuset: warning: ", 18) != 0) {
+			errors++;
+			cr_assert(memmem(p, (size_t)(nl - p), want, strlen(want)), "want '%s' in: %s",
+				  want, r.err);
+		}
+	}
+	cr_assert_eq(errors, 1, "%d error lines: %s", errors, r.err);
+}
+
+static void assert_nothing_changed(void)
+{
+	char *log = peer_log(peer);
+
+	cr_assert_null(strstr(log, "device_add"), "%s", log);
+	cr_assert_null(strstr(log, "device_del"), "%s", log);
+	cr_assert_null(strstr(log, "cpu-add"), "%s", log);
+	free(log);
+}
+
+#define OV(c, text) { .cmd = (c), .raw = (text) }
+#define HP_REPLY(slots) "{\"return\": [" slots "], \"id\": %ID%}\r\n"
+#define SLOT(props, extra) "{\"props\": " props ", \"vcpus-count\": 1, \"type\": \"qemu64-x86_64-cpu\"" extra "}"
+#define BOOT ", \"qom-path\": \"/machine/unattached/device[0]\""
+#define P(core) "{\"socket-id\": 0, \"core-id\": " #core ", \"thread-id\": 0}"
+/* A plugged vCPU 1 whose qom-path (and so its alias) is path. */
+#define PLUGGED(path)                                                                         \
+	OV("query-hotpluggable-cpus", HP_REPLY(SLOT(P(1), ", \"qom-path\": \"" path "\"") ", "  \
+					       SLOT(P(0), BOOT))),                               \
+	OV("query-cpus-fast", "{\"return\": [{\"cpu-index\": 0, \"thread-id\": 77, \"qom-path\": " \
+	   "\"/machine/unattached/device[0]\"}, {\"cpu-index\": 1, \"thread-id\": 77, "           \
+	   "\"qom-path\": \"" path "\"}], \"id\": %ID%}\r\n")
+
+struct fault {
+	const char *name;
+	struct peer_config cfg;
+	const char *count; /* NULL: --status */
+	int exit;
+	const char *msg;
+};
+
+static const struct peer_override close_mid_reply[] = {
+	{ .cmd = "query-hotpluggable-cpus", .raw = "{\"return\": [{\"props\": {\"core-", .close_after = true },
+};
+static const struct peer_override not_json[] = { OV("query-name", "this is not json\r\n") };
+static const struct peer_override not_object[] = { OV("query-name", "[1, 2, 3]\r\n") };
+static const struct peer_override wrong_id[] = {
+	OV("query-hotpluggable-cpus", "{\"return\": [], \"id\": \"vcpuset-999\"}\r\n"),
+};
+static const struct peer_override no_id[] = { OV("query-name", "{\"return\": {}}\r\n") };
+static const struct peer_override neither[] = { OV("query-name", "{\"id\": %ID%}\r\n") };
+static const struct peer_override hp_not_list[] = { OV("query-hotpluggable-cpus", "{\"return\": {\"a\": 1}, \"id\": %ID%}\r\n") };
+static const struct peer_override hp_type_number[] = {
+	OV("query-hotpluggable-cpus", HP_REPLY("{\"props\": " P(0) ", \"vcpus-count\": 1, \"type\": 7" BOOT "}")),
+};
+static const struct peer_override hp_count_string[] = {
+	OV("query-hotpluggable-cpus", HP_REPLY("{\"props\": " P(0) ", \"vcpus-count\": \"1\", \"type\": \"t\"" BOOT "}")),
+};
+static const struct peer_override hp_no_props[] = {
+	OV("query-hotpluggable-cpus", HP_REPLY("{\"vcpus-count\": 1, \"type\": \"t\"" BOOT "}")),
+};
+static const struct peer_override hp_negative[] = {
+	OV("query-hotpluggable-cpus", HP_REPLY(SLOT("{\"socket-id\": 0, \"core-id\": -3}", BOOT))),
+};
+static const struct peer_override hp_huge[] = {
+	OV("query-hotpluggable-cpus", HP_REPLY(SLOT("{\"socket-id\": 0, \"core-id\": 1e300}", BOOT))),
+};
+static const struct peer_override hp_duplicate[] = {
+	OV("query-hotpluggable-cpus", HP_REPLY(SLOT(P(0), BOOT) ", " SLOT(P(0), ""))),
+};
+static const struct peer_override hp_driver[] = {
+	OV("query-hotpluggable-cpus", HP_REPLY(SLOT("{\"core-id\": 0, \"driver\": \"virtio-9p\"}", BOOT))),
+};
+static const struct peer_override cf_negative_tid[] = {
+	OV("query-cpus-fast", "{\"return\": [{\"cpu-index\": 0, \"thread-id\": -1, \"qom-path\": "
+	   "\"/machine/unattached/device[7]\"}], \"id\": %ID%}\r\n"),
+};
+static const struct peer_override alias_slash[] = { PLUGGED("/machine/peripheral/vcpu1/x") };
+static const struct peer_override alias_dotdot[] = { PLUGGED("/machine/peripheral/../../etc") };
+static const struct peer_override alias_space[] = { PLUGGED("/machine/peripheral/vcpu 1") };
+static const struct peer_override alias_ctrl[] = { PLUGGED("/machine/peripheral/vcpu\\u001b[2J\\n") };
+static const struct peer_override alias_odd[] = { PLUGGED("/machine/peripheral/vcpu;rm") };
+static const struct peer_override error_newline[] = {
+	OV("device_add", "{\"error\": {\"class\": \"GenericError\", \"desc\": \"line one\\nline two\\u001b[31m\"}, \"id\": %ID%}\r\n"),
+};
+
+#define GEN .gen_slots = 8, .gen_online = 2
+static struct fault faults[] = {
+	{ "close before the greeting", { .greet = PEER_CLOSE_AT_ONCE, GEN }, NULL, 1,
+	  "QEMU closed the monitor connection" },
+	{ "close after the greeting", { .greet = PEER_CLOSE_AFTER_GREETING, GEN }, "3", 1,
+	  "QEMU closed the monitor connection" },
+	{ "close in the middle of a reply", { GEN, .overrides = close_mid_reply, .noverrides = 1 }, "3", 1,
+	  "QEMU closed the monitor in the middle of a message" },
+	{ "no greeting (busy monitor)", { .greet = PEER_NO_GREETING, GEN }, "3", 1,
+	  "another client (libvirtd?) holds the monitor" },
+	{ "a line that is not JSON", { GEN, .overrides = not_json, .noverrides = 1 }, "3", 1,
+	  "malformed QMP message from QEMU: 'this is not json'" },
+	{ "JSON that is not an object", { GEN, .overrides = not_object, .noverrides = 1 }, "3", 1,
+	  "malformed QMP message from QEMU: '[1, 2, 3]'" },
+	{ "one byte at a time", { GEN, .chunk = 1 }, "3", 0, NULL },
+	{ "a reply with a wrong id", { GEN, .overrides = wrong_id, .noverrides = 1 }, "3", 1,
+	  "unexpected id 'vcpuset-999'" },
+	{ "a reply without an id", { GEN, .overrides = no_id, .noverrides = 1 }, "3", 1,
+	  "unexpected id (none)" },
+	{ "a reply without return or error", { GEN, .overrides = neither, .noverrides = 1 }, "3", 1,
+	  "has neither 'return' nor 'error'" },
+	{ "hotpluggable: not a list", { GEN, .overrides = hp_not_list, .noverrides = 1 }, "3", 1,
+	  "did not return a list" },
+	{ "hotpluggable: type is a number", { GEN, .overrides = hp_type_number, .noverrides = 1 }, "3", 1,
+	  "slot has no 'type'" },
+	{ "hotpluggable: vcpus-count is a string", { GEN, .overrides = hp_count_string, .noverrides = 1 },
+	  "3", 1, "vcpus-count is not a number" },
+	{ "hotpluggable: no props", { GEN, .overrides = hp_no_props, .noverrides = 1 }, "3", 1,
+	  "slot has no 'props'" },
+	{ "hotpluggable: negative id", { GEN, .overrides = hp_negative, .noverrides = 1 }, "3", 1,
+	  "core-id -3 is not an integer" },
+	{ "hotpluggable: huge id", { GEN, .overrides = hp_huge, .noverrides = 1 }, "3", 1,
+	  "is not an integer" },
+	{ "hotpluggable: the same slot twice", { GEN, .overrides = hp_duplicate, .noverrides = 1 }, "3", 1,
+	  "twice" },
+	{ "hotpluggable: props name a driver", { GEN, .overrides = hp_driver, .noverrides = 1 }, "3", 1,
+	  "props has a 'driver' key" },
+	{ "cpus-fast: negative thread id", { GEN, .overrides = cf_negative_tid, .noverrides = 1 }, "3", 1,
+	  "thread-id -1 is not an integer" },
+	/* not a device id under /machine/peripheral: a vCPU vcpuset cannot unplug */
+	{ "alias with a slash", { GEN, .overrides = alias_slash, .noverrides = 2 }, "1", 2,
+	  "COUNT 1 is below the 2 vCPUs that cannot be unplugged" },
+	{ "qom-path with ..", { GEN, .overrides = alias_dotdot, .noverrides = 2 }, "1", 1,
+	  "has an empty, '.' or '..' component" },
+	{ "qom-path with a space", { GEN, .overrides = alias_space, .noverrides = 2 }, "1", 1,
+	  "has a space or control character" },
+	{ "qom-path with control characters", { GEN, .overrides = alias_ctrl, .noverrides = 2 }, "1", 1,
+	  "'/machine/peripheral/vcpu\\x1b[2J\\x0a'" },
+	{ "alias with a shell character", { GEN, .overrides = alias_odd, .noverrides = 2 }, "1", 1,
+	  "alias 'vcpu;rm' has a character outside [A-Za-z0-9_-]" },
+	{ "device_add error with a newline and an escape", { GEN, .overrides = error_newline, .noverrides = 1 },
+	  "3", 1, "line one\\x0aline two\\x1b[31m" },
+};
+
+ParameterizedTestParameters(faults, each_ends_in_one_line_and_its_exit_status)
+{
+	return cr_make_param_array(struct fault, faults, sizeof(faults) / sizeof(faults[0]));
+}
+
+ParameterizedTest(struct fault *f, faults, each_ends_in_one_line_and_its_exit_status)
+{
+	serve(&f->cfg);
+	if (f->count)
+		run_vcpuset(&r, (const char *const[]){ "--socket", sock, f->count, NULL });
+	else
+		run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--status", NULL });
+	cr_assert_eq(r.exit, f->exit, "%s: exit %d, want %d; stderr: %s", f->name, r.exit, f->exit, r.err);
+	if (f->msg) {
+		assert_one_error_line(f->msg);
+		if (!strstr(f->name, "device_add"))
+			assert_nothing_changed();
+	} else {
+		cr_assert(strstr(r.out, "3 vCPUs online"), "%s: %s", f->name, r.out);
+	}
+}
+
+/* Host settings need one thread per vCPU: QEMU saying otherwise is refused up front. */
+static const struct peer_override same_tid[] = {
+	OV("query-cpus-fast", "{\"return\": [{\"cpu-index\": 0, \"thread-id\": 4242, \"qom-path\": "
+	   "\"/machine/unattached/device[0]\"}, {\"cpu-index\": 1, \"thread-id\": 4242, \"qom-path\": "
+	   "\"/machine/unattached/device[1]\"}], \"id\": %ID%}\r\n"),
+};
+
+Test(faults, same_thread_for_every_vcpu_refuses_host_settings)
+{
+	struct peer_config cfg = { GEN, .overrides = same_tid, .noverrides = 1 };
+
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--cpuset", "0", "3", NULL });
+	cr_assert_eq(r.exit, 2, "%s", r.err);
+	assert_one_error_line("QEMU's thread ids are not one per vCPU");
+	assert_nothing_changed();
+}
+
+/* Our own pid is the simulated QEMU's pid: the main thread as a vCPU thread. */
+Test(faults, main_pid_as_a_vcpu_thread_refuses_host_settings)
+{
+	static char raw[512];
+	static struct peer_override ov[1];
+	struct peer_config cfg = { GEN, .overrides = ov, .noverrides = 1 };
+
+	snprintf(raw, sizeof(raw), "{\"return\": [{\"cpu-index\": 0, \"thread-id\": %d, \"qom-path\": "
+		 "\"/machine/unattached/device[0]\"}, {\"cpu-index\": 1, \"thread-id\": %d, "
+		 "\"qom-path\": \"/machine/unattached/device[1]\"}], \"id\": %%ID%%}\r\n",
+		 (int)getpid() + 100000, (int)getpid());
+	ov[0] = (struct peer_override){ .cmd = "query-cpus-fast", .raw = raw };
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--sched", "batch", "3", NULL });
+	cr_assert_eq(r.exit, 2, "%s", r.err);
+	assert_one_error_line("QEMU's thread ids are not one per vCPU");
+	assert_nothing_changed();
+}
+
+static int tid_of(const cJSON *vcpus, int i)
+{
+	return cJSON_GetObjectItem(cJSON_GetArrayItem(vcpus, i), "tid")->valueint;
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/*
+ * The new vCPU's thread, as QEMU reports it after device_add, is another process (a child
+ * of the test): vcpuset refuses to touch it — no cgroup, no affinity, no policy — and takes
+ * the vCPU back out.
+ */
+Test(faults, thread_of_another_process_is_never_touched)
+{
+	static char raw[512];
+	static struct peer_override ov[1];
+	struct peer_config cfg = { GEN, .overrides = ov, .noverrides = 1 };
+	char cg_before[4096], path[64];
+	cpu_set_t before, after;
+	cJSON *vcpus;
+	pid_t child;
+	int st;
+
+	/* learn the simulated QEMU's real vCPU threads first */
+	serve(&(struct peer_config){ GEN });
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	vcpus = run_item(r.json, "vcpus");
+	child = fork();
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	snprintf(raw, sizeof(raw), "{\"return\": [{\"cpu-index\": 0, \"thread-id\": %d, \"qom-path\": "
+		 "\"/machine/unattached/device[0]\"}, {\"cpu-index\": 1, \"thread-id\": %d, "
+		 "\"qom-path\": \"/machine/unattached/device[1]\"}, {\"cpu-index\": 2, \"thread-id\": %d, "
+		 "\"qom-path\": \"/machine/peripheral/vcpu2\"}], \"id\": %%ID%%}\r\n",
+		 tid_of(vcpus, 7), tid_of(vcpus, 6), (int)child);
+	finish();
+	ov[0] = (struct peer_override){ .cmd = "query-cpus-fast", .nth = 2, .raw = raw };
+	cr_assert_eq(sched_getaffinity(child, sizeof(before), &before), 0);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)child);
+	snprintf(cg_before, sizeof(cg_before), "%s", slurp(path));
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--cpuset", "0", "--sched", "batch",
+					       "3", NULL });
+	cr_assert_eq(sched_getaffinity(child, sizeof(after), &after), 0);
+	cr_assert(CPU_EQUAL(&before, &after), "the other process's affinity changed");
+	cr_assert_eq(sched_getscheduler(child), SCHED_OTHER);
+	cr_assert_str_eq(slurp(path), cg_before, "the other process moved between cgroups");
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	assert_one_error_line("which is not a thread of QEMU");
+	{
+		char *log = peer_log(peer);
+
+		cr_assert(strstr(log, "device_del"), "the vCPU is taken back out: %s", log);
+		free(log);
+	}
+}
+
+/*
+ * QEMU goes away after it took device_del: whether the vCPU left is unknown. vcpuset must
+ * not claim it did, nor that nothing changed: the unplug is reported as pending, recorded,
+ * and the exit status says so.
+ */
+#define STATE "/tmp/vcpuset-faults-state"
+
+static void state_teardown(void)
+{
+	finish();
+	if (system("rm -rf " STATE) != 0)
+		cr_log_warn("could not remove " STATE);
+}
+
+Test(faults, close_in_the_middle_of_an_unplug_wait, .fini = state_teardown)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_del", .raw = "{\"return\": {}, \"id\": %ID%}\r\n", .close_after = true },
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .overrides = ov, .noverrides = 1 };
+
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--state-dir", STATE, "--socket", sock, "2", NULL });
+	cr_assert_eq(r.exit, 3, "exit %d: %s", r.exit, r.err);
+	assert_one_error_line("unplug of vCPU 2 (vcpu2) requested, then: QEMU closed the monitor "
+			      "connection; whether it completed is unknown");
+	run_free(&r);
+	/* the next run knows: this QEMU never let it go, so it is still pending */
+	run_vcpuset(&r, (const char *const[]){ "--state-dir", STATE, "--status", "--socket", sock, NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "unplug of vCPU 2 (vcpu2) pending since"), "%s", r.out);
+}
+
+/* A reply of 64 MiB: vcpuset stops reading at its 16 MiB ceiling and says so. */
+Test(faults, reply_of_64_mib_is_refused_at_the_ceiling)
+{
+	static struct peer_override ov[1];
+	struct peer_config cfg = { GEN, .overrides = ov, .noverrides = 1 };
+	size_t n = 64u << 20;
+	char *raw = malloc(n + 64);
+
+	cr_assert_not_null(raw);
+	memcpy(raw, "{\"return\": [", 12);
+	memset(raw + 12, ' ', n);
+	strcpy(raw + 12 + n, "], \"id\": %ID%}\r\n");
+	ov[0] = (struct peer_override){ .cmd = "query-hotpluggable-cpus", .raw = raw };
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "3", NULL });
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	assert_one_error_line("QMP message from QEMU exceeds 16777216 bytes");
+	assert_nothing_changed();
+	finish();
+	free(raw);
+}
+
+/* 100000 slots (about 9 MiB, under the message ceiling): refused by the slot ceiling. */
+Test(faults, hundred_thousand_slots_are_refused)
+{
+	static struct peer_override ov[1];
+	struct peer_config cfg = { GEN, .overrides = ov, .noverrides = 1 };
+	size_t cap = 100000 * 120 + 256, off;
+	char *raw = malloc(cap);
+	int i;
+
+	cr_assert_not_null(raw);
+	off = (size_t)snprintf(raw, cap, "{\"return\": [");
+	for (i = 0; i < 100000; i++)
+		off += (size_t)snprintf(raw + off, cap - off, "%s{\"props\": {\"core-id\": %d}, "
+					"\"vcpus-count\": 1, \"type\": \"qemu64-x86_64-cpu\"}",
+					i ? ", " : "", i);
+	snprintf(raw + off, cap - off, "], \"id\": %%ID%%}\r\n");
+	ov[0] = (struct peer_override){ .cmd = "query-hotpluggable-cpus", .raw = raw };
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "3", NULL });
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	assert_one_error_line("100000 slots, more than the 16384");
+	assert_nothing_changed();
+	finish();
+	free(raw);
+}
