@@ -60,6 +60,11 @@ lint-c:
 		-D'cJSON_ArrayForEach(e,a)=for(e=(a)?(a)->child:NULL;e;e=e->next)' \
 		main.c qmp.c topo.c hostres.c audit.c
 
+# clang-tidy with .clang-tidy (its comments give the reason for each check left out).
+lint-tidy:
+	clang-tidy --quiet main.c qmp.c topo.c hostres.c audit.c -- -std=c11 -D_GNU_SOURCE \
+		$(DEP_CFLAGS)
+
 lint-man:
 	@if command -v mandoc >/dev/null; then mandoc -Tlint -Wwarning man/vcpuset.1; \
 	else groff -mandoc -ww -z man/vcpuset.1; fi
@@ -67,7 +72,7 @@ lint-man:
 # The tests: unit (scripted QMP peer, fixtures), CLI, then end-to-end on a real QEMU guest.
 check: deps
 	$(MAKE) all $(TESTS) $(E2E)
-	$(MAKE) lint-man lint-c fuzz-regress
+	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
@@ -141,7 +146,7 @@ clean:
 	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(FUZZ_BINS)
 
 .PHONY: all check check-asan check-valgrind lint-c deps guest lint-man demo install uninstall clean \
-	fuzz fuzz-build fuzz-regress
+	fuzz fuzz-build fuzz-regress lint-tidy
 .SECONDARY:
 
 -include $(wildcard *.d tests/*.d)

@@ -130,7 +130,7 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_er
 		}
 	}
 	rc = qmp_adopt_fd(fd, path, out, err);
-	if (rc == 0 && (*out)->pid <= 0) {
+	if (rc == 0 && *out && (*out)->pid <= 0) {
 		qmp_free(*out);
 		*out = NULL;
 		return vs_err_set(err, EPROTO, "socket '%s': the kernel did not report the peer's pid",
@@ -289,7 +289,7 @@ static int queue_event(struct qmp *q, cJSON *ev, struct vs_err *err)
 {
 	struct event_node *n;
 
-	if (q->nevents >= VS_MAX_EVENTS) {
+	if (q->nevents >= VS_MAX_EVENTS && q->head) {
 		/* A flood of events must not grow memory: keep the newest. */
 		n = q->head;
 		q->head = n->next;

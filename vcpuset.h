@@ -4,6 +4,7 @@
 #define VCPUSET_VCPUSET_H
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,24 +40,39 @@ struct vs_err {
 	char msg[512];
 };
 
-__attribute__((format(printf, 3, 4))) static inline int
-vs_err_set(struct vs_err *e, int errnum, const char *fmt, ...)
+/* The positive errno for errnum (negative or positive; 0 and INT_MIN become EINVAL). */
+static inline int vs_errno_of(int errnum)
+{
+	if (errnum < 0)
+		errnum = errnum == INT_MIN ? EINVAL : -errnum;
+	return errnum ? errnum : EINVAL;
+}
+
+__attribute__((format(printf, 3, 4))) static inline void
+vs_err_fill(struct vs_err *e, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (errnum < 0)
-		errnum = -errnum;
-	if (errnum == 0)
-		errnum = EINVAL;
 	if (e) {
-		e->errnum = errnum;
+		e->errnum = vs_errno_of(errnum);
 		e->qmp_class[0] = '\0';
 		va_start(ap, fmt);
 		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 		va_end(ap);
 	}
-	return -errnum;
 }
+
+/*
+ * Fill e (may be NULL) and give -errno: always negative, which callers (and the static
+ * analyzer, that does not look into variadic functions) can rely on. errnum is read once,
+ * before the message is formatted (formatting may change errno).
+ */
+#define vs_err_set(e, errnum, ...)                                 \
+	__extension__({                                            \
+		int vs_n_ = (errnum);                              \
+		vs_err_fill((e), vs_n_, __VA_ARGS__);              \
+		-vs_errno_of(vs_n_);                               \
+	})
 
 /* Put "CONTEXT: " in front of the message already there; returns -errnum. */
 __attribute__((format(printf, 2, 3))) static inline int
