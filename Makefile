@@ -131,6 +131,15 @@ fuzz-regress: fuzz-build
 			{ tail -n 60 tests/fuzz/out/$$f-regress.log; exit 1; }; \
 	done
 
+# Benchmarks (not part of check): bench/overhead is vcpuset against a zero-latency scripted
+# peer with 8, 288 and 4096 slots (time per step, peak RSS).
+bench/overhead: bench/overhead.c tests/peer.c tests/peer.h vcpuset.h
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. -Itests $(DEP_CFLAGS) -o $@ bench/overhead.c tests/peer.c \
+		$(DEP_LIBS) -lpthread
+
+bench: deps all bench/overhead
+	./bench/overhead 21
+
 demo: deps all
 	sh tests/guest/build.sh
 	sh tests/guest/demo.sh ./vcpuset
@@ -143,10 +152,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(FUZZ_BINS)
+	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(FUZZ_BINS) bench/overhead
 
 .PHONY: all check check-asan check-valgrind lint-c deps guest lint-man demo install uninstall clean \
-	fuzz fuzz-build fuzz-regress lint-tidy
+	fuzz fuzz-build fuzz-regress lint-tidy bench
 .SECONDARY:
 
 -include $(wildcard *.d tests/*.d)
