@@ -495,10 +495,10 @@ static void cg_teardown(void)
 	}
 }
 
-/* The test parent group in every hierarchy; its cpu vcpu2 holds a process not "QEMU"'s. */
-static void make_trap(void)
+/* The test parent group in every hierarchy (v1 cpuset: with the root's cpus and mems). */
+static void make_parent(void)
 {
-	char p[256], num[16], cpus[64] = "", mems[64] = "";
+	char p[256], cpus[64] = "", mems[64] = "";
 	FILE *f;
 	size_t i;
 
@@ -515,6 +515,14 @@ static void make_trap(void)
 	fclose(f);
 	cg_put("cpuset", "cpuset.cpus", cpus);
 	cg_put("cpuset", "cpuset.mems", mems);
+}
+
+/* make_parent(), and its cpu vcpu2 holds a process that is not "QEMU"'s. */
+static void make_trap(void)
+{
+	char p[256], num[16];
+
+	make_parent();
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/vcpu2", cg_parent);
 	cr_assert_eq(mkdir(p, 0755), 0);
 	stranger = fork();
@@ -772,4 +780,59 @@ Test(cli, audit_required_without_cap_audit_write_fails_before_anything, .fini = 
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(has_warning("no audit records: CAP_AUDIT_WRITE is missing"), "%s", r.out);
 	cr_assert(cJSON_IsFalse(run_item(r.json, "audit")));
+}
+
+static void write_pid(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s", path);
+	fprintf(f, "%d\n", (int)getpid());
+	cr_assert_eq(fclose(f), 0, "write %s", path);
+}
+
+static void cg_state_teardown(void)
+{
+	state_teardown();
+	write_pid("/sys/fs/cgroup/unified/cgroup.procs");
+	cg_teardown();
+}
+
+static bool cpu_group_exists(const char *name)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/%s", cg_parent, name);
+	return access(p, F_OK) == 0;
+}
+
+/* A dry run changes nothing, not even while it finishes the books on a pending unplug. */
+Test(cli, dry_run_that_finds_a_finished_unplug_keeps_its_groups, .fini = cg_state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug_ms = 300 };
+	char procs[256];
+
+	make_parent();
+	/* "QEMU" (this process) in the v2 parent, so that vcpu2 there can be a threaded group */
+	snprintf(procs, sizeof(procs), "/sys/fs/cgroup/unified%s/cgroup.procs", cg_parent);
+	write_pid(procs);
+	make_state_dir();
+	serve(&cfg);
+	RUN("--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(cpu_group_exists("vcpu2"));
+	run_free(&r);
+	RUN("--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "--timeout", "0.05", "2");
+	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
+	run_free(&r);
+	usleep(500 * 1000); /* the guest lets it go */
+	RUN("--json", "--dry-run", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	cr_assert(cpu_group_exists("vcpu2"), "the dry run removed vcpu2's group");
+	run_free(&r);
+	RUN("--json", "--status", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	cr_assert(!cpu_group_exists("vcpu2"), "a real run removes it");
 }
