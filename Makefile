@@ -30,6 +30,7 @@ OBJS = qmp.o topo.o hostres.o audit.o
 TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli \
 	tests/test_faults
 E2E = tests/test_e2e
+LIBVIRT = tests/test_libvirt
 
 all: vcpuset
 
@@ -71,11 +72,14 @@ lint-man:
 
 # The tests: unit (scripted QMP peer, fixtures), CLI, then end-to-end on a real QEMU guest.
 check: deps
-	$(MAKE) all $(TESTS) $(E2E)
+	$(MAKE) all $(TESTS) $(E2E) $(LIBVIRT)
 	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
+	@echo "== $(LIBVIRT) (a libvirt domain, libvirtd stopped and started by the test)"; \
+	sh tests/libvirt/run.sh ./$(LIBVIRT) --jobs 1 || { rc=$$?; [ $$rc -eq 77 ] && \
+		echo "== $(LIBVIRT) SKIPPED: libvirt is not installed"; [ $$rc -eq 77 ]; }
 
 # The whole suite again with ASan+UBSan (a leak or UB in vcpuset changes its exit code), then
 # the end-to-end scenario with vcpuset under valgrind. Builds in place: `make clean` after.
@@ -152,7 +156,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(FUZZ_BINS) bench/overhead
+	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead
 
 .PHONY: all check check-asan check-valgrind lint-c deps guest lint-man demo install uninstall clean \
 	fuzz fuzz-build fuzz-regress lint-tidy bench

@@ -48,3 +48,15 @@ if [ -n "$need" ] || ! qemu_ok; then
 			qemu-system-x86 qemu-system-ppc qemu-system-s390x qemu-system-arm >/dev/null
 	fi
 fi
+
+# libvirt 11 (pairs with QEMU 10), for the interop test only: if it cannot be installed,
+# that test skips and says why; nothing else needs it. Its daemons are not started here.
+libvirt_ok() {
+	command -v libvirtd >/dev/null 2>&1 && command -v virsh >/dev/null 2>&1 &&
+	libvirtd --version | awk '{ split($NF, v, "."); exit !(v[1] >= 11) }'
+}
+if ! libvirt_ok; then
+	apt-get install -y -qq --no-install-recommends -t bookworm-backports \
+		libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu >/dev/null ||
+		echo "install-deps: libvirt could not be installed; the libvirt interop test will skip" >&2
+fi

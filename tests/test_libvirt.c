@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Side by side with libvirt (run by tests/libvirt/run.sh, which boots a libvirt domain from
+ * the test guest with current=2 of 64 vCPUs): stop libvirtd, set the domain's vCPUs with
+ * vcpuset on libvirt's own monitor socket (2 -> 4 -> 3), check the guest and the host
+ * against what libvirt made for its own vCPUs, start libvirtd again and check that virsh
+ * sees and drives the result — then compare a vCPU libvirt plugged with one vcpuset did.
+ */
+#include <criterion/criterion.h>
+#include <glob.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "vcpuset.h"
+
+static const char *const hiers[] = { "cpu", "cpuacct", "cpuset", "unified" };
+#define NH 4
+
+/* What the host has for one vCPU: its group in each hierarchy and the thread's settings. */
+struct footprint {
+	bool dir[NH];
+	char period[32], quota[32], shares[32], cpus[64], mems[64], migrate[8], v2type[32];
+	char affinity[64];
+	int policy;
+};
+
+static char group[256], sock[256];
+static struct run_result r;
+
+static const char *env(const char *k)
+{
+	const char *v = getenv(k);
+
+	cr_assert_not_null(v, "%s is not set: run this through tests/libvirt/run.sh", k);
+	return v;
+}
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static void cg_read(const char *h, int vcpu, const char *file, char *buf, size_t size)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/vcpu%d/%s", h, group, vcpu, file);
+	slurp(p, buf, size);
+}
+
+static bool cg_has(const char *h, int vcpu)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/vcpu%d", h, group, vcpu);
+	return access(p, F_OK) == 0;
+}
+
+/* Is tid listed in the vCPU's thread file of hierarchy h? */
+static bool cg_holds(const char *h, int vcpu, int tid)
+{
+	char buf[4096], want[24], *line, *save = NULL;
+
+	cg_read(h, vcpu, strcmp(h, "unified") == 0 ? "cgroup.threads" : "tasks", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "%d", tid);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strcmp(line, want) == 0)
+			return true;
+	return false;
+}
+
+static void footprint(int vcpu, int tid, struct footprint *f)
+{
+	cpu_set_t set;
+	int i, c, o = 0;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < NH; i++)
+		f->dir[i] = cg_has(hiers[i], vcpu);
+	cg_read("cpu", vcpu, "cpu.cfs_period_us", f->period, sizeof(f->period));
+	cg_read("cpu", vcpu, "cpu.cfs_quota_us", f->quota, sizeof(f->quota));
+	cg_read("cpu", vcpu, "cpu.shares", f->shares, sizeof(f->shares));
+	cg_read("cpuset", vcpu, "cpuset.cpus", f->cpus, sizeof(f->cpus));
+	cg_read("cpuset", vcpu, "cpuset.mems", f->mems, sizeof(f->mems));
+	cg_read("cpuset", vcpu, "cpuset.memory_migrate", f->migrate, sizeof(f->migrate));
+	cg_read("unified", vcpu, "cgroup.type", f->v2type, sizeof(f->v2type));
+	cr_assert_eq(sched_getaffinity(tid, sizeof(set), &set), 0, "vCPU %d thread %d", vcpu, tid);
+	for (c = 0; c < CPU_SETSIZE && o < (int)sizeof(f->affinity) - 8; c++)
+		if (CPU_ISSET(c, &set))
+			o += snprintf(f->affinity + o, sizeof(f->affinity) - (size_t)o, "%s%d", o ? "," : "", c);
+	f->policy = sched_getscheduler(tid);
+}
+
+#define SAME(a, b, field, what)                                                                 \
+	cr_assert_str_eq((a)->field, (b)->field, "%s: %s '%s' against '%s'", what, #field, (a)->field, \
+			 (b)->field)
+
+static void assert_same(const struct footprint *a, const struct footprint *b, const char *what)
+{
+	int i;
+
+	for (i = 0; i < NH; i++)
+		cr_assert_eq(a->dir[i], b->dir[i], "%s: a group in %s on one side only", what, hiers[i]);
+	SAME(a, b, period, what);
+	SAME(a, b, quota, what);
+	SAME(a, b, shares, what);
+	SAME(a, b, cpus, what);
+	SAME(a, b, mems, what);
+	SAME(a, b, migrate, what);
+	SAME(a, b, v2type, what);
+	SAME(a, b, affinity, what);
+	cr_assert_eq(a->policy, b->policy, "%s: policy", what);
+}
+
+/* The guest prints "VCPUSET-ONLINE <list>" on its serial console whenever its CPUs change. */
+static void wait_guest_online(const char *list)
+{
+	char want[64], buf[1 << 16], *last;
+	double deadline = vs_now_ms() + 20000;
+
+	snprintf(want, sizeof(want), "VCPUSET-ONLINE %s", list);
+	for (;;) {
+		slurp(env("VCPUSET_LV_SERIAL"), buf, sizeof(buf));
+		last = NULL;
+		for (char *p = strstr(buf, "VCPUSET-ONLINE "); p; p = strstr(p + 1, "VCPUSET-ONLINE "))
+			last = p;
+		if (last && strncmp(last, want, strlen(want)) == 0 &&
+		    (last[strlen(want)] == '\0' || last[strlen(want)] == '\n' || last[strlen(want)] == '\r'))
+			return;
+		cr_assert_lt(vs_now_ms(), deadline, "the guest never reported %s; last: %.40s", want,
+			     last ? last : "(nothing)");
+		usleep(50000);
+	}
+}
+
+/* Run a shell command line, its stdout into out; returns its exit status. */
+static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int sh(char *out, size_t size, const char *fmt, ...)
+{
+	char cmd[1024];
+	size_t n = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p, "%s", cmd);
+	if (out) {
+		n = fread(out, 1, size - 1, p);
+		out[n] = '\0';
+	} else {
+		char sink[4096];
+
+		while (fread(sink, 1, sizeof(sink), p) > 0)
+			;
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+#define VIRSH "virsh -q -c qemu:///system "
+
+static int step_tid(int i)
+{
+	return run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), i), "tid")->valueint;
+}
+
+/* vCPU n's thread, from vcpuset --status --json (the daemon may be up or down: read-only). */
+static int vcpu_tid(int n)
+{
+	cJSON *v;
+	int tid;
+
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, NULL });
+	cr_assert_eq(r.exit, 0, "vcpuset --status: %s%s", r.out, r.err);
+	v = cJSON_GetArrayItem(run_item(r.json, "vcpus"), n);
+	tid = run_item(v, "tid")->valueint;
+	run_free(&r);
+	return tid;
+}
+
+Test(libvirt, rescue_a_domain_then_hand_it_back, .timeout = 300)
+{
+	const char *name = env("VCPUSET_LV_NAME"), *id = env("VCPUSET_LV_ID");
+	const char *dir = env("VCPUSET_LV_DIR"), *daemon = env("VCPUSET_LV_DAEMON");
+	struct footprint lv0, ours2, ours3, lv3, now;
+	char out[65536], pattern[256], uuid[64];
+	int tid0, tid2, tid3, i;
+	glob_t g;
+
+	/* libvirt's names: machine/qemu-<id>-<name, 20 characters at most>.libvirt-qemu */
+	snprintf(group, sizeof(group), "machine/qemu-%s-%.20s.libvirt-qemu", id, name);
+	snprintf(pattern, sizeof(pattern), "/var/lib/libvirt/qemu/domain-%s-*/monitor.sock", id);
+	cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no %s", pattern);
+	snprintf(sock, sizeof(sock), "%s", g.gl_pathv[0]);
+	globfree(&g);
+	cr_assert_eq(sh(uuid, sizeof(uuid), VIRSH "domuuid %s", name), 0);
+	uuid[strcspn(uuid, "\n")] = '\0';
+
+	/* libvirtd goes down; QEMU keeps running and its monitor is free */
+	cr_assert_eq(sh(NULL, 0, "%s stop %s", daemon, dir), 0);
+	tid0 = vcpu_tid(0);
+	footprint(0, tid0, &lv0);
+	cr_assert(lv0.dir[0] && lv0.dir[2] && lv0.dir[3], "libvirt made vcpu0 in cpu, cpuset, unified");
+
+	/* 2 -> 4 */
+	run_vcpuset(&r, (const char *const[]){ "--json", "--socket", sock, "4", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 4);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "name")), name,
+			 "the audit records carry the domain's name");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "uuid")), uuid);
+	tid2 = step_tid(0);
+	tid3 = step_tid(1);
+	run_free(&r);
+	wait_guest_online("0-3");
+	for (i = 0; i < NH; i++) {
+		if (!lv0.dir[i])
+			continue;
+		cr_assert(cg_holds(hiers[i], 2, tid2), "vCPU 2's thread in %s/%s/vcpu2", hiers[i], group);
+		cr_assert(cg_holds(hiers[i], 3, tid3), "vCPU 3's thread in %s/%s/vcpu3", hiers[i], group);
+	}
+	footprint(2, tid2, &ours2);
+	footprint(3, tid3, &ours3);
+	assert_same(&ours2, &lv0, "vcpuset's vCPU 2 against libvirt's vCPU 0");
+	assert_same(&ours3, &lv0, "vcpuset's vCPU 3 against libvirt's vCPU 0");
+	cr_assert_str_eq(ours3.v2type, "threaded");
+
+	/* 4 -> 3: vcpuset unplugs the highest and removes its groups */
+	run_vcpuset(&r, (const char *const[]){ "--json", "--socket", sock, "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_free(&r);
+	wait_guest_online("0-2");
+	for (i = 0; i < NH; i++)
+		cr_assert(!cg_has(hiers[i], 3), "vcpu3 left in %s", hiers[i]);
+
+	/* libvirtd comes back and takes the domain over as vcpuset left it */
+	cr_assert_eq(sh(NULL, 0, "%s start %s", daemon, dir), 0);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "vcpucount %s --live --active", name), 0);
+	cr_assert_eq(atoi(out), 3, "virsh vcpucount --live --active: %s", out);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "dumpxml %s", name), 0);
+	cr_assert(strstr(out, "<vcpu placement='static' current='3'>64</vcpu>"), "%s", out);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "vcpuinfo %s", name), 0);
+	cr_assert(strstr(out, "VCPU:           2"), "%s", out);
+	cr_assert_null(strstr(out, "VCPU:           3"), "%s", out);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "vcpupin %s 2 0 --live", name), 0, "%s", out);
+	footprint(2, tid2, &now);
+	cr_assert_str_eq(now.affinity, "0", "virsh vcpupin reached vcpuset's vCPU 2");
+	cr_assert_str_eq(now.cpus, "0", "and its cpuset group");
+	/* and a later setvcpus works from there: libvirt plugs vCPU 3 itself */
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "setvcpus %s 4 --live 2>&1", name), 0, "%s", out);
+	wait_guest_online("0-3");
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "vcpucount %s --live --active", name), 0);
+	cr_assert_eq(atoi(out), 4, "%s", out);
+
+	/* a vCPU libvirt plugged against the one vcpuset plugged in the same slot */
+	cr_assert_eq(sh(NULL, 0, "%s stop %s", daemon, dir), 0);
+	footprint(3, vcpu_tid(3), &lv3);
+	assert_same(&lv3, &ours3, "libvirt's vCPU 3 against vcpuset's");
+	cr_assert_eq(sh(NULL, 0, "%s start %s", daemon, dir), 0);
+}
