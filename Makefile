@@ -141,8 +141,16 @@ bench/overhead: bench/overhead.c tests/peer.c tests/peer.h vcpuset.h
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. -Itests $(DEP_CFLAGS) -o $@ bench/overhead.c tests/peer.c \
 		$(DEP_LIBS) -lpthread
 
-bench: deps all bench/overhead
+# bench/compare is vcpuset against virsh setvcpus --live and a bare-QMP floor client on one
+# libvirt domain (tests/libvirt/run.sh boots it).
+bench/compare: bench/compare.c qmp.c qmp.h vcpuset.h
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. $(DEP_CFLAGS) -o $@ bench/compare.c qmp.c $(DEP_LIBS)
+
+bench: deps all bench/overhead bench/compare
+	sh tests/guest/build.sh
 	./bench/overhead 21
+	@echo
+	sh tests/libvirt/run.sh ./bench/compare 5
 
 demo: deps all
 	sh tests/guest/build.sh
@@ -156,7 +164,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead
+	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare
 
 .PHONY: all check check-asan check-valgrind lint-c deps guest lint-man demo install uninstall clean \
 	fuzz fuzz-build fuzz-regress lint-tidy bench
