@@ -530,8 +530,9 @@ static int refresh(struct ctx *c, cJSON *hp, struct vs_err *err)
 }
 
 /*
- * An optional query: QEMU may refuse it (-EREMOTEIO: older QEMU, not this machine type),
- * and then it is skipped; anything else (a broken or closed monitor) ends the run.
+ * An optional query: QEMU may refuse it (older QEMU, not this machine type), and then *r is
+ * NULL and the answer 0; anything else (a broken or closed monitor) is a negative errno with
+ * c->err set, and ends the run.
  */
 static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
 {
@@ -539,7 +540,9 @@ static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
 	int rc;
 
 	rc = qmp_execute(c->q, cmd, NULL, COMMAND_MS, r, &e);
-	if (rc < 0 && rc != -EREMOTEIO)
+	if (rc == -EREMOTEIO)
+		return 0;
+	if (rc < 0)
 		c->err = e;
 	return rc;
 }
@@ -550,30 +553,27 @@ static int read_identity(struct ctx *c)
 	int rc;
 
 	rc = optional_query(c, TOPO_CMD_NAME, &r);
-	if (rc == 0) {
-		v = cJSON_GetObjectItemCaseSensitive(r, "name");
-		if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(c->name))
-			snprintf(c->name, sizeof(c->name), "%s", v->valuestring);
-	}
+	if (rc < 0)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(r, "name");
+	if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(c->name))
+		snprintf(c->name, sizeof(c->name), "%s", v->valuestring);
 	cJSON_Delete(r);
-	r = NULL;
-	if (rc == 0 || rc == -EREMOTEIO)
-		rc = optional_query(c, TOPO_CMD_UUID, &r);
-	if (rc == 0) {
-		v = cJSON_GetObjectItemCaseSensitive(r, "UUID");
-		if (cJSON_IsString(v) && strlen(v->valuestring) == 36 &&
-		    strspn(v->valuestring, "0123456789abcdefABCDEF-") == 36 &&
-		    strspn(v->valuestring, "0-") != 36)
-			snprintf(c->uuid, sizeof(c->uuid), "%s", v->valuestring);
-	}
+	rc = optional_query(c, TOPO_CMD_UUID, &r);
+	if (rc < 0)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(r, "UUID");
+	if (cJSON_IsString(v) && strlen(v->valuestring) == 36 &&
+	    strspn(v->valuestring, "0123456789abcdefABCDEF-") == 36 &&
+	    strspn(v->valuestring, "0-") != 36)
+		snprintf(c->uuid, sizeof(c->uuid), "%s", v->valuestring);
 	cJSON_Delete(r);
-	r = NULL;
-	if (rc == 0 || rc == -EREMOTEIO)
-		rc = optional_query(c, TOPO_CMD_KVM, &r);
-	if (rc == 0)
-		c->kvm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "enabled"));
+	rc = optional_query(c, TOPO_CMD_KVM, &r);
+	if (rc < 0)
+		return rc;
+	c->kvm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "enabled"));
 	cJSON_Delete(r);
-	return rc == -EREMOTEIO ? 0 : rc;
+	return 0;
 }
 
 /* Does this QEMU list command name in query-commands? 1 yes, 0 no, < 0 broken monitor. */
@@ -584,7 +584,7 @@ static int has_command(struct ctx *c, const char *name)
 
 	rc = optional_query(c, TOPO_CMD_COMMANDS, &r);
 	if (rc < 0)
-		return rc == -EREMOTEIO ? 0 : rc;
+		return rc;
 	cJSON_ArrayForEach(it, r) {
 		cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
 
