@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* run: exec the built vcpuset binary and capture what it says (tests only). */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "peer.h"
 #include "run.h"
 #include "vcpuset.h"
 
@@ -120,4 +122,31 @@ cJSON *run_item(const cJSON *o, const char *k)
 
 	cr_assert_not_null(v, "JSON has no '%s'", k);
 	return v;
+}
+
+void run_assert_nothing_sent(struct peer *p)
+{
+	static const char *const changing[] = { "\"device_add\"", "\"device_del\"", "\"cpu-add\"" };
+	char *log = peer_log(p);
+	size_t i;
+
+	for (i = 0; i < sizeof(changing) / sizeof(*changing); i++)
+		cr_assert_null(strstr(log, changing[i]), "%s was sent: %s", changing[i], log);
+	free(log);
+}
+
+void run_remove_dir(const char *dir)
+{
+	char p[512];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	if (d)
+		closedir(d);
+	rmdir(dir);
 }

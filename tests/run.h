@@ -32,6 +32,14 @@ void run_finish(struct run_proc *p, struct run_result *r);
 void run_vcpuset(struct run_result *r, const char *const *args);
 void run_free(struct run_result *r);
 
+/* The simulated QEMU p has received nothing that changes a guest (device_add, device_del,
+ * cpu-add); fails the test with its log otherwise. */
+struct peer;
+void run_assert_nothing_sent(struct peer *p);
+
+/* Remove dir and the files in it (a state directory; no subdirectories). */
+void run_remove_dir(const char *dir);
+
 /* Member k of JSON object o; fails the test when it is missing. */
 cJSON *run_item(const cJSON *o, const char *k);
 

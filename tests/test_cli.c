@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for the vcpuset binary: options, exit codes and JSON, against the scripted peer. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -45,15 +44,6 @@ static cJSON *step(int i)
 }
 
 #define RUN(...) run_vcpuset(&r, (const char *const[]){ __VA_ARGS__, NULL })
-
-/* The simulated QEMU has received no device_add so far. */
-static void assert_no_device_add(void)
-{
-	char *log = peer_log(peer);
-
-	cr_assert_null(strstr(log, "device_add"), "%s", log);
-	free(log);
-}
 
 Test(cli, help_and_version)
 {
@@ -195,7 +185,7 @@ Test(cli, dry_run_plans_and_sends_nothing)
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(2), "status")), "planned");
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(step(2), "qmp"), "execute")), "device_add");
 	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
-	assert_no_device_add();
+	run_assert_nothing_sent(peer);
 }
 
 Test(cli, unplug_confirmed_without_device_event)
@@ -426,7 +416,7 @@ Test(cli, missing_resctrl_group_is_refused_before_anything_changes)
 	RUN("--json", "--socket", sock, "3", "--cachetune", "vcpuset-no-such-group");
 	cr_assert_eq(r.exit, 2, "%s", r.out);
 	cr_assert(strstr(error_message(), "/sys/fs/resctrl"), "%s", error_message());
-	assert_no_device_add();
+	run_assert_nothing_sent(peer);
 }
 
 Test(cli, quota_without_a_cpu_cgroup_is_refused_before_anything_changes)
@@ -438,7 +428,7 @@ Test(cli, quota_without_a_cpu_cgroup_is_refused_before_anything_changes)
 	RUN("--json", "--socket", sock, "3", "--quota", "50000");
 	cr_assert_eq(r.exit, 2, "%s", r.out);
 	cr_assert(strstr(error_message(), "cgroup cpu controller is required"), "%s", error_message());
-	assert_no_device_add();
+	run_assert_nothing_sent(peer);
 }
 
 Test(cli, scheduler_and_affinity_reach_the_thread)
@@ -590,19 +580,8 @@ static void make_state_dir(void)
 
 static void state_teardown(void)
 {
-	char p[128];
-	DIR *d = opendir(state_dir);
-	struct dirent *e;
-
 	finish();
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.' || strlen(e->d_name) > 2) {
-			snprintf(p, sizeof(p), "%s/%s", state_dir, e->d_name);
-			unlink(p);
-		}
-	if (d)
-		closedir(d);
-	rmdir(state_dir);
+	run_remove_dir(state_dir);
 }
 
 /* This process is "QEMU": the ledger's name is qemu-<pid>-<start time>.json. */
@@ -774,7 +753,7 @@ Test(cli, audit_required_without_cap_audit_write_fails_before_anything, .fini = 
 	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
 	cr_assert(strstr(error_message(), "--audit=required"), "%s", error_message());
 	cr_assert(strstr(error_message(), "CAP_AUDIT_WRITE"), "%s", error_message());
-	assert_no_device_add();
+	run_assert_nothing_sent(peer);
 	run_free(&r);
 	RUN("--json", "--socket", sock, "3");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
