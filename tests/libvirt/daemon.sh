@@ -11,19 +11,7 @@ dir=$2
 virsh="virsh -c qemu:///system"
 
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-stop_pid() {
-	[ -s "$1" ] || return 0
-	p=$(cat "$1")
-	kill "$p" 2>/dev/null || true
-	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$p" 2>/dev/null || true
-	rm -f "$1"
-}
+. "$(dirname "$0")/../guest/lib.sh"
 
 case $cmd in
 start)

@@ -17,6 +17,7 @@ command -v libvirtd >/dev/null && command -v virsh >/dev/null || {
 	exit 77
 }
 sh "$here/../guest/build.sh" "$guest"
+. "$here/../guest/lib.sh"
 name=vcpuset-lv-$$
 virsh="virsh -c qemu:///system"
 dir=$(mktemp -d /tmp/vcpuset-libvirt.XXXXXX)
@@ -60,16 +61,7 @@ cat >"$dir/domain.xml" <<XML
 XML
 sh "$here/daemon.sh" start "$dir"
 $virsh create "$dir/domain.xml" >/dev/null
-i=0
-until grep -q 'VCPUSET-ONLINE 0-1' "$dir/serial.log" 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 600 ]; then
-		echo "libvirt: the domain shows no sign of life after 60 s; serial log:" >&2
-		cat "$dir/serial.log" >&2 || true
-		exit 1
-	fi
-	sleep 0.1
-done
+wait_boot "$dir/serial.log" "libvirt: the domain"
 VCPUSET_LV_ID=$($virsh domid "$name")
 export VCPUSET_LV_DIR="$dir" VCPUSET_LV_NAME="$name" VCPUSET_LV_ID
 export VCPUSET_LV_SERIAL="$dir/serial.log" VCPUSET_LV_DAEMON="sh $here/daemon.sh"
