@@ -137,14 +137,15 @@ fuzz-regress: fuzz-build
 
 # Benchmarks (not part of check): bench/overhead is vcpuset against a zero-latency scripted
 # peer with 8, 288 and 4096 slots (time per step, peak RSS).
-bench/overhead: bench/overhead.c tests/peer.c tests/peer.h vcpuset.h
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. -Itests $(DEP_CFLAGS) -o $@ bench/overhead.c tests/peer.c \
-		$(DEP_LIBS) -lpthread
+bench/overhead: bench/overhead.c bench/bench.c bench/bench.h tests/peer.c tests/peer.h vcpuset.h
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. -Itests $(DEP_CFLAGS) -o $@ bench/overhead.c bench/bench.c \
+		tests/peer.c $(DEP_LIBS) -lpthread
 
 # bench/compare is vcpuset against virsh setvcpus --live and a bare-QMP floor client on one
 # libvirt domain (tests/libvirt/run.sh boots it).
-bench/compare: bench/compare.c qmp.c qmp.h vcpuset.h
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. $(DEP_CFLAGS) -o $@ bench/compare.c qmp.c $(DEP_LIBS)
+bench/compare: bench/compare.c bench/bench.c bench/bench.h qmp.c qmp.h vcpuset.h
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. $(DEP_CFLAGS) -o $@ bench/compare.c bench/bench.c qmp.c \
+		$(DEP_LIBS)
 
 bench: deps all bench/overhead bench/compare
 	sh tests/guest/build.sh

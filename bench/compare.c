@@ -13,103 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "qmp.h"
 #include "vcpuset.h"
 
 static const char *name, *dir, *daemon_cmd;
 static char sock[512];
-
-#define MAXR 16
-struct series {
-	double v[MAXR];
-	int n, failed;
-};
-
-static void add(struct series *s, double ms, bool ok)
-{
-	if (s->n < MAXR)
-		s->v[s->n++] = ms;
-	if (!ok)
-		s->failed++;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(struct series *s)
-{
-	double t[MAXR];
-
-	if (!s->n)
-		return 0;
-	memcpy(t, s->v, sizeof(t));
-	qsort(t, (size_t)s->n, sizeof(*t), cmp_double);
-	return t[s->n / 2];
-}
-
-static double minv(const struct series *s)
-{
-	double m = s->n ? s->v[0] : 0;
-	int i;
-
-	for (i = 1; i < s->n; i++)
-		m = s->v[i] < m ? s->v[i] : m;
-	return m;
-}
-
-static double maxv(const struct series *s)
-{
-	double m = 0;
-	int i;
-
-	for (i = 0; i < s->n; i++)
-		m = s->v[i] > m ? s->v[i] : m;
-	return m;
-}
-
-/* Run argv, stdout into out (may be NULL); the wall time in *ms; returns the exit status. */
-static int run(char *const argv[], char *out, size_t size, double *ms)
-{
-	double t0 = vs_now_ms();
-	size_t len = 0;
-	ssize_t n;
-	int p[2], st;
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		exit(1);
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 1);
-		close(p[0]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	for (;;) {
-		char sink[4096];
-
-		n = out && len + 1 < size ? read(p[0], out + len, size - 1 - len) : read(p[0], sink, sizeof(sink));
-		if (n <= 0)
-			break;
-		if (out && len + 1 < size)
-			len += (size_t)n;
-	}
-	if (out)
-		out[len] = '\0';
-	close(p[0]);
-	waitpid(pid, &st, 0);
-	if (ms)
-		*ms = vs_now_ms() - t0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 static void daemon_ctl(const char *what)
 {
@@ -128,7 +39,7 @@ static bool vcpuset(int count, double *ms)
 	char *argv[] = { "./vcpuset", "--no-audit", "--socket", sock, n, NULL };
 
 	snprintf(n, sizeof(n), "%d", count);
-	return run(argv, NULL, 0, ms) == 0;
+	return bench_run(argv, NULL, 0, ms, NULL) == 0;
 }
 
 static bool virsh(int count, double *ms)
@@ -138,7 +49,7 @@ static bool virsh(int count, double *ms)
 			 NULL };
 
 	snprintf(n, sizeof(n), "%d", count);
-	return run(argv, NULL, 0, ms) == 0;
+	return bench_run(argv, NULL, 0, ms, NULL) == 0;
 }
 
 /* The slots as vcpuset --status --json lists them (not timed). */
@@ -148,7 +59,7 @@ static cJSON *slots(void)
 	char *argv[] = { "./vcpuset", "--json", "--status", "--socket", sock, NULL };
 	cJSON *doc;
 
-	if (run(argv, out, sizeof(out), NULL) != 0 || !(doc = cJSON_Parse(out))) {
+	if (bench_run(argv, out, sizeof(out), NULL, NULL) != 0 || !(doc = cJSON_Parse(out))) {
 		fprintf(stderr, "bench: vcpuset --status failed\n");
 		exit(1);
 	}
@@ -241,25 +152,66 @@ static bool floor_step(bool plug, int count, double *ms)
 	return ok;
 }
 
-static void row(const char *what, struct series *tool, struct series *floor_, struct series *vir)
+/* One step kind, from and to a vCPU count: each tool's wall times. */
+struct kind {
+	const char *what;
+	int from, to;
+	struct bench_series tool, floor_, virsh;
+};
+
+/*
+ * One round of k: vcpuset there and back, the floor there and back (libvirtd down), then
+ * virsh there (libvirtd up) and, if virsh_back, back too; then to k->from again, untimed.
+ * Under TCG libvirt waits for an event that never comes when it unplugs: that once only.
+ */
+static void measure(struct kind *up, struct kind *down, bool virsh_back)
 {
-	printf("| %-8s | %8.1f | %6.1f-%-7.1f | %8.1f | %6.1f-%-7.1f | %5.2fx |", what, median(tool),
-	       minv(tool), maxv(tool), median(floor_), minv(floor_), maxv(floor_),
-	       median(floor_) > 0 ? median(tool) / median(floor_) : 0);
-	if (vir && vir->n)
-		printf(" %8.1f%s | %6.1fx |\n", median(vir), vir->failed ? " (failed)" : "",
-		       median(tool) > 0 ? median(vir) / median(tool) : 0);
+	int n = up->to - up->from;
+	double ms;
+	bool ok;
+
+	daemon_ctl("stop");
+	ok = vcpuset(up->to, &ms);
+	bench_add(&up->tool, ms, ok);
+	ok = vcpuset(up->from, &ms);
+	bench_add(&down->tool, ms, ok);
+	ok = floor_step(true, n, &ms);
+	bench_add(&up->floor_, ms, ok);
+	ok = floor_step(false, n, &ms);
+	bench_add(&down->floor_, ms, ok);
+	daemon_ctl("start");
+	ok = virsh(up->to, &ms);
+	bench_add(&up->virsh, ms, ok);
+	if (virsh_back) {
+		ok = virsh(up->from, &ms);
+		bench_add(&down->virsh, ms, ok);
+	}
+	daemon_ctl("stop");
+	if (!vcpuset(up->from, NULL))
+		fprintf(stderr, "bench: could not go back to %d vCPUs\n", up->from);
+}
+
+static void row(const struct kind *k)
+{
+	const struct bench_series *t = &k->tool, *f = &k->floor_, *v = &k->virsh;
+
+	printf("| %-8s | %8.1f | %6.1f-%-7.1f | %8.1f | %6.1f-%-7.1f | %5.2fx |", k->what,
+	       bench_median(t), bench_min(t), bench_max(t), bench_median(f), bench_min(f),
+	       bench_max(f), bench_median(f) > 0 ? bench_median(t) / bench_median(f) : 0);
+	if (v->n)
+		printf(" %8.1f%s | %6.1fx |\n", bench_median(v), v->failed ? " (failed)" : "",
+		       bench_median(t) > 0 ? bench_median(v) / bench_median(t) : 0);
 	else
 		printf(" %8s | %7s |\n", "-", "-");
 }
 
 int main(int argc, char **argv)
 {
-	struct series vp = { 0 }, vu = { 0 }, fp = { 0 }, fu = { 0 }, xp = { 0 }, xu = { 0 };
-	struct series v28 = { 0 }, v82 = { 0 }, f28 = { 0 }, f82 = { 0 }, x28 = { 0 }, x82 = { 0 };
+	struct kind plug = { .what = "plug 1", .from = 2, .to = 3 };
+	struct kind unplug = { .what = "unplug 1", .from = 3, .to = 2 };
+	struct kind up = { .what = "2->8", .from = 2, .to = 8 };
+	struct kind down = { .what = "8->2", .from = 8, .to = 2 };
 	int rounds = argc > 1 ? atoi(argv[1]) : 5, i;
-	double ms;
-	bool ok;
 
 	name = getenv("VCPUSET_LV_NAME");
 	dir = getenv("VCPUSET_LV_DIR");
@@ -272,47 +224,10 @@ int main(int argc, char **argv)
 		 getenv("VCPUSET_LV_ID"), name);
 	if (rounds < 1 || rounds > 5)
 		rounds = 5; /* 3 plugs a round, 36 for the 2->8 part: within TCG's 62 */
-	for (i = 0; i < rounds; i++) {
-		daemon_ctl("stop");
-		ok = vcpuset(3, &ms);
-		add(&vp, ms, ok);
-		ok = vcpuset(2, &ms);
-		add(&vu, ms, ok);
-		ok = floor_step(true, 1, &ms);
-		add(&fp, ms, ok);
-		ok = floor_step(false, 1, &ms);
-		add(&fu, ms, ok);
-		daemon_ctl("start");
-		ok = virsh(3, &ms);
-		add(&xp, ms, ok);
-		if (i == 0) { /* under TCG libvirt waits for an event that never comes: once */
-			ok = virsh(2, &ms);
-			add(&xu, ms, ok);
-		}
-		daemon_ctl("stop");
-		if (!vcpuset(2, NULL))
-			fprintf(stderr, "bench: could not go back to 2 vCPUs\n");
-	}
-	for (i = 0; i < 2; i++) {
-		daemon_ctl("stop");
-		ok = vcpuset(8, &ms);
-		add(&v28, ms, ok);
-		ok = vcpuset(2, &ms);
-		add(&v82, ms, ok);
-		ok = floor_step(true, 6, &ms);
-		add(&f28, ms, ok);
-		ok = floor_step(false, 6, &ms);
-		add(&f82, ms, ok);
-		daemon_ctl("start");
-		ok = virsh(8, &ms);
-		add(&x28, ms, ok);
-		if (i == 1) {
-			ok = virsh(2, &ms);
-			add(&x82, ms, ok);
-		}
-		daemon_ctl("stop");
-		vcpuset(2, NULL);
-	}
+	for (i = 0; i < rounds; i++)
+		measure(&plug, &unplug, i == 0);
+	for (i = 0; i < 2; i++)
+		measure(&up, &down, i == 1);
 	daemon_ctl("start");
 	printf("vcpuset, the floor (bare QMP in-process) and virsh setvcpus --live, on one libvirt "
 	       "TCG domain; %d rounds (2->8 and 8->2: 2), wall ms, median and min-max\n\n", rounds);
@@ -320,9 +235,9 @@ int main(int argc, char **argv)
 	       "| virsh/vcpuset |\n");
 	printf("|----------|----------|----------------|----------|----------------|--------|----------"
 	       "|---------------|\n");
-	row("plug 1", &vp, &fp, &xp);
-	row("unplug 1", &vu, &fu, &xu);
-	row("2->8", &v28, &f28, &x28);
-	row("8->2", &v82, &f82, &x82);
+	row(&plug);
+	row(&unplug);
+	row(&up);
+	row(&down);
 	return 0;
 }
