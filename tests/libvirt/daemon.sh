@@ -18,7 +18,7 @@ start)
 	if ! pgrep -x virtlogd >/dev/null; then
 		virtlogd -d -p "$dir/virtlogd.pid"
 	fi
-	if pgrep -x libvirtd >/dev/null && ! alive "$dir/libvirtd.pid"; then
+	if ! alive "$dir/libvirtd.pid" && $virsh version >/dev/null 2>&1; then
 		echo "libvirt: a libvirtd this test did not start is running; not touching it" >&2
 		exit 1
 	fi
@@ -32,6 +32,13 @@ start)
 	;;
 stop)
 	stop_pid "$dir/libvirtd.pid"
+	# libvirtd's short-lived children (it forks to probe and to spawn) inherit its fds,
+	# the monitor's too: the monitor is free only once they are gone as well
+	i=0
+	while pgrep -x libvirtd >/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	;;
 stopall)
 	stop_pid "$dir/libvirtd.pid"
