@@ -150,3 +150,48 @@ void run_remove_dir(const char *dir)
 		closedir(d);
 	rmdir(dir);
 }
+
+char *run_read_file(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* The guest's own last word on its online CPUs. */
+static void guest_online(const char *serial, char *buf, size_t size)
+{
+	FILE *f = fopen(serial, "r");
+	char line[256];
+
+	buf[0] = '\0';
+	cr_assert_not_null(f, "serial log %s", serial);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VCPUSET-ONLINE ", 15) == 0) {
+			line[strcspn(line, "\r\n")] = '\0';
+			snprintf(buf, size, "%.63s", line + 15);
+		}
+	fclose(f);
+}
+
+void run_wait_guest(const char *serial, const char *want, int timeout_ms)
+{
+	double deadline = vs_now_ms() + timeout_ms;
+	char got[64] = "";
+
+	for (;;) {
+		guest_online(serial, got, sizeof(got));
+		if (strcmp(got, want) == 0)
+			return;
+		if (vs_now_ms() >= deadline)
+			break;
+		usleep(50000);
+	}
+	cr_assert_fail("guest shows CPUs '%s' online, want '%s'", got, want);
+}

@@ -40,6 +40,16 @@ void run_assert_nothing_sent(struct peer *p);
 /* Remove dir and the files in it (a state directory; no subdirectories). */
 void run_remove_dir(const char *dir);
 
+/* Read up to size - 1 bytes of path into buf, trailing newlines and spaces dropped ("" if
+ * it cannot be read). Returns buf. */
+char *run_read_file(const char *path, char *buf, size_t size);
+
+/*
+ * The test guests print "VCPUSET-ONLINE <cpulist>" on their serial console whenever their
+ * CPUs change: wait up to timeout_ms for the last such line in serial to be want.
+ */
+void run_wait_guest(const char *serial, const char *want, int timeout_ms);
+
 /* Member k of JSON object o; fails the test when it is missing. */
 cJSON *run_item(const cJSON *o, const char *k);
 

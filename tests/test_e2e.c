@@ -40,34 +40,9 @@ static const char *error_text(void)
 	return cJSON_GetStringValue(run_item(run_item(r.json, "error"), "message"));
 }
 
-/* The guest's own last word on its online CPUs, from its serial console. */
-static void guest_online(char *buf, size_t size)
-{
-	FILE *f = fopen(serial, "r");
-	char line[256];
-
-	buf[0] = '\0';
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VCPUSET-ONLINE ", 15) == 0) {
-			line[strcspn(line, "\r\n")] = '\0';
-			snprintf(buf, size, "%.63s", line + 15);
-		}
-	fclose(f);
-}
-
 static void wait_guest(const char *want)
 {
-	char got[64] = "";
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		guest_online(got, sizeof(got));
-		if (strcmp(got, want) == 0)
-			return;
-		usleep(50000);
-	}
-	cr_assert_fail("guest shows CPUs '%s' online, want '%s'", got, want);
+	run_wait_guest(serial, want, 10000);
 }
 
 static bool qemu_has_thread(int tid)

@@ -251,18 +251,6 @@ static int tid_of(const cJSON *vcpus, int i)
 	return cJSON_GetObjectItem(cJSON_GetArrayItem(vcpus, i), "tid")->valueint;
 }
 
-static char *slurp(const char *path)
-{
-	static char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	buf[n] = '\0';
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 /*
  * The new vCPU's thread, as QEMU reports it after device_add, is another process (a child
  * of the test): vcpuset refuses to touch it — no cgroup, no affinity, no policy — and takes
@@ -273,7 +261,7 @@ Test(faults, thread_of_another_process_is_never_touched)
 	static char raw[512];
 	static struct peer_override ov[1];
 	struct peer_config cfg = { GEN, .overrides = ov, .noverrides = 1 };
-	char cg_before[4096], path[64];
+	char cg_before[4096], cg_after[4096], path[64];
 	cpu_set_t before, after;
 	cJSON *vcpus;
 	pid_t child;
@@ -298,14 +286,15 @@ Test(faults, thread_of_another_process_is_never_touched)
 	ov[0] = (struct peer_override){ .cmd = "query-cpus-fast", .nth = 2, .raw = raw };
 	cr_assert_eq(sched_getaffinity(child, sizeof(before), &before), 0);
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)child);
-	snprintf(cg_before, sizeof(cg_before), "%s", slurp(path));
+	run_read_file(path, cg_before, sizeof(cg_before));
 	serve(&cfg);
 	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--cpuset", "0", "--sched", "batch",
 					       "3", NULL });
 	cr_assert_eq(sched_getaffinity(child, sizeof(after), &after), 0);
 	cr_assert(CPU_EQUAL(&before, &after), "the other process's affinity changed");
 	cr_assert_eq(sched_getscheduler(child), SCHED_OTHER);
-	cr_assert_str_eq(slurp(path), cg_before, "the other process moved between cgroups");
+	cr_assert_str_eq(run_read_file(path, cg_after, sizeof(cg_after)), cg_before,
+			 "the other process moved between cgroups");
 	kill(child, SIGKILL);
 	waitpid(child, &st, 0);
 	cr_assert_eq(r.exit, 1, "%s", r.err);

@@ -39,24 +39,12 @@ static const char *env(const char *k)
 	return v;
 }
 
-static void slurp(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-
-	buf[n] = '\0';
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	if (f)
-		fclose(f);
-}
-
 static void cg_read(const char *h, int vcpu, const char *file, char *buf, size_t size)
 {
 	char p[512];
 
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/%s/vcpu%d/%s", h, group, vcpu, file);
-	slurp(p, buf, size);
+	run_read_file(p, buf, size);
 }
 
 static bool cg_has(const char *h, int vcpu)
@@ -123,25 +111,9 @@ static void assert_same(const struct footprint *a, const struct footprint *b, co
 	cr_assert_eq(a->policy, b->policy, "%s: policy", what);
 }
 
-/* The guest prints "VCPUSET-ONLINE <list>" on its serial console whenever its CPUs change. */
 static void wait_guest_online(const char *list)
 {
-	char want[64], buf[1 << 16], *last;
-	double deadline = vs_now_ms() + 20000;
-
-	snprintf(want, sizeof(want), "VCPUSET-ONLINE %s", list);
-	for (;;) {
-		slurp(env("VCPUSET_LV_SERIAL"), buf, sizeof(buf));
-		last = NULL;
-		for (char *p = strstr(buf, "VCPUSET-ONLINE "); p; p = strstr(p + 1, "VCPUSET-ONLINE "))
-			last = p;
-		if (last && strncmp(last, want, strlen(want)) == 0 &&
-		    (last[strlen(want)] == '\0' || last[strlen(want)] == '\n' || last[strlen(want)] == '\r'))
-			return;
-		cr_assert_lt(vs_now_ms(), deadline, "the guest never reported %s; last: %.40s", want,
-			     last ? last : "(nothing)");
-		usleep(50000);
-	}
+	run_wait_guest(env("VCPUSET_LV_SERIAL"), list, 20000);
 }
 
 /* Run a shell command line, its stdout into out; returns its exit status. */
