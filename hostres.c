@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -22,6 +23,7 @@ struct hier {
 	int version;     /* 1 or 2 */
 	bool cpu, cpuacct, cpuset; /* controllers of the vCPU groups here */
 	char ctrls[64];  /* for reports: "cpu", "cpu,cpuacct", "cpuset", v2: "cpu cpuset" */
+	char field[256]; /* the controllers field of /proc/<pid>/cgroup ("" for v2) */
 	char mount[HOSTRES_PATH_MAX];
 	char qemu[HOSTRES_PATH_MAX];   /* QEMU's group, relative to the mount */
 	char parent[HOSTRES_PATH_MAX]; /* parent of vcpu<N>, relative to the mount */
@@ -47,6 +49,11 @@ struct hostres {
 	bool emu_widened;
 	char emu_path[HOSTRES_PATH_MAX];
 	char emu_saved[VALUE_MAX];
+	/* the early no-op migration (hostres_warm_start) */
+	pthread_t warm_th;
+	bool warm_running;
+	int warm_fd;
+	char warm_pid[16];
 };
 
 static void hwarn(struct hostres *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -393,6 +400,7 @@ int hostres_open(const struct hostres_roots *roots, struct hostres **out, struct
 	if (!h)
 		return vs_err_set(err, ENOMEM, "out of memory");
 	h->proc_fd = h->sys_fd = h->resctrl_fd = h->emu_fd = h->state_fd = h->lock_fd = -1;
+	h->warm_fd = -1;
 	rc = open_root(roots && roots->proc ? roots->proc : "/proc", &h->proc_fd, err);
 	if (rc == 0)
 		rc = open_root(roots && roots->sys ? roots->sys : "/sys", &h->sys_fd, err);
@@ -420,6 +428,7 @@ void hostres_free(struct hostres *h)
 
 	if (!h)
 		return;
+	hostres_warm_wait(h);
 	if (h->proc_fd >= 0)
 		close(h->proc_fd);
 	if (h->sys_fd >= 0)
@@ -625,8 +634,9 @@ static bool strip_suffix(char *path, const char *suffix)
 	return false;
 }
 
-static int add_hier(struct hostres *h, const struct mnt *m, const char *qemu_path,
-		    const char *override, bool *skipped_root, struct vs_err *err)
+static int add_hier(struct hostres *h, const struct mnt *m, const char *field,
+		    const char *qemu_path, const char *override, bool *skipped_root,
+		    struct vs_err *err)
 {
 	struct hier *x = &h->hh[h->nh];
 	int mfd, rc;
@@ -634,6 +644,7 @@ static int add_hier(struct hostres *h, const struct mnt *m, const char *qemu_pat
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
 	x->version = m->version;
+	snprintf(x->field, sizeof(x->field), "%s", field);
 	snprintf(x->mount, sizeof(x->mount), "%s", m->point);
 	snprintf(x->qemu, sizeof(x->qemu), "%s", qemu_path);
 	mfd = open(m->point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -730,7 +741,7 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 			continue;
 		for (i = 0; i < nm && h->nh < MAX_HIER; i++) {
 			if (ctrls[0] == '\0' && m[i].version == 2) {
-				rc = add_hier(h, &m[i], path, override, &skipped_root, err);
+				rc = add_hier(h, &m[i], ctrls, path, override, &skipped_root, err);
 				break;
 			}
 			if (ctrls[0] && m[i].version == 1 &&
@@ -744,7 +755,7 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 				for (c = strtok_r(list, ",", &s2); c; c = strtok_r(NULL, ",", &s2))
 					all = all && has_token(m[i].opts, c, ",");
 				if (all) {
-					rc = add_hier(h, &m[i], path, override, &skipped_root, err);
+					rc = add_hier(h, &m[i], ctrls, path, override, &skipped_root, err);
 					break;
 				}
 			}
@@ -1153,6 +1164,85 @@ int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune
 /* ---- setting a vCPU up ---- */
 
 /* The file of a group that lists its threads, and takes a thread moved in. */
+/*
+ * ---- the kernel's cgroup migration lock, taken early ----
+ * The first move of a thread into a cgroup after a quiet while waits for an RCU grace period
+ * (5-15 ms here): the kernel's thread-group semaphore switches its readers to the slow path
+ * first, and stays switched for about one more grace period after the last writer. vcpuset
+ * pays that wait while QEMU plugs the vCPU instead of after it: a helper thread moves
+ * vcpuset itself into the group it is already in (a no-op migration, which takes the
+ * semaphore all the same), and the real move that follows finds it switched already.
+ */
+static void *warm_main(void *arg)
+{
+	struct hostres *h = arg;
+	ssize_t n;
+
+	n = write(h->warm_fd, h->warm_pid, strlen(h->warm_pid));
+	(void)n; /* best effort: a failure only means no head start */
+	return NULL;
+}
+
+/* Open cgroup.procs of this process's own group in hierarchy x into *fd; 0 or -errno. */
+static int own_procs(struct hostres *h, const struct hier *x, int *fd)
+{
+	char *text = NULL, *line, *save = NULL, path[2 * HOSTRES_PATH_MAX + 32];
+	int rc = -ENOENT;
+
+	*fd = -1;
+	if (slurp_at(h->proc_fd, "self/cgroup", 1u << 20, &text) < 0)
+		return -EIO;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2 || c2[1] != '/')
+			continue;
+		*c2 = '\0';
+		if (strcmp(c1 + 1, x->field) != 0)
+			continue;
+		if (strstr(c2 + 1, "/..") || strlen(x->mount) + strlen(c2 + 1) + 16 > sizeof(path))
+			break;
+		snprintf(path, sizeof(path), "%s%s/cgroup.procs", x->mount,
+			 strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
+		*fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		rc = *fd < 0 ? -errno : 0;
+		break;
+	}
+	free(text);
+	return rc;
+}
+
+void hostres_warm_start(struct hostres *h)
+{
+	int i;
+
+	hostres_warm_wait(h);
+	if (h->dry || h->nh == 0)
+		return;
+	for (i = 0; i < h->nh && h->warm_fd < 0; i++)
+		if (own_procs(h, &h->hh[i], &h->warm_fd) < 0)
+			h->warm_fd = -1;
+	if (h->warm_fd < 0)
+		return;
+	snprintf(h->warm_pid, sizeof(h->warm_pid), "%d", (int)getpid());
+	if (pthread_create(&h->warm_th, NULL, warm_main, h) != 0) {
+		close(h->warm_fd);
+		h->warm_fd = -1;
+		return;
+	}
+	h->warm_running = true;
+}
+
+void hostres_warm_wait(struct hostres *h)
+{
+	if (h->warm_running)
+		pthread_join(h->warm_th, NULL);
+	h->warm_running = false;
+	if (h->warm_fd >= 0)
+		close(h->warm_fd);
+	h->warm_fd = -1;
+}
+
 static const char *threads_file(const struct hier *x)
 {
 	return x->version == 2 ? "cgroup.threads" : "tasks";

@@ -117,6 +117,15 @@ int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune
 int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
 		       const struct hostres_tune *t, struct vs_err *err);
 
+/*
+ * Before a plug: in a helper thread, move vcpuset into the cgroup it is already in (a no-op
+ * that takes the kernel's cgroup migration lock), so that the grace period the first move
+ * after a quiet while waits for passes while QEMU creates the vCPU, not after. Best effort,
+ * nothing in dry mode or without hierarchies. wait joins the helper (hostres_free does too).
+ */
+void hostres_warm_start(struct hostres *h);
+void hostres_warm_wait(struct hostres *h);
+
 /* Remove vcpu<index> from every hierarchy in use; problems are warnings. Returns removed. */
 int hostres_vcpu_remove(struct hostres *h, int index);
 

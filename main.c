@@ -483,34 +483,54 @@ static int is_qemu_thread(void *ctx, int tid)
 	return hostres_is_thread_of(c->h, c->pid, tid);
 }
 
+/* The ids of the two vCPU queries, sent together before their replies are read. */
+struct vcpu_queries {
+	unsigned long hp, cf;
+};
+
+static int send_vcpu_queries(struct ctx *c, struct vcpu_queries *ids, struct vs_err *err)
+{
+	int rc = 0;
+
+	if (c->can_hotplug)
+		rc = qmp_send(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &ids->hp, err);
+	return rc < 0 ? rc : qmp_send(c->q, TOPO_CMD_CPUS, NULL, COMMAND_MS, &ids->cf, err);
+}
+
+/* Read both replies (hp stays NULL without hot-plug); the caller deletes them. */
+static int receive_vcpu_queries(struct ctx *c, const struct vcpu_queries *ids, cJSON **hp,
+				cJSON **cf, struct vs_err *err)
+{
+	int rc = 0;
+
+	*hp = *cf = NULL;
+	if (c->can_hotplug)
+		rc = qmp_receive(c->q, TOPO_CMD_HOTPLUGGABLE, ids->hp, COMMAND_MS, hp, err);
+	return rc < 0 ? rc : qmp_receive(c->q, TOPO_CMD_CPUS, ids->cf, COMMAND_MS, cf, err);
+}
+
 /*
- * Query both vCPU replies and rebuild the table; retried when QEMU changed in between.
- * hp, if not NULL, is a query-hotpluggable-cpus reply just received: used for the first try
- * instead of asking again, and taken over.
+ * Rebuild the table from both vCPU queries; asked again when QEMU changed in between. hp and
+ * cf, if not NULL, are replies just received (taken over): the first try uses them instead
+ * of asking. Both queries go out in one go, so QEMU answers the second without waiting.
  */
-static int refresh(struct ctx *c, cJSON *hp, struct vs_err *err)
+static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
 {
 	struct topo_table *nt = NULL;
-	cJSON *cf = NULL;
-	int rc = 0, i, legacy_max = 0;
+	struct vcpu_queries ids = { 0 };
+	int rc = 0, i;
 
 	for (i = 0; i < REFRESH_TRIES; i++) {
-		if (i) {
+		if (i || !cf) {
 			cJSON_Delete(hp);
-			hp = NULL;
-		}
-		cJSON_Delete(cf);
-		cf = NULL;
-		if (c->can_hotplug && !hp) {
-			rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
+			cJSON_Delete(cf);
+			rc = send_vcpu_queries(c, &ids, err);
+			if (rc == 0)
+				rc = receive_vcpu_queries(c, &ids, &hp, &cf, err);
 			if (rc < 0)
 				break;
 		}
-		rc = qmp_execute(c->q, TOPO_CMD_CPUS, NULL, COMMAND_MS, &cf, err);
-		if (rc < 0)
-			break;
-		legacy_max = c->legacy_max;
-		rc = topo_build(c->can_hotplug ? hp : NULL, cf, c->pid, legacy_max, c->t, &nt, err);
+		rc = topo_build(c->can_hotplug ? hp : NULL, cf, c->pid, c->legacy_max, c->t, &nt, err);
 		if (rc != -EAGAIN)
 			break;
 		usleep(20000);
@@ -530,16 +550,16 @@ static int refresh(struct ctx *c, cJSON *hp, struct vs_err *err)
 }
 
 /*
- * An optional query: QEMU may refuse it (older QEMU, not this machine type), and then *r is
- * NULL and the answer 0; anything else (a broken or closed monitor) is a negative errno with
- * c->err set, and ends the run.
+ * An optional query's reply: QEMU may refuse it (older QEMU, not this machine type), and then
+ * *r is NULL and the answer 0; anything else (a broken or closed monitor) is a negative errno
+ * with c->err set, and ends the run.
  */
-static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
+static int optional_reply(struct ctx *c, const char *cmd, unsigned long id, cJSON **r)
 {
 	struct vs_err e = { 0 };
 	int rc;
 
-	rc = qmp_execute(c->q, cmd, NULL, COMMAND_MS, r, &e);
+	rc = qmp_receive(c->q, cmd, id, COMMAND_MS, r, &e);
 	if (rc == -EREMOTEIO)
 		return 0;
 	if (rc < 0)
@@ -547,19 +567,30 @@ static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
 	return rc;
 }
 
-static int read_identity(struct ctx *c)
+static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
+{
+	unsigned long id;
+	int rc;
+
+	*r = NULL;
+	rc = qmp_send(c->q, cmd, NULL, COMMAND_MS, &id, &c->err);
+	return rc < 0 ? rc : optional_reply(c, cmd, id, r);
+}
+
+/* The replies to query-name, query-uuid and query-kvm, sent as ids[0..2]. */
+static int read_identity(struct ctx *c, const unsigned long ids[3])
 {
 	cJSON *r = NULL, *v;
 	int rc;
 
-	rc = optional_query(c, TOPO_CMD_NAME, &r);
+	rc = optional_reply(c, TOPO_CMD_NAME, ids[0], &r);
 	if (rc < 0)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(r, "name");
 	if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(c->name))
 		snprintf(c->name, sizeof(c->name), "%s", v->valuestring);
 	cJSON_Delete(r);
-	rc = optional_query(c, TOPO_CMD_UUID, &r);
+	rc = optional_reply(c, TOPO_CMD_UUID, ids[1], &r);
 	if (rc < 0)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(r, "UUID");
@@ -568,7 +599,7 @@ static int read_identity(struct ctx *c)
 	    strspn(v->valuestring, "0-") != 36)
 		snprintf(c->uuid, sizeof(c->uuid), "%s", v->valuestring);
 	cJSON_Delete(r);
-	rc = optional_query(c, TOPO_CMD_KVM, &r);
+	rc = optional_reply(c, TOPO_CMD_KVM, ids[2], &r);
 	if (rc < 0)
 		return rc;
 	c->kvm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "enabled"));
@@ -751,7 +782,9 @@ static void ledger_add(struct ctx *c, const struct topo_step *s, const struct st
 static int gather(struct ctx *c)
 {
 	struct vs_err *err = &c->err;
-	cJSON *hp = NULL;
+	struct vcpu_queries ids = { 0 };
+	unsigned long idq[3];
+	cJSON *hp = NULL, *cf = NULL;
 	int rc;
 
 	rc = hostres_open(NULL, &c->h, err);
@@ -781,29 +814,48 @@ static int gather(struct ctx *c)
 	rc = qmp_handshake(c->q, CONNECT_MS, err);
 	if (rc < 0)
 		return rc;
-	rc = read_identity(c);
+	/* Every start-up query in one go: QEMU answers them back to back. */
+	c->can_hotplug = true;
+	rc = qmp_send(c->q, TOPO_CMD_NAME, NULL, COMMAND_MS, &idq[0], err);
+	if (rc == 0)
+		rc = qmp_send(c->q, TOPO_CMD_UUID, NULL, COMMAND_MS, &idq[1], err);
+	if (rc == 0)
+		rc = qmp_send(c->q, TOPO_CMD_KVM, NULL, COMMAND_MS, &idq[2], err);
+	if (rc == 0)
+		rc = send_vcpu_queries(c, &ids, err);
+	if (rc == 0)
+		rc = read_identity(c, idq);
 	if (rc < 0)
 		return rc;
 	audit_identity(c);
-	c->can_hotplug = true;
-	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
+	rc = qmp_receive(c->q, TOPO_CMD_HOTPLUGGABLE, ids.hp, COMMAND_MS, &hp, err);
 	if (rc == -EREMOTEIO) {
+		struct vs_err probe = *err;
 		int legacy = 0;
 
 		c->can_hotplug = false;
-		snprintf(c->hotplug_error, sizeof(c->hotplug_error), "%s", err->msg);
-		if (strcmp(err->qmp_class, "CommandNotFound") == 0) {
+		snprintf(c->hotplug_error, sizeof(c->hotplug_error), "%s", probe.msg);
+		memset(err, 0, sizeof(*err));
+		rc = qmp_receive(c->q, TOPO_CMD_CPUS, ids.cf, COMMAND_MS, &cf, err);
+		if (rc < 0)
+			return rc;
+		if (strcmp(probe.qmp_class, "CommandNotFound") == 0) {
 			legacy = has_command(c, TOPO_CMD_LEGACY_ADD);
-			if (legacy < 0)
+			if (legacy < 0) {
+				cJSON_Delete(cf);
 				return legacy;
+			}
 		}
 		if (legacy)
 			c->hotplug_error[0] = '\0'; /* legacy cpu-add */
-		memset(err, 0, sizeof(*err));
-	} else if (rc < 0) {
+	} else if (rc == 0) {
+		rc = qmp_receive(c->q, TOPO_CMD_CPUS, ids.cf, COMMAND_MS, &cf, err);
+	}
+	if (rc < 0) {
+		cJSON_Delete(hp);
 		return rc;
 	}
-	rc = refresh(c, hp, err); /* the probe's reply is the first refresh's */
+	rc = refresh(c, hp, cf, err); /* the start-up replies are the first refresh's */
 	if (rc < 0)
 		return rc;
 	if (!c->can_hotplug && !c->hotplug_error[0] && c->o.count) {
@@ -815,7 +867,7 @@ static int gather(struct ctx *c)
 		want = tc.sign == '+' ? c->t->online + tc.n : tc.sign == '-' ? c->t->online - tc.n : tc.n;
 		if (want > c->t->n && want <= VS_MAX_SLOTS) {
 			c->legacy_max = (int)want;
-			rc = refresh(c, NULL, err);
+			rc = refresh(c, NULL, NULL, err);
 			if (rc < 0)
 				return rc;
 		}
@@ -1106,7 +1158,7 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 	}
 	if (!gone)
 		return -EINPROGRESS;
-	rc = refresh(c, NULL, &c->err);
+	rc = refresh(c, NULL, NULL, &c->err);
 	if (rc < 0)
 		return rc;
 	for (i = vcpu; i < vcpu + vcpus; i++)
@@ -1172,17 +1224,32 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments");
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(r->qmp, "execute");
 	const struct topo_vcpu *v;
+	struct vcpu_queries ids = { 0 };
+	struct vs_err qerr;
+	cJSON *hp = NULL, *cf = NULL;
+	unsigned long id;
 	char what[96];
+	bool queried;
 	int rc, i;
 
 	snprintf(what, sizeof(what), "plug vCPU %d%s%s", s->vcpu, r->alias[0] ? " as " : "", r->alias);
-	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
+	if (c->host_tune)
+		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU works */
+	/* The two queries go out with device_add: they answer right after it, plugged or not. */
+	rc = qmp_send(c->q, cmd->valuestring, args, COMMAND_MS, &id, &c->err);
+	queried = rc == 0 && send_vcpu_queries(c, &ids, &qerr) == 0;
+	if (rc == 0)
+		rc = qmp_receive(c->q, cmd->valuestring, id, COMMAND_MS, NULL, &c->err);
 	if (rc == 0 || rc == -EREMOTEIO)
 		audit_step(c, s->before, s->after, rc == 0); /* QEMU answered */
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
 	/* QEMU took it: from here on a failure takes the vCPU out again, or says it could not. */
-	rc = refresh(c, NULL, &c->err);
+	rc = queried ? receive_vcpu_queries(c, &ids, &hp, &cf, &c->err) : 0;
+	if (rc == 0)
+		rc = refresh(c, hp, cf, &c->err);
+	else
+		cJSON_Delete(hp);
 	if (rc < 0)
 		return plug_rollback(c, s, r, what, "checking it failed");
 	v = &c->t->v[s->vcpu];
@@ -1648,7 +1715,7 @@ static void wait_pending(struct ctx *c)
 		rc = qmp_next_event(c->q, 50, &ev, &c->err);
 		cJSON_Delete(ev);
 		ev = NULL;
-		if (rc < 0 || refresh(c, NULL, &c->err) < 0) {
+		if (rc < 0 || refresh(c, NULL, NULL, &c->err) < 0) {
 			c->exit = VS_EXIT_FAIL;
 			return;
 		}

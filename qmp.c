@@ -23,6 +23,9 @@ struct qmp {
 	char name[128];
 	char version[32];
 	unsigned long next_id;
+	unsigned long recv_next; /* lowest id sent whose reply has not been read */
+	unsigned long lost_from; /* first id whose command QEMU closed the socket on, 0 = none */
+	struct vs_err lost;      /* and the error sending it gave */
 	size_t max_msg;
 	char *buf;
 	size_t len, cap, scanned;
@@ -61,6 +64,7 @@ static int qmp_new(int fd, const char *name, struct qmp **out, struct vs_err *er
 	q->fd = fd;
 	q->max_msg = VS_MAX_MESSAGE;
 	q->next_id = 1;
+	q->recv_next = 1;
 	snprintf(q->name, sizeof(q->name), "%s", name ? name : "monitor");
 	*out = q;
 	return 0;
@@ -314,35 +318,42 @@ static int queue_event(struct qmp *q, cJSON *ev, struct vs_err *err)
 	return 0;
 }
 
+/* Send text and its line end in one piece (QEMU then reads pipelined commands at once). */
 static int send_line(struct qmp *q, const char *text, double deadline, struct vs_err *err)
 {
 	size_t len = strlen(text), off = 0;
 	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
+	char *line;
 	ssize_t n;
-	int rc;
+	int rc = 0;
 
 	if (q->trace)
 		q->trace(q->trace_ctx, '>', text, len);
+	line = malloc(len + 3);
+	if (!line)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	snprintf(line, len + 3, "%s\r\n", text);
 	while (off < len + 2) {
-		const char *p = off < len ? text + off : &"\r\n"[off - len];
-		size_t chunk = off < len ? len - off : len + 2 - off;
-
-		n = send(q->fd, p, chunk, MSG_NOSIGNAL);
+		n = send(q->fd, line + off, len + 2 - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rc = poll(&pfd, 1, remaining(deadline));
-			if (rc == 0)
-				return vs_err_set(err, ETIMEDOUT, "monitor does not take input");
+			if (poll(&pfd, 1, remaining(deadline)) == 0) {
+				rc = vs_err_set(err, ETIMEDOUT, "monitor does not take input");
+				break;
+			}
 			continue;
 		}
-		if (n < 0)
-			return vs_err_set(err, errno, "write to monitor: %s",
-					  errno == EPIPE ? "QEMU closed the monitor connection"
-							 : strerror(errno));
+		if (n < 0) {
+			rc = vs_err_set(err, errno, "write to monitor: %s",
+					errno == EPIPE ? "QEMU closed the monitor connection"
+						       : strerror(errno));
+			break;
+		}
 		off += (size_t)n;
 	}
-	return 0;
+	free(line);
+	return rc;
 }
 
 int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err)
@@ -400,29 +411,84 @@ fail:
 	return NULL;
 }
 
-int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_ms,
-		cJSON **ret, struct vs_err *err)
+int qmp_send(struct qmp *q, const char *cmd, const cJSON *args, int timeout_ms,
+	     unsigned long *id, struct vs_err *err)
 {
-	double deadline = vs_now_ms() + timeout_ms;
-	char id[32], *text = NULL;
-	cJSON *c = NULL, *msg = NULL, *mid, *e;
+	char sid[32], *text = NULL;
+	cJSON *c;
+	int rc;
+
+	*id = 0;
+	snprintf(sid, sizeof(sid), "vcpuset-%lu", q->next_id);
+	c = qmp_command_new(cmd, args);
+	if (!c || !cJSON_AddStringToObject(c, "id", sid) || !(text = cJSON_PrintUnformatted(c))) {
+		rc = vs_err_set(err, ENOMEM, "out of memory");
+	} else {
+		struct vs_err e = { 0 };
+
+		rc = q->lost_from ? -EPIPE : send_line(q, text, vs_now_ms() + timeout_ms, &e);
+		if (rc == -EPIPE || rc == -ECONNRESET) {
+			/*
+			 * QEMU is gone. Replies to earlier commands may still be waiting, and how it
+			 * went (an EOF in the middle of a reply?) says more: qmp_receive reports it.
+			 */
+			if (!q->lost_from) {
+				q->lost_from = q->next_id;
+				q->lost = e;
+			}
+			rc = 0;
+		} else if (rc < 0 && err) {
+			*err = e;
+		}
+		if (rc == 0)
+			*id = q->next_id++;
+	}
+	cJSON_Delete(c);
+	free(text);
+	return rc;
+}
+
+/* The number of one of our ids ("vcpuset-12" is 12), 0 for anything else. */
+static unsigned long id_number(const cJSON *mid)
+{
+	static const char pre[] = "vcpuset-";
+	const char *s;
+	unsigned long n = 0;
+
+	if (!cJSON_IsString(mid) || strncmp(mid->valuestring, pre, sizeof(pre) - 1) != 0)
+		return 0;
+	s = mid->valuestring + sizeof(pre) - 1;
+	if (*s < '1' || *s > '9' || strlen(s) > 15)
+		return 0;
+	for (; *s >= '0' && *s <= '9'; s++)
+		n = n * 10 + (unsigned long)(*s - '0');
+	return *s ? 0 : n;
+}
+
+int qmp_receive(struct qmp *q, const char *cmd, unsigned long id, int timeout_ms, cJSON **ret,
+		struct vs_err *err)
+{
+	bool lost = q->lost_from && id >= q->lost_from; /* never reached QEMU */
+	double deadline = vs_now_ms() + (lost ? 0 : timeout_ms);
+	cJSON *msg = NULL, *mid, *e;
+	unsigned long n;
 	int rc;
 
 	if (ret)
 		*ret = NULL;
-	snprintf(id, sizeof(id), "vcpuset-%lu", q->next_id++);
-	c = qmp_command_new(cmd, args);
-	if (!c || !cJSON_AddStringToObject(c, "id", id) || !(text = cJSON_PrintUnformatted(c))) {
-		rc = vs_err_set(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = send_line(q, text, deadline, err);
-	if (rc < 0)
-		goto out;
+	if (id < q->recv_next || id >= q->next_id)
+		return vs_err_set(err, EINVAL, "no '%s' is waiting for its reply", cmd);
 	for (;;) {
 		cJSON_Delete(msg);
 		msg = NULL;
 		rc = read_message(q, deadline, &msg, err);
+		if (rc == -ETIMEDOUT && lost) {
+			/* nothing more said before it closed: the failed send is the news */
+			if (err)
+				*err = q->lost;
+			rc = -vs_errno_of(q->lost.errnum);
+			goto out;
+		}
 		if (rc == -ETIMEDOUT) {
 			rc = vs_err_set(err, ETIMEDOUT, "no reply to '%s' within %.1f s", cmd,
 					timeout_ms / 1000.0);
@@ -438,7 +504,10 @@ int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_m
 			continue;
 		}
 		mid = cJSON_GetObjectItemCaseSensitive(msg, "id");
-		if (!cJSON_IsString(mid) || strcmp(mid->valuestring, id) != 0) {
+		n = id_number(mid);
+		if (n >= q->recv_next && n < id)
+			continue; /* the reply to a command sent earlier whose answer nobody wants */
+		if (n != id) {
 			/* QEMU answers in order and echoes our id: anything else is not a reply to us. */
 			rc = vs_err_set(err, EPROTO, "QEMU answered '%s' with an unexpected id %s%.40s%s",
 					cmd, cJSON_IsString(mid) ? "'" : "",
@@ -448,6 +517,7 @@ int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_m
 		}
 		break;
 	}
+	q->recv_next = id + 1;
 	e = cJSON_GetObjectItemCaseSensitive(msg, "error");
 	if (e) {
 		cJSON *cls = cJSON_GetObjectItemCaseSensitive(e, "class");
@@ -469,9 +539,21 @@ int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_m
 	rc = 0;
 out:
 	cJSON_Delete(msg);
-	cJSON_Delete(c);
-	free(text);
 	return rc;
+}
+
+int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_ms,
+		cJSON **ret, struct vs_err *err)
+{
+	unsigned long id;
+	int rc;
+
+	if (ret)
+		*ret = NULL;
+	rc = qmp_send(q, cmd, args, timeout_ms, &id, err);
+	if (rc < 0)
+		return rc;
+	return qmp_receive(q, cmd, id, timeout_ms, ret, err);
 }
 
 int qmp_next_event(struct qmp *q, int timeout_ms, cJSON **ev, struct vs_err *err)

@@ -53,6 +53,17 @@ int qmp_execute(struct qmp *q, const char *cmd, const cJSON *args, int timeout_m
  */
 int qmp_next_event(struct qmp *q, int timeout_ms, cJSON **ev, struct vs_err *err);
 
+/*
+ * The two halves of qmp_execute, for pipelining: send several commands, then read their
+ * replies in the order sent (QEMU answers in order). qmp_send gives the command's id in *id;
+ * qmp_receive waits for the reply to id, skipping replies to commands sent before it that
+ * were never received (a caller that gave up on them). Same results as qmp_execute.
+ */
+int qmp_send(struct qmp *q, const char *cmd, const cJSON *args, int timeout_ms,
+	     unsigned long *id, struct vs_err *err);
+int qmp_receive(struct qmp *q, const char *cmd, unsigned long id, int timeout_ms, cJSON **ret,
+		struct vs_err *err);
+
 /* QEMU's pid from SO_PEERCRED, or 0 when unknown (adopted fds that are not sockets). */
 int qmp_peer_pid(const struct qmp *q);
 

@@ -161,6 +161,87 @@ ParameterizedTest(struct bad_reply_case *bc, qmp, bad_reply_is_a_bounded_error)
 	cr_assert(strstr(err.msg, bc->msg), "got '%s', want '%s'", err.msg, bc->msg);
 }
 
+/* Lines of the peer's log that contain what, so far. */
+static int logged(const char *what)
+{
+	char *log = peer_log(peer), *p = log;
+	int n = 0;
+
+	while ((p = strstr(p, what))) {
+		n++;
+		p += strlen(what);
+	}
+	free(log);
+	return n;
+}
+
+Test(qmp, pipelined_commands_reach_qemu_before_any_reply_is_read)
+{
+	static const char *const cmds[] = { "query-name", "query-uuid", "query-kvm" };
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .name = "pipe" };
+	unsigned long id[3];
+	cJSON *ret = NULL;
+	int i;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(qmp_send(q, cmds[i], NULL, 2000, &id[i], &err), 0, "%s", err.msg);
+	cr_assert(id[0] < id[1] && id[1] < id[2]);
+	for (i = 0; i < 200 && logged("\"execute\":\"query-") < 3; i++)
+		usleep(5000);
+	cr_assert_eq(logged("\"execute\":\"query-"), 3, "all three sent before a reply was read");
+	cr_assert_eq(qmp_receive(q, cmds[0], id[0], 2000, &ret, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cJSON_GetObjectItem(ret, "name")->valuestring, "pipe");
+	cJSON_Delete(ret);
+	cr_assert_eq(qmp_receive(q, cmds[1], id[1], 2000, &ret, &err), 0, "%s", err.msg);
+	cr_assert(cJSON_HasObjectItem(ret, "UUID"));
+	cJSON_Delete(ret);
+	cr_assert_eq(qmp_receive(q, cmds[2], id[2], 2000, &ret, &err), 0, "%s", err.msg);
+	cr_assert(cJSON_HasObjectItem(ret, "enabled"));
+	cJSON_Delete(ret);
+}
+
+Test(qmp, replies_nobody_waits_for_are_skipped_and_never_taken_twice)
+{
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .name = "skip" };
+	unsigned long a, b;
+	cJSON *ret = NULL;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_send(q, "query-kvm", NULL, 2000, &a, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_send(q, "query-name", NULL, 2000, &b, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_receive(q, "query-name", b, 2000, &ret, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(cJSON_GetObjectItem(ret, "name")->valuestring, "skip", "not query-kvm's");
+	cJSON_Delete(ret);
+	cr_assert_eq(qmp_receive(q, "query-kvm", a, 200, &ret, &err), -EINVAL, "its reply is gone");
+	cr_assert_eq(qmp_receive(q, "query-name", b, 200, &ret, &err), -EINVAL, "taken already");
+	cr_assert_eq(qmp_receive(q, "query-name", b + 1, 200, &ret, &err), -EINVAL, "never sent");
+	cr_assert_eq(qmp_execute(q, "query-name", NULL, 2000, NULL, &err), 0, "%s", err.msg);
+}
+
+Test(qmp, a_send_after_qemu_left_reports_how_it_left)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "query-name", .raw = "{\"return\": {\"na", .close_after = true },
+	};
+	struct peer_config cfg = { .gen_slots = 2, .gen_online = 1, .overrides = ov, .noverrides = 1 };
+	unsigned long a, b;
+	int i;
+
+	start(&cfg);
+	cr_assert_eq(qmp_handshake(q, 2000, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_send(q, "query-name", NULL, 2000, &a, &err), 0, "%s", err.msg);
+	for (i = 0; i < 200 && logged("query-name") < 1; i++)
+		usleep(5000);
+	usleep(50000); /* the peer has closed its end by now */
+	cr_assert_eq(qmp_send(q, "query-uuid", NULL, 2000, &b, &err), 0,
+		     "a send QEMU closed on is reported by the receive: %s", err.msg);
+	cr_assert_lt(qmp_receive(q, "query-uuid", b, 2000, NULL, &err), 0);
+	cr_assert(strstr(err.msg, "in the middle of a message"), "%s", err.msg);
+}
+
 Test(qmp, no_greeting_means_the_monitor_is_busy)
 {
 	struct peer_config cfg = { .greet = PEER_NO_GREETING, .gen_slots = 2, .gen_online = 1 };
