@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -46,6 +47,8 @@ struct peer {
 	int next_index, next_created;
 	char *log;
 	size_t loglen;
+	char ahead[1024]; /* commands the next one arrived during (hold_ms) */
+	size_t rest;      /* bytes read after the line being handled */
 	pthread_mutex_t mu;
 	volatile int quit;
 };
@@ -486,6 +489,18 @@ static int handle(struct peer *p, const char *line, size_t len)
 	cmd = cJSON_GetStringValue(cJSON_GetObjectItem(m, "execute"));
 	if (!cmd)
 		cmd = "";
+	if (p->cfg.hold_ms) {
+		int more = 0;
+
+		/* QEMU busy with this command: did the client send the next one meanwhile? */
+		usleep((useconds_t)p->cfg.hold_ms * 1000);
+		if (p->rest || (ioctl(p->fd, FIONREAD, &more) == 0 && more > 0)) {
+			pthread_mutex_lock(&p->mu);
+			snprintf(p->ahead + strlen(p->ahead), sizeof(p->ahead) - strlen(p->ahead),
+				 "%s%s", p->ahead[0] ? " " : "", cmd);
+			pthread_mutex_unlock(&p->mu);
+		}
+	}
 	for (i = 0; i < p->cfg.noverrides; i++) {
 		const struct peer_override *o = &p->cfg.overrides[i];
 
@@ -550,6 +565,7 @@ static void serve(struct peer *p)
 		while ((nl = memchr(buf, '\n', len))) {
 			size_t l = (size_t)(nl - buf);
 
+			p->rest = len - l - 1;
 			if (handle(p, buf, l && buf[l - 1] == '\r' ? l - 1 : l))
 				goto out;
 			memmove(buf, nl + 1, len - l - 1);
@@ -620,6 +636,16 @@ struct peer *peer_start_unix(const char *path, const struct peer_config *cfg)
 	}
 	pthread_create(&p->th, NULL, peer_main, p);
 	return p;
+}
+
+char *peer_ahead(struct peer *p)
+{
+	char *s;
+
+	pthread_mutex_lock(&p->mu);
+	s = strdup(p->ahead);
+	pthread_mutex_unlock(&p->mu);
+	return s;
 }
 
 char *peer_log(struct peer *p)

@@ -39,6 +39,7 @@ struct peer_config {
 	bool legacy;            /* no query-hotpluggable-cpus, but cpu-add */
 	const char *name;       /* query-name */
 	int chunk;              /* send everything in pieces of this many bytes (0 = whole) */
+	int hold_ms;            /* think this long before answering each command */
 };
 
 struct peer;
@@ -52,6 +53,12 @@ char *peer_stop(struct peer *p);
 
 /* Lines received so far, one per line, caller frees. */
 char *peer_log(struct peer *p);
+
+/*
+ * With hold_ms: the commands, space-separated, during whose hold the client had sent more
+ * already (it pipelines after them). Caller frees.
+ */
+char *peer_ahead(struct peer *p);
 
 /* Read a fixture file's JSON (tests/fixtures/NAME.json); caller deletes. */
 cJSON *peer_fixture(const char *name);

@@ -152,6 +152,23 @@ Test(cli, plug_two_reports_json)
 	free(log);
 }
 
+/* QEMU thinks 20 ms over each command: vcpuset has sent the next ones meanwhile. */
+Test(cli, queries_go_out_with_the_command_before_them)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .hold_ms = 20 };
+	char *ahead;
+
+	serve(&cfg);
+	RUN("--json", "--no-audit", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	ahead = peer_ahead(peer);
+	/* start-up: name, uuid, kvm, hot-pluggable and cpus-fast in one go; the plug: device_add
+	 * with both queries */
+	cr_assert_str_eq(ahead, "query-name query-uuid query-kvm query-hotpluggable-cpus "
+				"device_add query-hotpluggable-cpus", "%s", ahead);
+	free(ahead);
+}
+
 Test(cli, refused_count_sends_nothing)
 {
 	static const char *const counts[] = { "9", "1", "0", "-2" };

@@ -809,3 +809,45 @@ Test(hostres, resctrl_group_names)
 		cr_assert(strstr(err.msg, "--cachetune"), "%s", err.msg);
 	}
 }
+
+/* The early no-op move: vcpuset's own pid into its own group's cgroup.procs, nothing else. */
+Test(hostres, warm_up_moves_vcpuset_into_its_own_group_only)
+{
+	char pids[16];
+
+	v2_libvirt_tree();
+	fx_put("proc/self/cgroup", "0::/admin.slice/ssh.scope\n");
+	fx_put("cg/admin.slice/ssh.scope/cgroup.procs", "");
+	fx_put("cg/cgroup.procs", "");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	hostres_set_dry(h, true);
+	hostres_warm_start(h);
+	hostres_warm_wait(h);
+	cr_assert_str_eq(fx_get("cg/admin.slice/ssh.scope/cgroup.procs"), "", "dry: no write");
+	hostres_set_dry(h, false);
+	hostres_warm_start(h);
+	hostres_warm_start(h); /* a second start joins the first */
+	hostres_warm_wait(h);
+	snprintf(pids, sizeof(pids), "%d", pid);
+	cr_assert_str_eq(fx_get("cg/admin.slice/ssh.scope/cgroup.procs"), pids);
+	cr_assert_str_eq(fx_get("cg/cgroup.procs"), "", "the root group is not touched");
+	cr_assert_str_eq(fx_get(SCOPE "/libvirt/emulator/cgroup.type"), "threaded\n",
+			 "QEMU's groups are not touched");
+	cr_assert_eq(cJSON_GetArraySize(log_), 0, "not a change of the host: not logged");
+}
+
+Test(hostres, warm_up_refuses_a_dotdot_path_and_needs_a_hierarchy)
+{
+	v2_libvirt_tree();
+	fx_put("proc/self/cgroup", "0::/a/../machine.slice\n");
+	fx_put("cg/machine.slice/cgroup.procs", "");
+	fx_mkdir("cg/a"); /* so that the path would resolve */
+	open_fx();
+	hostres_warm_start(h); /* no hierarchy found yet: nothing */
+	hostres_warm_wait(h);
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	hostres_warm_start(h);
+	hostres_warm_wait(h);
+	cr_assert_str_eq(fx_get("cg/machine.slice/cgroup.procs"), "");
+}
