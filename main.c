@@ -30,6 +30,15 @@
 
 static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM seen */
 
+/* CPU time of this process (every thread), in milliseconds. */
+static double cpu_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void on_signal(int sig)
 {
 	stop_signal = sig;
@@ -62,7 +71,8 @@ static const char *const status_names[] = { "planned", "done", "pending", "faile
 
 struct step_result {
 	enum step_status status;
-	double ms;
+	double ms;     /* wall time */
+	double cpu_ms; /* vcpuset's own CPU time (waits for QEMU and the kernel excluded) */
 	int tid;
 	char alias[TOPO_NAME_MAX];
 	char qom_path[TOPO_PATH_MAX];
@@ -512,7 +522,8 @@ static int receive_vcpu_queries(struct ctx *c, const struct vcpu_queries *ids, c
 /*
  * Rebuild the table from both vCPU queries; asked again when QEMU changed in between. hp and
  * cf, if not NULL, are replies just received (taken over): the first try uses them instead
- * of asking. Both queries go out in one go, so QEMU answers the second without waiting.
+ * of asking (hp alone: only query-cpus-fast is asked). Both queries go out in one go, so QEMU
+ * answers the second without waiting.
  */
 static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
 {
@@ -521,15 +532,20 @@ static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
 	int rc = 0, i;
 
 	for (i = 0; i < REFRESH_TRIES; i++) {
-		if (i || !cf) {
+		if (i) {
 			cJSON_Delete(hp);
 			cJSON_Delete(cf);
+			hp = cf = NULL;
+		}
+		if (!hp && !cf) {
 			rc = send_vcpu_queries(c, &ids, err);
 			if (rc == 0)
 				rc = receive_vcpu_queries(c, &ids, &hp, &cf, err);
-			if (rc < 0)
-				break;
+		} else if (!cf) {
+			rc = qmp_execute(c->q, TOPO_CMD_CPUS, NULL, COMMAND_MS, &cf, err);
 		}
+		if (rc < 0)
+			break;
 		rc = topo_build(c->can_hotplug ? hp : NULL, cf, c->pid, c->legacy_max, c->t, &nt, err);
 		if (rc != -EAGAIN)
 			break;
@@ -1072,15 +1088,18 @@ static int step_fail(struct ctx *c, struct step_result *r, int rc, const char *w
 }
 
 /* Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno. */
-static int slot_gone(struct ctx *c, const struct topo_vcpu *head, struct vs_err *err)
+/* 1 if head's slot is free, 0 if not; when free, *hp keeps the reply that says so. */
+static int slot_gone(struct ctx *c, const struct topo_vcpu *head, cJSON **hp, struct vs_err *err)
 {
-	cJSON *hp = NULL;
 	int rc;
 
-	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &hp, err);
+	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, hp, err);
 	if (rc == 0)
-		rc = topo_slot_plugged(hp, head, err);
-	cJSON_Delete(hp);
+		rc = topo_slot_plugged(*hp, head, err);
+	if (rc != 0) {
+		cJSON_Delete(*hp);
+		*hp = NULL;
+	}
 	return rc < 0 ? rc : rc == 0;
 }
 
@@ -1095,12 +1114,17 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(qmp, "arguments");
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(qmp, "execute");
 	struct topo_vcpu head = c->t->v[vcpu];
+	char qom[TOPO_PATH_MAX];
 	double deadline, next_poll, now;
 	bool gone = false, rejected = false, look;
-	cJSON *ev;
+	cJSON *ev, *freed = NULL;
 	int rc, i;
 
-	head.props = NULL; /* a copy for matching only; the table may be rebuilt below */
+	/* a copy for matching only, with nothing of the table's: it may be rebuilt below */
+	snprintf(qom, sizeof(qom), "%s", head.qom_path);
+	head.qom_path = qom;
+	head.type = "";
+	head.extra = NULL;
 	c->del_accepted = false;
 	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
 	c->del_accepted = rc == 0;
@@ -1143,7 +1167,7 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 		if (rejected)
 			break;
 		if (look || now >= next_poll || now >= deadline) {
-			rc = slot_gone(c, &head, &c->err);
+			rc = slot_gone(c, &head, &freed, &c->err);
 			if (rc < 0)
 				return rc;
 			gone = rc == 1;
@@ -1158,7 +1182,7 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 	}
 	if (!gone)
 		return -EINPROGRESS;
-	rc = refresh(c, NULL, NULL, &c->err);
+	rc = refresh(c, freed, NULL, &c->err); /* the reply that showed the slot free is its first */
 	if (rc < 0)
 		return rc;
 	for (i = vcpu; i < vcpu + vcpus; i++)
@@ -1333,7 +1357,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 static void apply(struct ctx *c)
 {
 	int i, rc;
-	double t0;
+	double t0, c0;
 
 	for (i = 0; i < c->plan.nsteps; i++) {
 		const struct topo_step *s = &c->plan.steps[i];
@@ -1348,8 +1372,10 @@ static void apply(struct ctx *c)
 			return;
 		}
 		t0 = vs_now_ms();
+		c0 = cpu_now_ms();
 		rc = s->op == TOPO_PLUG ? do_plug(c, s, r) : do_unplug(c, s, r);
 		r->ms = vs_now_ms() - t0;
+		r->cpu_ms = cpu_now_ms() - c0;
 		c->after = c->t->online;
 		if (rc == -EINPROGRESS) {
 			c->exit = stop_signal && i + 1 < c->plan.nsteps ? VS_EXIT_PARTIAL : VS_EXIT_PENDING;
@@ -1499,8 +1525,8 @@ static cJSON *step_json(const struct ctx *c, int i)
 		cJSON_AddStringToObject(o, "alias", r->alias);
 	else
 		cJSON_AddNullToObject(o, "alias");
-	if (s->op == TOPO_PLUG && c->t->v[s->vcpu].props)
-		cJSON_AddItemToObject(o, "props", cJSON_Duplicate(c->t->v[s->vcpu].props, 1));
+	if (s->op == TOPO_PLUG && c->t->v[s->vcpu].vcpus > 0 && c->t->v[s->vcpu].keys[0] >= 0)
+		cJSON_AddItemToObject(o, "props", topo_props(&c->t->v[s->vcpu]));
 	else
 		cJSON_AddNullToObject(o, "props");
 	if (r->qom_path[0])
@@ -1513,6 +1539,7 @@ static cJSON *step_json(const struct ctx *c, int i)
 		cJSON_AddNullToObject(o, "tid");
 	cJSON_AddStringToObject(o, "status", status_names[r->status]);
 	cJSON_AddNumberToObject(o, "ms", (double)(long long)(r->ms * 1000) / 1000.0);
+	cJSON_AddNumberToObject(o, "cpu_ms", (double)(long long)(r->cpu_ms * 1000) / 1000.0);
 	cJSON_AddItemToObject(o, "qmp", cJSON_Duplicate(r->qmp, 1));
 	if (r->host)
 		cJSON_AddItemToObject(o, "host", cJSON_Duplicate(r->host, 1));

@@ -5,12 +5,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "qmp.h"
+
+#define BUF_KEEP (128u << 10) /* read buffer kept between messages */
 
 struct event_node {
 	cJSON *ev;
@@ -242,6 +245,101 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 }
 
 /*
+ * ---- one block for the tree of each large message ----
+ * A 4096-slot query-hotpluggable-cpus reply is some 40000 cJSON nodes and key strings: one
+ * malloc each, with its header, and one free each. While a message of ARENA_MIN bytes or more
+ * is parsed, cJSON allocates from one mapping instead (bump allocation, no headers); frees of
+ * its pieces only count down, and the mapping goes back to the kernel when the last piece of
+ * the tree is freed. Per thread: a tree is freed by the thread that parsed it (the tests' peer
+ * threads parse and free their own, from malloc).
+ */
+#define ARENA_MIN (64u << 10)
+#define ARENA_PER_BYTE 8 /* mapping size per byte of text; a tree needs about 5 */
+
+struct arena {
+	char *base;
+	size_t size, used;
+	size_t live; /* pieces not freed yet */
+	struct arena *next;
+};
+
+static __thread struct arena *arenas;  /* trees still alive */
+static __thread struct arena *parsing; /* where cJSON allocates now, NULL = malloc */
+
+static void *arena_malloc(size_t n)
+{
+	struct arena *a = parsing;
+	size_t need = (n + 15) & ~(size_t)15;
+
+	if (a && need >= n && a->size - a->used >= need) {
+		void *p = a->base + a->used;
+
+		a->used += need;
+		a->live++;
+		return p;
+	}
+	return malloc(n); /* outside a parse, or the mapping is full */
+}
+
+static void arena_release(struct arena *a)
+{
+	struct arena **pp;
+
+	for (pp = &arenas; *pp && *pp != a; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = a->next;
+	munmap(a->base, a->size);
+	free(a);
+}
+
+static void arena_free(void *p)
+{
+	struct arena *a;
+
+	for (a = arenas; a; a = a->next)
+		if ((char *)p >= a->base && (char *)p < a->base + a->size) {
+			if (--a->live == 0 && a != parsing)
+				arena_release(a);
+			return;
+		}
+	free(p);
+}
+
+/* Parse text with cJSON, from an arena when it is large. */
+static cJSON *parse_text(const char *text, size_t len)
+{
+	static __thread bool hooked;
+	struct arena *a = NULL;
+	cJSON *j;
+
+	if (!hooked) {
+		cJSON_Hooks h = { arena_malloc, arena_free };
+
+		cJSON_InitHooks(&h);
+		hooked = true;
+	}
+	if (len >= ARENA_MIN && len <= SIZE_MAX / ARENA_PER_BYTE && (a = calloc(1, sizeof(*a)))) {
+		a->size = len * ARENA_PER_BYTE;
+		a->base = mmap(NULL, a->size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (a->base == MAP_FAILED) {
+			free(a);
+			a = NULL;
+		} else {
+			a->next = arenas;
+			arenas = a;
+		}
+	}
+	parsing = a;
+	j = cJSON_ParseWithLength(text, len);
+	parsing = NULL;
+	if (a && a->live == 0)
+		arena_release(a); /* nothing came of it (or it was all freed already) */
+	return j;
+}
+
+/*
  * Next complete message, parsed; waits until deadline. Blank lines are skipped. Returns 1
  * with *msg, -ETIMEDOUT, or another negative errno.
  */
@@ -272,7 +370,7 @@ static int read_message(struct qmp *q, double deadline, cJSON **msg, struct vs_e
 					  q->max_msg);
 		if (linelen > 0 && q->trace)
 			q->trace(q->trace_ctx, '<', q->buf, linelen);
-		*msg = linelen ? cJSON_ParseWithLength(q->buf, linelen) : NULL;
+		*msg = linelen ? parse_text(q->buf, linelen) : NULL;
 		rc = linelen == 0 ? 0 : (!*msg || !cJSON_IsObject(*msg)) ? -EBADMSG : 1;
 		if (rc < 0) {
 			/* Quote the line only: the buffer goes on with whatever came after it. */
@@ -284,6 +382,15 @@ static int read_message(struct qmp *q, double deadline, cJSON **msg, struct vs_e
 		memmove(q->buf, q->buf + used, q->len - used);
 		q->len -= used;
 		q->scanned = 0;
+		if (q->cap > BUF_KEEP && q->len <= BUF_KEEP / 2) {
+			/* after a large message: give the memory back */
+			char *nb = realloc(q->buf, BUF_KEEP);
+
+			if (nb) {
+				q->buf = nb;
+				q->cap = BUF_KEEP;
+			}
+		}
 		if (rc != 0)
 			return rc;
 	}

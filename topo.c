@@ -17,11 +17,12 @@ const char *const topo_key_names[TOPO_NKEYS] = {
 #define MAX_TOPO_ID 0xffffff
 
 struct entity {
-	char type[128];
+	const char *type; /* this and qom: into the caller's reply, valid during topo_build */
+	const char *qom;
 	int vcpus;
 	long long ids[TOPO_NKEYS];
-	const char *qom; /* into the caller's reply, valid during topo_build */
-	const cJSON *props;
+	signed char keys[TOPO_NKEYS];
+	const cJSON *props; /* with keys outside topo_key_names; NULL when none */
 	int order;
 	int first; /* first slot */
 };
@@ -86,27 +87,39 @@ static int json_int(const cJSON *j, const char *what, long long lo, long long hi
 	return 0;
 }
 
-/* Read the topology keys of a props object; unknown keys must be scalars. */
-static int parse_props(const cJSON *props, long long ids[TOPO_NKEYS], struct vs_err *err)
+/*
+ * Read the topology keys of a props object into ids, their order into keys (if not NULL;
+ * -1 ends it); unknown keys must be scalars, and make the result 1.
+ */
+static int parse_props(const cJSON *props, long long ids[TOPO_NKEYS],
+		       signed char keys[TOPO_NKEYS], struct vs_err *err)
 {
 	const cJSON *it;
-	char what[80];
-	int k, rc;
+	int k, rc, n = 0, extra = 0;
 
 	if (!cJSON_IsObject(props))
 		return vs_err_set(err, EINVAL, "props is not an object");
-	for (k = 0; k < TOPO_NKEYS; k++)
+	for (k = 0; k < TOPO_NKEYS; k++) {
 		ids[k] = -1;
+		if (keys)
+			keys[k] = -1;
+	}
 	cJSON_ArrayForEach(it, props) {
 		for (k = 0; k < TOPO_NKEYS; k++)
 			if (it->string && strcmp(it->string, topo_key_names[k]) == 0)
 				break;
 		if (k < TOPO_NKEYS) {
-			snprintf(what, sizeof(what), "%s", topo_key_names[k]);
-			rc = json_int(it, what, 0, MAX_TOPO_ID, &ids[k], err);
+			if (ids[k] >= 0)
+				return vs_err_set(err, EINVAL, "props has '%s' twice", topo_key_names[k]);
+			rc = json_int(it, topo_key_names[k], 0, MAX_TOPO_ID, &ids[k], err);
 			if (rc < 0)
 				return rc;
-		} else if (!it->string || !(cJSON_IsNumber(it) || cJSON_IsString(it) || cJSON_IsBool(it))) {
+			if (keys)
+				keys[n++] = (signed char)k;
+			continue;
+		}
+		extra = 1;
+		if (!it->string || !(cJSON_IsNumber(it) || cJSON_IsString(it) || cJSON_IsBool(it))) {
 			return vs_err_set(err, EINVAL, "props key '%.40s' is not a plain value",
 					  it->string ? it->string : "");
 		} else if (strcmp(it->string, "driver") == 0 || strcmp(it->string, "id") == 0) {
@@ -117,7 +130,7 @@ static int parse_props(const cJSON *props, long long ids[TOPO_NKEYS], struct vs_
 	if (ids[TOPO_NODE] < 0 && ids[TOPO_SOCKET] < 0 && ids[TOPO_CORE] < 0 && ids[TOPO_THREAD] < 0)
 		return vs_err_set(err, EINVAL, "props report no topology (no socket, core, thread or "
 				  "node id)");
-	return 0;
+	return extra;
 }
 
 static int cmp_ids(const long long *a, const long long *b)
@@ -170,7 +183,7 @@ static void alias_of(const char *qom, char *buf, size_t size)
 static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struct vs_err *err)
 {
 	struct entity *e = NULL;
-	const cJSON *it;
+	const cJSON *it, *props;
 	int n, i = 0, rc = 0;
 	long long total = 0, v;
 
@@ -199,7 +212,7 @@ static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struc
 		rc = valid_type(type, err);
 		if (rc < 0)
 			goto bad;
-		snprintf(e[i].type, sizeof(e[i].type), "%s", type);
+		e[i].type = type;
 		if (!cJSON_HasObjectItem(it, "vcpus-count")) {
 			rc = vs_err_set(err, EINVAL, "slot has no 'vcpus-count'");
 			goto bad;
@@ -210,14 +223,15 @@ static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struc
 			goto bad;
 		e[i].vcpus = (int)v;
 		total += v;
-		e[i].props = cJSON_GetObjectItemCaseSensitive(it, "props");
-		if (!e[i].props) {
+		props = cJSON_GetObjectItemCaseSensitive(it, "props");
+		if (!props) {
 			rc = vs_err_set(err, EINVAL, "slot has no 'props'");
 			goto bad;
 		}
-		rc = parse_props(e[i].props, e[i].ids, err);
+		rc = parse_props(props, e[i].ids, e[i].keys, err);
 		if (rc < 0)
 			goto bad;
+		e[i].props = rc ? props : NULL;
 		if (cJSON_HasObjectItem(it, "qom-path")) {
 			e[i].qom = str_item(it, "qom-path");
 			if (!e[i].qom) {
@@ -235,7 +249,23 @@ static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struc
 				"%d vcpuset accepts", total, VS_MAX_SLOTS);
 		goto fail;
 	}
-	qsort(e, (size_t)n, sizeof(*e), cmp_entity);
+	/* QEMU lists the slots in one order or the other: sort only when it is neither */
+	for (i = 1; i < n && cmp_entity(&e[i - 1], &e[i]) <= 0; i++)
+		;
+	if (i < n) {
+		for (i = 1; i < n && cmp_entity(&e[i - 1], &e[i]) >= 0; i++)
+			;
+		if (i == n) {
+			for (i = 0; i < n / 2; i++) {
+				struct entity x = e[i];
+
+				e[i] = e[n - 1 - i];
+				e[n - 1 - i] = x;
+			}
+		} else {
+			qsort(e, (size_t)n, sizeof(*e), cmp_entity);
+		}
+	}
 	for (i = 1; i < n; i++)
 		if (cmp_ids(e[i - 1].ids, e[i].ids) == 0) {
 			char d[160];
@@ -372,12 +402,14 @@ void topo_free(struct topo_table *t)
 	if (!t)
 		return;
 	for (i = 0; t->v && i < t->n; i++)
-		cJSON_Delete(t->v[i].props);
+		cJSON_Delete(t->v[i].extra);
 	free(t->v);
+	free(t->strings);
 	free(t);
 }
 
-static struct topo_table *table_new(int n)
+/* A table of n empty slots, with room for strings bytes of strings. */
+static struct topo_table *table_new(int n, size_t strings)
 {
 	struct topo_table *t = calloc(1, sizeof(*t));
 	int i, k;
@@ -385,55 +417,90 @@ static struct topo_table *table_new(int n)
 	if (!t)
 		return NULL;
 	t->v = calloc((size_t)n, sizeof(*t->v));
-	if (!t->v) {
+	t->strings = malloc(strings + 1);
+	if (!t->v || !t->strings) {
+		free(t->v);
+		free(t->strings);
 		free(t);
 		return NULL;
 	}
+	t->strings[0] = '\0';
 	t->n = n;
 	for (i = 0; i < n; i++) {
 		t->v[i].index = i;
 		t->v[i].head = i;
 		t->v[i].qemu_id = -1;
-		for (k = 0; k < TOPO_NKEYS; k++)
+		t->v[i].type = t->v[i].qom_path = t->strings;
+		for (k = 0; k < TOPO_NKEYS; k++) {
 			t->v[i].ids[k] = -1;
+			t->v[i].keys[k] = -1;
+		}
 	}
 	return t;
+}
+
+/* Copy s into the table's strings at *used (table_new counted it in). */
+static const char *keep(struct topo_table *t, size_t *used, const char *s, size_t len)
+{
+	char *d = t->strings + 1 + *used;
+
+	memcpy(d, s, len);
+	d[len] = '\0';
+	*used += len + 1;
+	return d;
 }
 
 /*
  * libvirt's rule for TCG: single-threaded TCG reports one thread for every vCPU, or QEMU's
  * main thread; such ids must never be acted on (topo_build then keeps the earlier ones).
  */
-static void apply_tcg_rule(struct topo_table *t, const int *tids, int qemu_pid)
+static int cmp_int(const void *a, const void *b)
 {
-	int i, j;
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int apply_tcg_rule(struct topo_table *t, const int *tids, int qemu_pid, struct vs_err *err)
+{
+	int *sorted = malloc(((size_t)t->n + 1) * sizeof(*sorted)), i, m = 0;
 	bool valid = true;
 
-	for (i = 0; i < t->n && valid; i++) {
+	if (!sorted)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (i = 0; i < t->n; i++) {
 		if (tids[i] != 0 && tids[i] == qemu_pid)
 			valid = false;
-		for (j = 0; j < i && valid && tids[i]; j++)
-			if (tids[j] == tids[i])
-				valid = false;
+		if (tids[i])
+			sorted[m++] = tids[i];
 	}
+	qsort(sorted, (size_t)m, sizeof(*sorted), cmp_int);
+	for (i = 1; i < m && valid; i++)
+		if (sorted[i] == sorted[i - 1])
+			valid = false;
+	free(sorted);
 	t->tids_valid = valid;
 	for (i = 0; i < t->n; i++)
 		t->v[i].tid = valid ? tids[i] : 0;
+	return 0;
 }
 
 static int build_legacy(const struct fast_cpu *f, int nf, int qemu_pid, int max,
 			struct topo_table **out, struct vs_err *err)
 {
 	struct topo_table *t;
-	int *tids, i;
+	size_t room = 0, used = 0;
+	int *tids, i, rc;
 
 	if (max < nf)
 		max = nf;
 	if (max > VS_MAX_SLOTS)
 		return vs_err_set(err, E2BIG, "%d vCPUs, more than the %d vcpuset accepts", max,
 				  VS_MAX_SLOTS);
-	t = table_new(max);
-	tids = calloc((size_t)max, sizeof(*tids));
+	for (i = 0; i < nf; i++)
+		room += strlen(f[i].path) + 1;
+	t = table_new(max, room);
+	tids = calloc((size_t)max + 1, sizeof(*tids));
 	if (!t || !tids) {
 		topo_free(t);
 		free(tids);
@@ -450,13 +517,49 @@ static int build_legacy(const struct fast_cpu *f, int nf, int qemu_pid, int max,
 			v->qemu_id = f[i].qemu_id;
 			v->order = i + 1;
 			tids[i] = f[i].tid;
-			snprintf(v->qom_path, sizeof(v->qom_path), "%s", f[i].path);
+			v->qom_path = keep(t, &used, f[i].path, strlen(f[i].path));
 			t->online++;
 		}
 	}
-	apply_tcg_rule(t, tids, qemu_pid);
+	rc = apply_tcg_rule(t, tids, qemu_pid, err);
 	free(tids);
+	if (rc < 0) {
+		topo_free(t);
+		return rc;
+	}
 	*out = t;
+	return 0;
+}
+
+/* Does entity i have another type than the one before it? (Every entity has a type.) */
+static bool new_type(const struct entity *e, int i)
+{
+	if (!e[i].type)
+		return false;
+	return i == 0 || !e[i - 1].type || strcmp(e[i].type, e[i - 1].type) != 0;
+}
+
+/* The props keys that are not topology keys, copied into *out. */
+static int keep_extra(const cJSON *props, cJSON **out, struct vs_err *err)
+{
+	const cJSON *it;
+	int k;
+
+	*out = cJSON_CreateObject();
+	if (!*out)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	cJSON_ArrayForEach(it, props) {
+		cJSON *d;
+
+		for (k = 0; k < TOPO_NKEYS && strcmp(it->string, topo_key_names[k]) != 0; k++)
+			;
+		if (k < TOPO_NKEYS)
+			continue;
+		d = cJSON_Duplicate(it, 1);
+		if (!d)
+			return vs_err_set(err, ENOMEM, "out of memory");
+		cJSON_AddItemToObject(*out, it->string, d);
+	}
 	return 0;
 }
 
@@ -469,6 +572,8 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 	struct path_index *ix = NULL;
 	char target[24] = "";
 	int nix = 0, ne = 0, nf = 0, total = 0, i, k, s, next_order = 1, rc;
+	size_t room = 0, used = 0;
+	const char *type = "";
 	int *tids = NULL;
 	bool *filled = NULL;
 
@@ -502,14 +607,24 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 		if (!e[x].order)
 			e[x].order = next_order++;
 	}
-	t = table_new(total);
-	tids = calloc((size_t)total, sizeof(*tids));
+	for (i = 0; i < ne; i++) {
+		if (e[i].qom)
+			room += strlen(e[i].qom) + 1;
+		if (new_type(e, i))
+			room += strlen(e[i].type) + 1;
+	}
+	t = table_new(total, room);
+	tids = calloc((size_t)total + 1, sizeof(*tids));
 	filled = calloc((size_t)total, sizeof(*filled));
 	if (!t || !tids || !filled) {
 		rc = vs_err_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < ne; i++) {
+		const char *qom = e[i].qom ? keep(t, &used, e[i].qom, strlen(e[i].qom)) : t->strings;
+
+		if (new_type(e, i))
+			type = keep(t, &used, e[i].type, strlen(e[i].type)); /* one copy a run */
 		for (s = e[i].first; s < e[i].first + e[i].vcpus; s++) {
 			struct topo_vcpu *v = &t->v[s];
 
@@ -524,14 +639,14 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 			v->hotpluggable = v->alias[0] || !v->online;
 			v->order = v->online ? e[i].order : 0;
 			memcpy(v->ids, e[i].ids, sizeof(v->ids));
-			memcpy(v->type, e[i].type, sizeof(v->type));
-			if (e[i].qom)
-				snprintf(v->qom_path, sizeof(v->qom_path), "%s", e[i].qom);
+			v->type = type;
+			v->qom_path = qom;
 			if (s == e[i].first) {
-				v->props = cJSON_Duplicate(e[i].props, 1);
-				if (!v->props) {
-					rc = vs_err_set(err, ENOMEM, "out of memory");
-					goto out;
+				memcpy(v->keys, e[i].keys, sizeof(v->keys));
+				if (e[i].props) {
+					rc = keep_extra(e[i].props, &v->extra, err);
+					if (rc < 0)
+						goto out;
 				}
 			}
 			if (v->online)
@@ -553,7 +668,9 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 		tids[k] = f[i].tid;
 		t->v[k].qemu_id = f[i].qemu_id;
 	}
-	apply_tcg_rule(t, tids, qemu_pid);
+	rc = apply_tcg_rule(t, tids, qemu_pid, err);
+	if (rc < 0)
+		goto out;
 	if (!t->tids_valid && prev && prev->n == t->n)
 		for (i = 0; i < t->n; i++)
 			t->v[i].tid = t->v[i].online ? prev->v[i].tid : 0;
@@ -609,6 +726,28 @@ char *topo_describe(const struct topo_vcpu *v, char *buf, size_t size)
 	return buf;
 }
 
+cJSON *topo_props(const struct topo_vcpu *v)
+{
+	cJSON *o = cJSON_CreateObject();
+	const cJSON *it;
+	int k;
+
+	for (k = 0; o && k < TOPO_NKEYS && v->keys[k] >= 0; k++)
+		if (!cJSON_AddNumberToObject(o, topo_key_names[v->keys[k]], (double)v->ids[v->keys[k]]))
+			goto fail;
+	cJSON_ArrayForEach(it, v->extra) {
+		cJSON *d = cJSON_Duplicate(it, 1);
+
+		if (!d || !o)
+			goto fail;
+		cJSON_AddItemToObject(o, it->string, d);
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
 cJSON *topo_vcpu_json(const struct topo_vcpu *v, bool tids_valid)
 {
 	cJSON *o = cJSON_CreateObject(), *topo;
@@ -644,8 +783,8 @@ cJSON *topo_vcpu_json(const struct topo_vcpu *v, bool tids_valid)
 	for (k = 0; topo && k < TOPO_NKEYS; k++)
 		if (v->ids[k] >= 0)
 			cJSON_AddNumberToObject(topo, topo_key_names[k], (double)v->ids[k]);
-	if (v->props)
-		cJSON_AddItemToObject(o, "props", cJSON_Duplicate(v->props, 1));
+	if (v->vcpus > 0 && v->keys[0] >= 0)
+		cJSON_AddItemToObject(o, "props", topo_props(v));
 	return o;
 }
 
@@ -774,7 +913,7 @@ int topo_step_command(const struct topo_table *t, const struct topo_step *s, con
 		      cJSON **args, struct vs_err *err)
 {
 	const struct topo_vcpu *v = &t->v[s->vcpu];
-	cJSON *a = cJSON_CreateObject(), *it;
+	cJSON *a = cJSON_CreateObject(), *it, *props;
 	char id[TOPO_NAME_MAX];
 
 	*args = NULL;
@@ -788,8 +927,14 @@ int topo_step_command(const struct topo_table *t, const struct topo_step *s, con
 		snprintf(id, sizeof(id), "vcpu%d", s->vcpu);
 		cJSON_AddStringToObject(a, "driver", v->type);
 		cJSON_AddStringToObject(a, "id", id);
-		cJSON_ArrayForEach(it, v->props)
-			cJSON_AddItemToObject(a, it->string, cJSON_Duplicate(it, 1));
+		props = topo_props(v);
+		if (!props) {
+			cJSON_Delete(a);
+			return vs_err_set(err, ENOMEM, "out of memory");
+		}
+		while ((it = props->child)) /* moved over in their order */
+			cJSON_AddItemToObject(a, it->string, cJSON_DetachItemViaPointer(props, it));
+		cJSON_Delete(props);
 	} else {
 		*cmd = "device_del";
 		if (!v->alias[0]) {
@@ -844,7 +989,7 @@ int topo_slot_plugged(const cJSON *hotpluggable, const struct topo_vcpu *head, s
 	if (!cJSON_IsArray(hotpluggable))
 		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus did not return a list");
 	cJSON_ArrayForEach(it, hotpluggable) {
-		rc = parse_props(cJSON_GetObjectItemCaseSensitive(it, "props"), ids, err);
+		rc = parse_props(cJSON_GetObjectItemCaseSensitive(it, "props"), ids, NULL, err);
 		if (rc < 0)
 			return vs_err_prefix(err, "query-hotpluggable-cpus");
 		if (cmp_ids(ids, head->ids) == 0)

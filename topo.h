@@ -49,10 +49,11 @@ struct topo_vcpu {
 	int qemu_id; /* QEMU's cpu-index, -1 when offline */
 	int order;   /* 1-based enable order, 0 when offline */
 	long long ids[TOPO_NKEYS]; /* -1 where QEMU reported no such key */
-	char type[128];
+	signed char keys[TOPO_NKEYS]; /* heads: the props' topology keys in QEMU's order, -1 ends */
+	const char *type;     /* QEMU's vCPU type, "" if unknown; the table's string */
 	char alias[TOPO_NAME_MAX];
-	char qom_path[TOPO_PATH_MAX];
-	cJSON *props; /* the entity's props verbatim, owned; heads only */
+	const char *qom_path; /* "" when offline; the table's string */
+	cJSON *extra; /* heads: props keys outside topo_key_names, verbatim, owned; usually NULL */
 };
 
 struct topo_table {
@@ -62,6 +63,7 @@ struct topo_table {
 	bool tids_valid; /* thread ids passed the TCG rule and may be acted on */
 	char target[24]; /* QEMU's target ("x86_64", "ppc64"), "" if unknown */
 	struct topo_vcpu *v;
+	char *strings;   /* the slots' types and qom-paths */
 };
 
 /*
@@ -88,6 +90,12 @@ int topo_valid_qom_path(const char *s, struct vs_err *err);
 
 /* "socket-id=0 core-id=2 thread-id=0" for the keys present. Returns buf. */
 char *topo_describe(const struct topo_vcpu *v, char *buf, size_t size);
+
+/*
+ * The props of head v as QEMU listed them (topology keys in QEMU's order, then any other
+ * keys), the topology arguments of its device_add. NULL if out of memory.
+ */
+cJSON *topo_props(const struct topo_vcpu *v);
 
 /* The slot as a JSON object (the fields of --status --json); NULL if out of memory. */
 cJSON *topo_vcpu_json(const struct topo_vcpu *v, bool tids_valid);

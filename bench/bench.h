@@ -21,9 +21,15 @@ double bench_max(const struct bench_series *s);
 
 /*
  * Run argv (searched in PATH), its stdout into out (size bytes, may be NULL to discard);
- * the wall time from fork to exit in *ms and its peak RSS in *rss_kib (either may be NULL).
- * Returns its exit status (128 + signal when killed).
+ * the wall time from fork to exit in *ms, its peak RSS in *rss_kib and the CPU time it used
+ * (user + system) in *cpu_ms (each may be NULL).
+ * Returns its exit status (128 + signal when killed). Through bench_runner, so that the
+ * figures are the program's alone.
  */
-int bench_run(char *const argv[], char *out, size_t size, double *ms, long *rss_kib);
+/* Each benchmark's main() starts with: if (bench_runner(argc, argv) >= 0) return 0; */
+int bench_runner(int argc, char **argv);
+
+int bench_run(char *const argv[], char *out, size_t size, double *ms, long *rss_kib,
+	      double *cpu_ms);
 
 #endif

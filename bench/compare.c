@@ -39,7 +39,7 @@ static bool vcpuset(int count, double *ms)
 	char *argv[] = { "./vcpuset", "--no-audit", "--socket", sock, n, NULL };
 
 	snprintf(n, sizeof(n), "%d", count);
-	return bench_run(argv, NULL, 0, ms, NULL) == 0;
+	return bench_run(argv, NULL, 0, ms, NULL, NULL) == 0;
 }
 
 static bool virsh(int count, double *ms)
@@ -49,7 +49,7 @@ static bool virsh(int count, double *ms)
 			 NULL };
 
 	snprintf(n, sizeof(n), "%d", count);
-	return bench_run(argv, NULL, 0, ms, NULL) == 0;
+	return bench_run(argv, NULL, 0, ms, NULL, NULL) == 0;
 }
 
 /* The slots as vcpuset --status --json lists them (not timed). */
@@ -59,7 +59,7 @@ static cJSON *slots(void)
 	char *argv[] = { "./vcpuset", "--json", "--status", "--socket", sock, NULL };
 	cJSON *doc;
 
-	if (bench_run(argv, out, sizeof(out), NULL, NULL) != 0 || !(doc = cJSON_Parse(out))) {
+	if (bench_run(argv, out, sizeof(out), NULL, NULL, NULL) != 0 || !(doc = cJSON_Parse(out))) {
 		fprintf(stderr, "bench: vcpuset --status failed\n");
 		exit(1);
 	}
@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 	struct kind down = { .what = "8->2", .from = 8, .to = 2 };
 	int rounds = argc > 1 ? atoi(argv[1]) : 5, i;
 
+	if (bench_runner(argc, argv) >= 0)
+		return 0; /* not reached: the runner exits */
 	name = getenv("VCPUSET_LV_NAME");
 	dir = getenv("VCPUSET_LV_DIR");
 	daemon_cmd = getenv("VCPUSET_LV_DAEMON");

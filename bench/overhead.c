@@ -16,8 +16,9 @@
 
 /* The measures of one kind of run over all its repetitions. */
 struct measure {
-	struct bench_series wall, step;
+	struct bench_series wall, step, cpu;
 	long rss_kib;
+	double run_cpu; /* the largest CPU time of a whole run */
 };
 
 /* Run ./vcpuset with args and add its wall time, its first step's "ms" and its RSS to m. */
@@ -26,7 +27,7 @@ static int run(const char *const *args, struct measure *m)
 	static char out[1 << 16];
 	char *argv[16];
 	const char *ms;
-	double wall;
+	double wall, cpu;
 	long rss;
 	int i, rc;
 
@@ -34,10 +35,14 @@ static int run(const char *const *args, struct measure *m)
 	for (i = 0; args[i] && i < 14; i++)
 		argv[i + 1] = (char *)args[i];
 	argv[i + 1] = NULL;
-	rc = bench_run(argv, out, sizeof(out), &wall, &rss);
+	rc = bench_run(argv, out, sizeof(out), &wall, &rss, &cpu);
 	ms = strstr(out, "\"ms\":"); /* of the first step in the JSON report */
 	bench_add(&m->wall, wall, rc == 0);
 	bench_add(&m->step, ms ? strtod(ms + 5, NULL) : 0, rc == 0);
+	ms = strstr(out, "\"cpu_ms\":");
+	bench_add(&m->cpu, ms ? strtod(ms + 9, NULL) : 0, rc == 0);
+	if (cpu > m->run_cpu)
+		m->run_cpu = cpu;
 	if (rss > m->rss_kib)
 		m->rss_kib = rss;
 	return rc;
@@ -45,9 +50,9 @@ static int run(const char *const *args, struct measure *m)
 
 static void row(const char *what, int slots, const struct measure *m)
 {
-	printf("| %-8s | %5d | %7.2f | %7.2f | %7.2f | %9.3f | %7.1f |\n", what, slots,
-	       bench_median(&m->wall), bench_min(&m->wall), bench_max(&m->wall),
-	       bench_median(&m->step), m->rss_kib / 1024.0);
+	printf("| %-8s | %5d | %7.2f | %7.2f | %7.2f | %8.3f | %8.3f | %8.2f | %7.1f |\n", what,
+	       slots, bench_median(&m->wall), bench_min(&m->wall), bench_max(&m->wall),
+	       bench_median(&m->step), bench_median(&m->cpu), m->run_cpu, m->rss_kib / 1024.0);
 }
 
 int main(int argc, char **argv)
@@ -56,15 +61,18 @@ int main(int argc, char **argv)
 	int runs = argc > 1 ? atoi(argv[1]) : 21, k, i;
 	char sock[64], state[64];
 
+	if (bench_runner(argc, argv) >= 0)
+		return 0; /* not reached: the runner exits */
 	if (runs < 1 || runs > BENCH_MAX)
 		runs = 21;
 	snprintf(sock, sizeof(sock), "/tmp/vcpuset-bench-%d.sock", (int)getpid());
 	snprintf(state, sizeof(state), "/tmp/vcpuset-bench-%d.state", (int)getpid());
 	printf("vcpuset against a zero-latency scripted QMP peer, %d runs each; wall = process start "
-	       "to exit (ms), step = vcpuset's own time for the one step (ms), RSS = peak (MiB)\n\n",
-	       runs);
-	printf("| run      | slots | wall md | wall mn | wall mx | step md   | RSS max |\n");
-	printf("|----------|-------|---------|---------|---------|-----------|---------|\n");
+	       "to exit (ms); step = the one step's wall time as vcpuset timed it (ms; includes the "
+	       "peer building its replies); step CPU = vcpuset's own CPU time in that step (ms); "
+	       "run CPU = the most CPU time a whole run took (ms); RSS = peak (MiB)\n\n", runs);
+	printf("| run      | slots | wall md | wall mn | wall mx | step md  | step CPU | run CPU  | RSS max |\n");
+	printf("|----------|-------|---------|---------|---------|----------|----------|----------|---------|\n");
 	for (k = 0; k < 3; k++) {
 		struct peer_config cfg = { .gen_slots = sizes[k], .gen_online = 2 };
 		struct measure plug = { 0 }, unplug = { 0 }, status = { 0 };

@@ -48,6 +48,7 @@ struct peer {
 	char *log;
 	size_t loglen;
 	char ahead[1024]; /* commands the next one arrived during (hold_ms) */
+	char *hp_text;    /* query-hotpluggable-cpus's return value, printed; NULL after a change */
 	size_t rest;      /* bytes read after the line being handled */
 	pthread_mutex_t mu;
 	volatile int quit;
@@ -269,6 +270,8 @@ static void complete_removals(struct peer *p)
 		snprintf(path, sizeof(path), "%s", s->qom);
 		snprintf(id, sizeof(id), "%s", s->id);
 		unplug(s);
+		free(p->hp_text);
+		p->hp_text = NULL;
 		if (p->cfg.unplug == PEER_UNPLUG_KVM) {
 			cJSON *d = cJSON_CreateObject();
 
@@ -518,6 +521,29 @@ static int handle(struct peer *p, const char *line, size_t len)
 		cJSON_Delete(m);
 		return o->close_after ? 1 : 0;
 	}
+	if (strncmp(cmd, "query-", 6) != 0) {
+		free(p->hp_text); /* it may change the slots */
+		p->hp_text = NULL;
+	} else if (strcmp(cmd, "query-hotpluggable-cpus") == 0 && !p->cfg.legacy &&
+		   !p->cfg.no_hotplug) {
+		/* like QEMU, answer at once: the slot list is printed once per change */
+		char *id = cJSON_PrintUnformatted(cJSON_GetObjectItem(m, "id")), *out;
+		size_t n;
+
+		if (!p->hp_text) {
+			reply = sim_command(p, cmd, NULL);
+			p->hp_text = cJSON_PrintUnformatted(cJSON_GetObjectItem(reply, "return"));
+			cJSON_Delete(reply);
+		}
+		n = strlen(p->hp_text) + (id ? strlen(id) : 4) + 32;
+		out = malloc(n);
+		snprintf(out, n, "{\"return\": %s, \"id\": %s}\r\n", p->hp_text, id ? id : "null");
+		send_all(p, out, strlen(out), p->cfg.chunk, 0);
+		free(out);
+		free(id);
+		cJSON_Delete(m);
+		return 0;
+	}
 	reply = sim_command(p, cmd, cJSON_GetObjectItem(m, "arguments"));
 	if (cJSON_GetObjectItem(m, "id"))
 		cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(cJSON_GetObjectItem(m, "id"), 1));
@@ -671,6 +697,7 @@ char *peer_stop(struct peer *p)
 		unlink(p->path);
 	}
 	sim_free(p);
+	free(p->hp_text);
 	log = p->log;
 	free(p->counts);
 	pthread_mutex_destroy(&p->mu);

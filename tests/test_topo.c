@@ -70,7 +70,7 @@ ParameterizedTest(struct fixture_case *fc, topo, builds_table_from_real_capture)
 		if (v->vcpus) {
 			cr_assert_eq(v->vcpus, fc->entity, "%s slot %d", fc->name, i);
 			cr_assert_str_eq(v->type, fc->type);
-			cr_assert_not_null(v->props);
+			cr_assert_geq(v->keys[0], 0, "%s slot %d: props have topology keys", fc->name, i);
 		}
 		if (i > 0) {
 			/* Sorted by the whole topology, outermost first. */
@@ -92,6 +92,42 @@ ParameterizedTest(struct fixture_case *fc, topo, builds_table_from_real_capture)
 	cr_assert_str_eq(topo_describe(&t->v[free_slot], d, sizeof(d)), fc->first_free, "%s",
 			 fc->name);
 	topo_free(t);
+}
+
+/* The table does not depend on the order QEMU lists the slots in: as is, reversed, mixed. */
+Test(topo, slot_order_in_the_reply_does_not_matter)
+{
+	static const char *const orders[] = { "asis", "reversed", "mixed" };
+	struct topo_table *want = load("x86-q35-dies"), *t;
+	int o, i, n;
+
+	for (o = 0; o < 3; o++) {
+		cJSON *fx = peer_fixture("x86-q35-dies"), *hp = reply(fx, TOPO_CMD_HOTPLUGGABLE);
+		cJSON *re = cJSON_CreateArray(), *it;
+
+		n = cJSON_GetArraySize(hp);
+		for (i = 0; i < n; i++) {
+			/* reversed: n-1..0; mixed: the odd ones first, then the even ones */
+			int from = o == 0 ? i : o == 1 ? n - 1 - i : i < n / 2 ? 2 * i + 1 : 2 * (i - n / 2);
+
+			it = cJSON_GetArrayItem(hp, from);
+			cJSON_AddItemToArray(re, cJSON_Duplicate(it, 1));
+		}
+		t = NULL;
+		cr_assert_eq(topo_build(re, reply(fx, TOPO_CMD_CPUS), 1, 0, NULL, &t, &err), 0, "%s: %s",
+			     orders[o], err.msg);
+		cr_assert_eq(t->n, want->n);
+		for (i = 0; i < t->n; i++) {
+			cr_assert_arr_eq(t->v[i].ids, want->v[i].ids, sizeof(t->v[i].ids), "%s: slot %d",
+					 orders[o], i);
+			cr_assert_str_eq(t->v[i].qom_path, want->v[i].qom_path, "%s: slot %d", orders[o], i);
+			cr_assert_eq(t->v[i].tid, want->v[i].tid);
+		}
+		topo_free(t);
+		cJSON_Delete(re);
+		cJSON_Delete(fx);
+	}
+	topo_free(want);
 }
 
 Test(topo, aarch64_virt_cannot_hotplug_but_has_a_table)
@@ -254,6 +290,8 @@ static struct bad_case bad_cases[] = {
 	  "props key 'x' is not a plain value" },
 	{ "[" SLOT("{\"core-id\":0,\"driver\":\"evil\"}", ONLINE0) "]", CF0, -EINVAL,
 	  "props has a 'driver' key" },
+	{ "[" SLOT("{\"core-id\":0,\"socket-id\":0,\"core-id\":1}", ONLINE0) "]", CF0, -EINVAL,
+	  "props has 'core-id' twice" },
 	{ "[" SLOT(P0, ONLINE0) "," SLOT(P0, "") "]", CF0, -EINVAL,
 	  "lists the slot socket-id=0 core-id=0 thread-id=0 twice" },
 	{ "[" SLOT(P0, ONLINE0) "," SLOT(P1, ONLINE0) "]", CF0, -EINVAL,
@@ -438,13 +476,33 @@ Test(topo, legacy_plugs_with_cpu_add_and_refuses_unplug)
 
 Test(topo, device_add_passes_props_verbatim)
 {
-	struct topo_table *t = load("x86-q35-dies");
+	cJSON *fx = peer_fixture("x86-q35-dies"), *it, *props = NULL, *j;
+	struct topo_table *t = NULL;
 	struct topo_step s = { TOPO_PLUG, 2, 1, 2, 3 };
 	const char *cmd;
 	cJSON *args = NULL;
 	char *txt;
 
-	cJSON_AddStringToObject(t->v[2].props, "future-key", "kept");
+	/* a key vcpuset does not know, on the slot of vCPU 2 (die 1, core 0) */
+	cJSON_ArrayForEach(it, reply(fx, TOPO_CMD_HOTPLUGGABLE)) {
+		cJSON *p = cJSON_GetObjectItem(it, "props");
+
+		if (cJSON_GetObjectItem(p, "die-id")->valueint == 1 &&
+		    cJSON_GetObjectItem(p, "core-id")->valueint == 0)
+			props = p;
+	}
+	cr_assert_not_null(props);
+	cJSON_AddStringToObject(props, "future-key", "kept");
+	cr_assert_eq(topo_build(reply(fx, TOPO_CMD_HOTPLUGGABLE), reply(fx, TOPO_CMD_CPUS), 1, 0, NULL,
+				&t, &err), 0, "%s", err.msg);
+	cJSON_Delete(fx);
+	j = topo_vcpu_json(&t->v[2], true);
+	txt = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "props"));
+	cr_assert_str_eq(txt, "{\"core-id\":0,\"thread-id\":0,\"die-id\":1,\"socket-id\":0,"
+			      "\"future-key\":\"kept\"}", "--status shows them as QEMU did");
+	free(txt);
+	cJSON_Delete(j);
+	cr_assert_null(t->v[3].extra, "no copy for the slots without unknown keys");
 	cr_assert_eq(topo_step_command(t, &s, &cmd, &args, &err), 0, "%s", err.msg);
 	txt = cJSON_PrintUnformatted(args);
 	cr_assert_str_eq(cmd, "device_add");

@@ -151,7 +151,7 @@ static void check_table(const struct topo_table *t)
 		CHECK(t->v[v->head].vcpus > 0 && v->head + t->v[v->head].vcpus > i);
 		CHECK(t->v[v->head].online == v->online);
 		online += v->online;
-		CHECK(strlen(v->alias) < sizeof(v->alias) && strlen(v->qom_path) < sizeof(v->qom_path));
+		CHECK(strlen(v->alias) < sizeof(v->alias) && strlen(v->qom_path) < TOPO_PATH_MAX && v->type);
 		CHECK(!v->alias[0] || topo_valid_name("alias", v->alias, NULL) == 0);
 		CHECK(!v->qom_path[0] || topo_valid_qom_path(v->qom_path, NULL) == 0);
 		topo_describe(v, buf, sizeof(buf));
