@@ -110,10 +110,10 @@ int bench_run(char *const argv[], char *out, size_t size, double *ms, long *rss_
 	}
 	pid = fork();
 	if (pid == 0) {
+		close(p[0]); /* first: either may be fd 3 */
+		close(r[0]);
 		dup2(p[1], 1);
 		dup2(r[1], 3);
-		close(p[0]);
-		close(r[0]);
 		execv(rargv[0], rargv);
 		_exit(127);
 	}
