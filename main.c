@@ -118,6 +118,7 @@ struct ctx {
 	bool failed;
 	bool force_partial; /* a vCPU stays plugged but untuned */
 	int exit;
+	bool tid_vanished; /* the last tid refused is no thread at all */
 };
 
 static const char usage_text[] =
@@ -489,8 +490,11 @@ static void host_warn(void *ctx, const char *msg)
 static int is_qemu_thread(void *ctx, int tid)
 {
 	struct ctx *c = ctx;
+	int rc = hostres_is_thread_of(c->h, c->pid, tid);
 
-	return hostres_is_thread_of(c->h, c->pid, tid);
+	/* not QEMU's: is it gone altogether (an unplugged vCPU's), or someone else's? */
+	c->tid_vanished = rc != 1 && hostres_is_thread_of(c->h, tid, tid) == 0;
+	return rc;
 }
 
 /* The ids of the two vCPU queries, sent together before their replies are read. */
@@ -547,7 +551,18 @@ static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
 		if (rc < 0)
 			break;
 		rc = topo_build(c->can_hotplug ? hp : NULL, cf, c->pid, c->legacy_max, c->t, &nt, err);
-		if (rc != -EAGAIN)
+		if (rc == 0) {
+			/*
+			 * A vCPU being unplugged has its thread gone a moment before QEMU stops
+			 * listing it: ask again. A thread of another process fails at once.
+			 */
+			rc = topo_check_tids(nt, c->pid, is_qemu_thread, c, err);
+			if (rc < 0) {
+				topo_free(nt);
+				nt = NULL;
+			}
+		}
+		if (rc != -EAGAIN && (rc != -ESRCH || !c->tid_vanished || i + 1 == REFRESH_TRIES))
 			break;
 		usleep(20000);
 	}
@@ -555,11 +570,6 @@ static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
 	cJSON_Delete(cf);
 	if (rc < 0)
 		return rc;
-	rc = topo_check_tids(nt, c->pid, is_qemu_thread, c, err);
-	if (rc < 0) {
-		topo_free(nt);
-		return rc;
-	}
 	topo_free(c->t);
 	c->t = nt;
 	return 0;
