@@ -1163,7 +1163,6 @@ int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune
 
 /* ---- setting a vCPU up ---- */
 
-/* The file of a group that lists its threads, and takes a thread moved in. */
 /*
  * ---- the kernel's cgroup migration lock, taken early ----
  * The first move of a thread into a cgroup after a quiet while waits for an RCU grace period
@@ -1243,6 +1242,7 @@ void hostres_warm_wait(struct hostres *h)
 	h->warm_fd = -1;
 }
 
+/* The file of a group that lists its threads, and takes a thread moved in. */
 static const char *threads_file(const struct hier *x)
 {
 	return x->version == 2 ? "cgroup.threads" : "tasks";

@@ -1097,8 +1097,10 @@ static int step_fail(struct ctx *c, struct step_result *r, int rc, const char *w
 	return rc;
 }
 
-/* Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno. */
-/* 1 if head's slot is free, 0 if not; when free, *hp keeps the reply that says so. */
+/*
+ * Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno.
+ * When gone, *hp keeps the reply that says so.
+ */
 static int slot_gone(struct ctx *c, const struct topo_vcpu *head, cJSON **hp, struct vs_err *err)
 {
 	int rc;

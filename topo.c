@@ -450,10 +450,6 @@ static const char *keep(struct topo_table *t, size_t *used, const char *s, size_
 	return d;
 }
 
-/*
- * libvirt's rule for TCG: single-threaded TCG reports one thread for every vCPU, or QEMU's
- * main thread; such ids must never be acted on (topo_build then keeps the earlier ones).
- */
 static int cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -461,6 +457,10 @@ static int cmp_int(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * libvirt's rule for TCG: single-threaded TCG reports one thread for every vCPU, or QEMU's
+ * main thread; such ids must never be acted on (topo_build then keeps the earlier ones).
+ */
 static int apply_tcg_rule(struct topo_table *t, const int *tids, int qemu_pid, struct vs_err *err)
 {
 	int *sorted = malloc(((size_t)t->n + 1) * sizeof(*sorted)), i, m = 0;
