@@ -87,6 +87,16 @@ static int json_int(const cJSON *j, const char *what, long long lo, long long hi
 	return 0;
 }
 
+/* The topo_key named s, TOPO_NKEYS for any other name (or none). */
+static int key_of(const char *s)
+{
+	int k;
+
+	for (k = 0; s && k < TOPO_NKEYS && strcmp(s, topo_key_names[k]) != 0; k++)
+		;
+	return s ? k : TOPO_NKEYS;
+}
+
 /*
  * Read the topology keys of a props object into ids, their order into keys (if not NULL;
  * -1 ends it); unknown keys must be scalars, and make the result 1.
@@ -105,9 +115,7 @@ static int parse_props(const cJSON *props, long long ids[TOPO_NKEYS],
 			keys[k] = -1;
 	}
 	cJSON_ArrayForEach(it, props) {
-		for (k = 0; k < TOPO_NKEYS; k++)
-			if (it->string && strcmp(it->string, topo_key_names[k]) == 0)
-				break;
+		k = key_of(it->string);
 		if (k < TOPO_NKEYS) {
 			if (ids[k] >= 0)
 				return vs_err_set(err, EINVAL, "props has '%s' twice", topo_key_names[k]);
@@ -543,7 +551,6 @@ static bool new_type(const struct entity *e, int i)
 static int keep_extra(const cJSON *props, cJSON **out, struct vs_err *err)
 {
 	const cJSON *it;
-	int k;
 
 	*out = cJSON_CreateObject();
 	if (!*out)
@@ -551,9 +558,7 @@ static int keep_extra(const cJSON *props, cJSON **out, struct vs_err *err)
 	cJSON_ArrayForEach(it, props) {
 		cJSON *d;
 
-		for (k = 0; k < TOPO_NKEYS && strcmp(it->string, topo_key_names[k]) != 0; k++)
-			;
-		if (k < TOPO_NKEYS)
+		if (key_of(it->string) < TOPO_NKEYS)
 			continue;
 		d = cJSON_Duplicate(it, 1);
 		if (!d)
