@@ -51,8 +51,8 @@ struct hostres {
 	char emu_saved[VALUE_MAX];
 	/* the early no-op migration (hostres_warm_start) */
 	pthread_t warm_th;
-	bool warm_running;
-	int warm_fd;
+	bool warm_looked, warm_running;
+	int warm_fd; /* cgroup.procs of vcpuset's own group, -1 if none */
 	char warm_pid[16];
 };
 
@@ -429,6 +429,8 @@ void hostres_free(struct hostres *h)
 	if (!h)
 		return;
 	hostres_warm_wait(h);
+	if (h->warm_fd >= 0)
+		close(h->warm_fd);
 	if (h->proc_fd >= 0)
 		close(h->proc_fd);
 	if (h->sys_fd >= 0)
@@ -701,6 +703,22 @@ static int add_hier(struct hostres *h, const struct mnt *m, const char *field,
 	return 1;
 }
 
+/*
+ * Split a line of /proc/<pid>/cgroup ("N:controllers:path") in place; false if it is not one
+ * with an absolute path.
+ */
+static bool cgroup_line(char *line, char **ctrls, char **path)
+{
+	char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+	if (!c2 || c2[1] != '/')
+		return false;
+	*c2 = '\0';
+	*ctrls = c1 + 1;
+	*path = c2 + 1;
+	return true;
+}
+
 int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struct vs_err *err)
 {
 	struct mnt *m;
@@ -730,14 +748,9 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 	}
 	rc = 0;
 	for (line = strtok_r(text, "\n", &save); line && rc >= 0; line = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *ctrls, *path;
+		char *ctrls, *path;
 
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		ctrls = c1 + 1;
-		path = c2 + 1;
-		if (path[0] != '/')
+		if (!cgroup_line(line, &ctrls, &path))
 			continue;
 		for (i = 0; i < nm && h->nh < MAX_HIER; i++) {
 			if (ctrls[0] == '\0' && m[i].version == 2) {
@@ -1177,7 +1190,7 @@ static void *warm_main(void *arg)
 	struct hostres *h = arg;
 	ssize_t n;
 
-	n = write(h->warm_fd, h->warm_pid, strlen(h->warm_pid));
+	n = pwrite(h->warm_fd, h->warm_pid, strlen(h->warm_pid), 0); /* the fd serves each plug */
 	(void)n; /* best effort: a failure only means no head start */
 	return NULL;
 }
@@ -1192,17 +1205,14 @@ static int own_procs(struct hostres *h, const struct hier *x, int *fd)
 	if (slurp_at(h->proc_fd, "self/cgroup", 1u << 20, &text) < 0)
 		return -EIO;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		char *ctrls, *own;
 
-		if (!c2 || c2[1] != '/')
+		if (!cgroup_line(line, &ctrls, &own) || strcmp(ctrls, x->field) != 0)
 			continue;
-		*c2 = '\0';
-		if (strcmp(c1 + 1, x->field) != 0)
-			continue;
-		if (strstr(c2 + 1, "/..") || strlen(x->mount) + strlen(c2 + 1) + 16 > sizeof(path))
+		if (strstr(own, "/..") || strlen(x->mount) + strlen(own) + 16 > sizeof(path))
 			break;
 		snprintf(path, sizeof(path), "%s%s/cgroup.procs", x->mount,
-			 strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
+			 strcmp(own, "/") == 0 ? "" : own);
 		*fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		rc = *fd < 0 ? -errno : 0;
 		break;
@@ -1218,18 +1228,16 @@ void hostres_warm_start(struct hostres *h)
 	hostres_warm_wait(h);
 	if (h->dry || h->nh == 0)
 		return;
-	for (i = 0; i < h->nh && h->warm_fd < 0; i++)
-		if (own_procs(h, &h->hh[i], &h->warm_fd) < 0)
-			h->warm_fd = -1;
-	if (h->warm_fd < 0)
-		return;
-	snprintf(h->warm_pid, sizeof(h->warm_pid), "%d", (int)getpid());
-	if (pthread_create(&h->warm_th, NULL, warm_main, h) != 0) {
-		close(h->warm_fd);
-		h->warm_fd = -1;
-		return;
+	if (!h->warm_looked) {
+		/* found once: a later plug of the run writes the same file */
+		h->warm_looked = true;
+		for (i = 0; i < h->nh && h->warm_fd < 0; i++)
+			if (own_procs(h, &h->hh[i], &h->warm_fd) < 0)
+				h->warm_fd = -1;
+		snprintf(h->warm_pid, sizeof(h->warm_pid), "%d", (int)getpid());
 	}
-	h->warm_running = true;
+	if (h->warm_fd >= 0 && pthread_create(&h->warm_th, NULL, warm_main, h) == 0)
+		h->warm_running = true;
 }
 
 void hostres_warm_wait(struct hostres *h)
@@ -1237,9 +1245,6 @@ void hostres_warm_wait(struct hostres *h)
 	if (h->warm_running)
 		pthread_join(h->warm_th, NULL);
 	h->warm_running = false;
-	if (h->warm_fd >= 0)
-		close(h->warm_fd);
-	h->warm_fd = -1;
 }
 
 /* The file of a group that lists its threads, and takes a thread moved in. */
