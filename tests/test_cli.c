@@ -144,6 +144,9 @@ Test(cli, plug_two_reports_json)
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "status")), "done");
 	cr_assert_gt(run_item(step(1), "tid")->valueint, 0);
 	cr_assert(cJSON_IsNumber(run_item(step(1), "ms")));
+	cr_assert(cJSON_IsNumber(run_item(step(1), "cpu_ms")));
+	cr_assert_leq(run_item(step(1), "cpu_ms")->valuedouble, run_item(step(1), "ms")->valuedouble + 1,
+		      "one thread's CPU time fits in the step's wall time");
 	cr_assert_eq(run_item(run_item(step(0), "props"), "core-id")->valueint, 2);
 	cr_assert(cJSON_IsNull(run_item(r.json, "error")));
 	log = peer_log(peer);

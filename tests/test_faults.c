@@ -308,6 +308,43 @@ Test(faults, thread_of_another_process_is_never_touched)
 }
 
 /*
+ * A thread that is no thread at all any more (an unplugged vCPU's, a moment before QEMU
+ * stops listing it): the refresh asks again, and the plug goes on with the next answer.
+ */
+Test(faults, a_thread_gone_altogether_is_asked_about_again)
+{
+	static char raw[512];
+	static struct peer_override ov[1];
+	struct peer_config cfg = { GEN, .overrides = ov, .noverrides = 1 };
+	cJSON *vcpus;
+	pid_t gone;
+	char *log;
+	int st;
+
+	serve(&(struct peer_config){ GEN });
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	vcpus = run_item(r.json, "vcpus");
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, &st, 0); /* reaped: no such thread anywhere */
+	snprintf(raw, sizeof(raw), "{\"return\": [{\"cpu-index\": 0, \"thread-id\": %d, \"qom-path\": "
+		 "\"/machine/unattached/device[0]\"}, {\"cpu-index\": 1, \"thread-id\": %d, "
+		 "\"qom-path\": \"/machine/unattached/device[1]\"}, {\"cpu-index\": 2, \"thread-id\": %d, "
+		 "\"qom-path\": \"/machine/peripheral/vcpu2\"}], \"id\": %%ID%%}\r\n",
+		 tid_of(vcpus, 7), tid_of(vcpus, 6), (int)gone);
+	finish();
+	ov[0] = (struct peer_override){ .cmd = "query-cpus-fast", .nth = 2, .raw = raw };
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	log = peer_log(peer);
+	cr_assert_null(strstr(log, "device_del"), "the vCPU stays: %s", log);
+	free(log);
+}
+
+/*
  * QEMU goes away after it took device_del: whether the vCPU left is unknown. vcpuset must
  * not claim it did, nor that nothing changed: the unplug is reported as pending, recorded,
  * and the exit status says so.
