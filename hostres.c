@@ -719,6 +719,33 @@ static bool cgroup_line(char *line, char **ctrls, char **path)
 	return true;
 }
 
+/*
+ * The mount (index into m) of the hierarchy a /proc/<pid>/cgroup line's controller field names:
+ * cgroup2 for "", else the v1 mount whose options name every controller of the line; -1 if
+ * none is mounted.
+ */
+static int mount_of(const struct mnt *m, int nm, const char *ctrls)
+{
+	int i;
+
+	for (i = 0; i < nm; i++) {
+		char list[256], *c, *save = NULL;
+		bool all = true;
+
+		if (ctrls[0] == '\0' || m[i].version == 2) {
+			if (ctrls[0] == '\0' && m[i].version == 2)
+				return i;
+			continue;
+		}
+		snprintf(list, sizeof(list), "%s", ctrls);
+		for (c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save))
+			all = all && has_token(m[i].opts, c, ",");
+		if (all)
+			return i;
+	}
+	return -1;
+}
+
 int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struct vs_err *err)
 {
 	struct mnt *m;
@@ -752,27 +779,12 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 
 		if (!cgroup_line(line, &ctrls, &path))
 			continue;
-		for (i = 0; i < nm && h->nh < MAX_HIER; i++) {
-			if (ctrls[0] == '\0' && m[i].version == 2) {
-				rc = add_hier(h, &m[i], ctrls, path, override, &skipped_root, err);
-				break;
-			}
-			if (ctrls[0] && m[i].version == 1 &&
-			    (has_token(ctrls, "cpu", ",") || has_token(ctrls, "cpuacct", ",") ||
-			     has_token(ctrls, "cpuset", ","))) {
-				/* the mount whose options name every controller of this line */
-				char list[256], *c, *s2 = NULL;
-				bool all = true;
-
-				snprintf(list, sizeof(list), "%s", ctrls);
-				for (c = strtok_r(list, ",", &s2); c; c = strtok_r(NULL, ",", &s2))
-					all = all && has_token(m[i].opts, c, ",");
-				if (all) {
-					rc = add_hier(h, &m[i], ctrls, path, override, &skipped_root, err);
-					break;
-				}
-			}
-		}
+		if (ctrls[0] && !has_token(ctrls, "cpu", ",") && !has_token(ctrls, "cpuacct", ",") &&
+		    !has_token(ctrls, "cpuset", ","))
+			continue; /* a v1 hierarchy without the controllers vCPUs are tuned with */
+		i = mount_of(m, nm, ctrls);
+		if (i >= 0 && h->nh < MAX_HIER)
+			rc = add_hier(h, &m[i], ctrls, path, override, &skipped_root, err);
 	}
 	free(text);
 	free(m);
@@ -1195,45 +1207,49 @@ static void *warm_main(void *arg)
 	return NULL;
 }
 
-/* Open cgroup.procs of this process's own group in hierarchy x into *fd; 0 or -errno. */
-static int own_procs(struct hostres *h, const struct hier *x, int *fd)
+/*
+ * Open cgroup.procs of vcpuset's own group in the first mounted hierarchy it is in (any one
+ * will do: the semaphore is the kernel's, shared by every hierarchy); -1 if none.
+ */
+static int own_procs(struct hostres *h)
 {
 	char *text = NULL, *line, *save = NULL, path[2 * HOSTRES_PATH_MAX + 32];
-	int rc = -ENOENT;
+	struct mnt *m = calloc(64, sizeof(*m));
+	int nm, fd = -1;
 
-	*fd = -1;
-	if (slurp_at(h->proc_fd, "self/cgroup", 1u << 20, &text) < 0)
-		return -EIO;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *ctrls, *own;
+	nm = m ? read_mounts(h, m, 64, NULL) : -1;
+	if (nm > 0 && slurp_at(h->proc_fd, "self/cgroup", 1u << 20, &text) >= 0) {
+		for (line = strtok_r(text, "\n", &save); line && fd < 0;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *ctrls, *own;
+			int i;
 
-		if (!cgroup_line(line, &ctrls, &own) || strcmp(ctrls, x->field) != 0)
-			continue;
-		if (strstr(own, "/..") || strlen(x->mount) + strlen(own) + 16 > sizeof(path))
-			break;
-		snprintf(path, sizeof(path), "%s%s/cgroup.procs", x->mount,
-			 strcmp(own, "/") == 0 ? "" : own);
-		*fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		rc = *fd < 0 ? -errno : 0;
-		break;
+			if (!cgroup_line(line, &ctrls, &own) || (i = mount_of(m, nm, ctrls)) < 0 ||
+			    strstr(own, "/..") || strlen(m[i].point) + strlen(own) + 16 > sizeof(path))
+				continue;
+			snprintf(path, sizeof(path), "%s%s/cgroup.procs", m[i].point,
+				 strcmp(own, "/") == 0 ? "" : own);
+			fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		}
 	}
 	free(text);
-	return rc;
+	free(m);
+	return fd;
 }
 
 void hostres_warm_start(struct hostres *h)
 {
-	int i;
-
-	hostres_warm_wait(h);
-	if (h->dry || h->nh == 0)
+	if (h->dry)
 		return;
+	if (h->warm_running) {
+		if (pthread_tryjoin_np(h->warm_th, NULL) == EBUSY)
+			return; /* the move in flight serves this plug too */
+		h->warm_running = false;
+	}
 	if (!h->warm_looked) {
 		/* found once: a later plug of the run writes the same file */
 		h->warm_looked = true;
-		for (i = 0; i < h->nh && h->warm_fd < 0; i++)
-			if (own_procs(h, &h->hh[i], &h->warm_fd) < 0)
-				h->warm_fd = -1;
+		h->warm_fd = own_procs(h);
 		snprintf(h->warm_pid, sizeof(h->warm_pid), "%d", (int)getpid());
 	}
 	if (h->warm_fd >= 0 && pthread_create(&h->warm_th, NULL, warm_main, h) == 0)

@@ -120,8 +120,10 @@ int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
 /*
  * Before a plug: in a helper thread, move vcpuset into the cgroup it is already in (a no-op
  * that takes the kernel's cgroup migration lock), so that the grace period the first move
- * after a quiet while waits for passes while QEMU creates the vCPU, not after. Best effort,
- * nothing in dry mode or without hierarchies. wait joins the helper (hostres_free does too).
+ * after a quiet while waits for passes while QEMU answers, not after. Needs no hierarchy of
+ * QEMU's: vcpuset's own (from /proc/self) serve. A start while a move is still in flight
+ * leaves that one to serve. Best effort, nothing in dry mode. wait joins the helper
+ * (hostres_free does too).
  */
 void hostres_warm_start(struct hostres *h);
 void hostres_warm_wait(struct hostres *h);

@@ -94,6 +94,7 @@ struct ctx {
 	char hotplug_error[512];
 	bool del_accepted; /* the last device_del was taken by QEMU */
 	struct topo_table *t;
+	unsigned long idq[3]; /* ids of query-name, query-uuid, query-kvm */
 	struct topo_plan plan;
 	struct hostres_tune tune; /* what each new vCPU thread gets */
 	int inherit_from;         /* the sibling vCPU inherited from, or -1 */
@@ -119,6 +120,7 @@ struct ctx {
 	bool force_partial; /* a vCPU stays plugged but untuned */
 	int exit;
 	bool tid_vanished; /* the last tid refused is no thread at all */
+	bool idq_pending;  /* identity queries sent, replies not read yet (identity()) */
 };
 
 static const char usage_text[] =
@@ -523,6 +525,8 @@ static int receive_vcpu_queries(struct ctx *c, const struct vcpu_queries *ids, c
 	return rc < 0 ? rc : qmp_receive(c->q, TOPO_CMD_CPUS, ids->cf, COMMAND_MS, cf, err);
 }
 
+static int identity(struct ctx *c);
+
 /*
  * Rebuild the table from both vCPU queries; asked again when QEMU changed in between. hp and
  * cf, if not NULL, are replies just received (taken over): the first try uses them instead
@@ -541,7 +545,10 @@ static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
 			cJSON_Delete(cf);
 			hp = cf = NULL;
 		}
-		if (!hp && !cf) {
+		if (!cf && identity(c) < 0) { /* before QEMU is asked anything new */
+			*err = c->err;
+			rc = -vs_errno_of(err->errnum);
+		} else if (!hp && !cf) {
 			rc = send_vcpu_queries(c, &ids, err);
 			if (rc == 0)
 				rc = receive_vcpu_queries(c, &ids, &hp, &cf, err);
@@ -595,11 +602,13 @@ static int optional_reply(struct ctx *c, const char *cmd, unsigned long id, cJSO
 
 static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
 {
-	unsigned long id;
+	unsigned long id = 0;
 	int rc;
 
 	*r = NULL;
-	rc = qmp_send(c->q, cmd, NULL, COMMAND_MS, &id, &c->err);
+	rc = identity(c);
+	if (rc == 0)
+		rc = qmp_send(c->q, cmd, NULL, COMMAND_MS, &id, &c->err);
 	return rc < 0 ? rc : optional_reply(c, cmd, id, r);
 }
 
@@ -633,6 +642,39 @@ static int read_identity(struct ctx *c, const unsigned long ids[3])
 	return 0;
 }
 
+/* Name: QEMU's, else the libvirt socket path's, else --name; uuid: QEMU's, else --uuid. */
+static void audit_identity(struct ctx *c)
+{
+	size_t i;
+
+	if (c->name[0])
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->name);
+	else if (!audit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name ? c->o.name : "?");
+	snprintf(c->audit_uuid, sizeof(c->audit_uuid), "%s",
+		 c->uuid[0] ? c->uuid : c->o.uuid ? c->o.uuid : "00000000-0000-0000-0000-000000000000");
+	for (i = 0; c->audit_uuid[i]; i++)
+		if (c->audit_uuid[i] >= 'A' && c->audit_uuid[i] <= 'F')
+			c->audit_uuid[i] = (char)(c->audit_uuid[i] - 'A' + 'a');
+}
+
+/*
+ * The identity replies, sent at start-up behind the vCPU queries and read as late as
+ * possible: once, before anything else is asked or read after them (QEMU answers in order;
+ * a reply passed over cannot be read any more). The audit identity follows from them.
+ */
+static int identity(struct ctx *c)
+{
+	int rc;
+
+	if (!c->idq_pending)
+		return 0;
+	c->idq_pending = false;
+	rc = read_identity(c, c->idq);
+	audit_identity(c);
+	return rc;
+}
+
 /* Does this QEMU list command name in query-commands? 1 yes, 0 no, < 0 broken monitor. */
 static int has_command(struct ctx *c, const char *name)
 {
@@ -662,22 +704,6 @@ static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 		return;
 	if (audit_vcpu(c->audit, &vm, old_count, new_count, ok, &e) < 0)
 		warn(c, "%s", e.msg);
-}
-
-/* Name: QEMU's, else the libvirt socket path's, else --name; uuid: QEMU's, else --uuid. */
-static void audit_identity(struct ctx *c)
-{
-	size_t i;
-
-	if (c->name[0])
-		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->name);
-	else if (!audit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
-		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name ? c->o.name : "?");
-	snprintf(c->audit_uuid, sizeof(c->audit_uuid), "%s",
-		 c->uuid[0] ? c->uuid : c->o.uuid ? c->o.uuid : "00000000-0000-0000-0000-000000000000");
-	for (i = 0; c->audit_uuid[i]; i++)
-		if (c->audit_uuid[i] >= 'A' && c->audit_uuid[i] <= 'F')
-			c->audit_uuid[i] = (char)(c->audit_uuid[i] - 'A' + 'a');
 }
 
 /* QEMU's cgroups, found once; < 0 leaves the reason in c->err, every time. */
@@ -805,11 +831,18 @@ static void ledger_add(struct ctx *c, const struct topo_step *s, const struct st
 	ledger_save(c);
 }
 
+/* Can this run plug a vCPU (and move its thread into cgroups)? A guess before the layout. */
+static bool may_plug(const struct ctx *c)
+{
+	return c->o.count && c->o.count[0] != '-' && !c->o.status && !c->o.wait && !c->o.dry_run &&
+	       !c->o.no_cgroup;
+}
+
 static int gather(struct ctx *c)
 {
 	struct vs_err *err = &c->err;
 	struct vcpu_queries ids = { 0 };
-	unsigned long idq[3];
+	unsigned long caps;
 	cJSON *hp = NULL, *cf = NULL;
 	int rc;
 
@@ -818,6 +851,8 @@ static int gather(struct ctx *c)
 		return rc;
 	hostres_set_warn(c->h, host_warn, c);
 	hostres_set_dry(c->h, c->o.dry_run); /* reconciliation too changes nothing in a dry run */
+	if (may_plug(c))
+		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU answers */
 	if (!c->o.dry_run) {
 		const char *why = NULL;
 
@@ -837,23 +872,27 @@ static int gather(struct ctx *c)
 	state_key(c);
 	if (c->o.verbose)
 		qmp_set_trace(c->q, trace_stderr, NULL);
-	rc = qmp_handshake(c->q, CONNECT_MS, err);
-	if (rc < 0)
-		return rc;
-	/* Every start-up query in one go: QEMU answers them back to back. */
+	/*
+	 * Every start-up command in one go, right behind qmp_capabilities: QEMU answers them back
+	 * to back. The identity queries go last and are read last (identity()), so that the host
+	 * work up to the first plug runs while QEMU answers them.
+	 */
 	c->can_hotplug = true;
-	rc = qmp_send(c->q, TOPO_CMD_NAME, NULL, COMMAND_MS, &idq[0], err);
-	if (rc == 0)
-		rc = qmp_send(c->q, TOPO_CMD_UUID, NULL, COMMAND_MS, &idq[1], err);
-	if (rc == 0)
-		rc = qmp_send(c->q, TOPO_CMD_KVM, NULL, COMMAND_MS, &idq[2], err);
+	rc = qmp_greet(c->q, CONNECT_MS, &caps, err);
 	if (rc == 0)
 		rc = send_vcpu_queries(c, &ids, err);
 	if (rc == 0)
-		rc = read_identity(c, idq);
+		rc = qmp_send(c->q, TOPO_CMD_NAME, NULL, COMMAND_MS, &c->idq[0], err);
+	if (rc == 0)
+		rc = qmp_send(c->q, TOPO_CMD_UUID, NULL, COMMAND_MS, &c->idq[1], err);
+	if (rc == 0)
+		rc = qmp_send(c->q, TOPO_CMD_KVM, NULL, COMMAND_MS, &c->idq[2], err);
 	if (rc < 0)
 		return rc;
-	audit_identity(c);
+	c->idq_pending = true;
+	rc = qmp_receive(c->q, "qmp_capabilities", caps, CONNECT_MS, NULL, err);
+	if (rc < 0)
+		return rc;
 	rc = qmp_receive(c->q, TOPO_CMD_HOTPLUGGABLE, ids.hp, COMMAND_MS, &hp, err);
 	if (rc == -EREMOTEIO) {
 		struct vs_err probe = *err;
@@ -897,6 +936,13 @@ static int gather(struct ctx *c)
 			if (rc < 0)
 				return rc;
 		}
+	}
+	if (!c->ledger && c->have_key)
+		hostres_ledger_load(c->h, &c->key, &c->ledger, NULL);
+	if (cJSON_GetArraySize(c->ledger) > 0) {
+		rc = identity(c); /* finishing a pending unplug writes its audit record */
+		if (rc < 0)
+			return rc;
 	}
 	reconcile(c);
 	c->before = c->after = c->t->online;
@@ -1811,22 +1857,30 @@ int main(int argc, char **argv)
 	c.exit = VS_EXIT_FAIL;
 
 	rc = gather(&c);
+	if (rc == 0 && !c.o.status && !c.o.wait) {
+		rc = plan(&c);
+		if (rc == 0)
+			rc = host_prepare(&c);
+		if (rc < 0) {
+			struct vs_err why = c.err;
+
+			identity(&c); /* QEMU answered so far: the report names the VM */
+			c.err = why;
+		}
+	}
+	if (rc == 0)
+		rc = identity(&c);
 	if (rc == 0 && c.o.status) {
 		c.exit = VS_EXIT_OK;
 	} else if (rc == 0 && c.o.wait) {
 		wait_pending(&c);
 	} else if (rc == 0) {
-		rc = plan(&c);
-		if (rc == 0)
-			rc = host_prepare(&c);
-		if (rc == 0) {
-			c.exit = VS_EXIT_OK;
-			if (c.o.dry_run)
-				for (i = 0; i < c.plan.nsteps; i++)
-					host_dry(&c, &c.plan.steps[i], &c.res[i]);
-			else
-				apply_all(&c);
-		}
+		c.exit = VS_EXIT_OK;
+		if (c.o.dry_run)
+			for (i = 0; i < c.plan.nsteps; i++)
+				host_dry(&c, &c.plan.steps[i], &c.res[i]);
+		else
+			apply_all(&c);
 	}
 	if (c.o.json) {
 		report_json(&c);

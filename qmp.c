@@ -463,7 +463,7 @@ static int send_line(struct qmp *q, const char *text, double deadline, struct vs
 	return rc;
 }
 
-int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err)
+int qmp_greet(struct qmp *q, int timeout_ms, unsigned long *caps_id, struct vs_err *err)
 {
 	cJSON *msg = NULL, *v, *ver;
 	double deadline = vs_now_ms() + timeout_ms;
@@ -493,10 +493,19 @@ int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err)
 			snprintf(q->version, sizeof(q->version), "%d.%d.%d", ma->valueint,
 				 mi->valueint, mc->valueint);
 	}
-	rc = qmp_execute(q, "qmp_capabilities", NULL, timeout_ms, NULL, err);
+	rc = qmp_send(q, "qmp_capabilities", NULL, timeout_ms, caps_id, err);
 out:
 	cJSON_Delete(msg);
 	return rc;
+}
+
+int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err)
+{
+	unsigned long id;
+	int rc;
+
+	rc = qmp_greet(q, timeout_ms, &id, err);
+	return rc < 0 ? rc : qmp_receive(q, "qmp_capabilities", id, timeout_ms, NULL, err);
 }
 
 cJSON *qmp_command_new(const char *cmd, const cJSON *args)

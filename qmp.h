@@ -38,6 +38,13 @@ void qmp_set_max_message(struct qmp *q, size_t max);
 int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err);
 
 /*
+ * The first half of qmp_handshake, for pipelining: read the greeting and send
+ * qmp_capabilities without waiting for its reply (its id in *caps_id, for qmp_receive).
+ * QEMU takes commands in order, so the ones sent right after it are served once it is done.
+ */
+int qmp_greet(struct qmp *q, int timeout_ms, unsigned long *caps_id, struct vs_err *err);
+
+/*
  * Send command cmd with optional arguments args (not taken) and a fresh id, and wait up to
  * timeout_ms for the reply with that id; events read meanwhile are queued in order. On
  * success *ret (if not NULL) gets the detached "return" value, owned by the caller.

@@ -810,7 +810,19 @@ Test(hostres, resctrl_group_names)
 	}
 }
 
-/* The early no-op move: vcpuset's own pid into its own group's cgroup.procs, nothing else. */
+/* Start a warm-up on a fresh hostres and wait for it; the previous one is freed. */
+static void warm_up_once(void)
+{
+	hostres_free(h);
+	open_fx();
+	hostres_warm_start(h);
+	hostres_warm_wait(h);
+}
+
+/*
+ * The early no-op move: vcpuset's own pid into its own group's cgroup.procs, nothing else,
+ * and before QEMU's hierarchies are known (vcpuset's own hierarchy serves).
+ */
 Test(hostres, warm_up_moves_vcpuset_into_its_own_group_only)
 {
 	char pids[16];
@@ -820,14 +832,13 @@ Test(hostres, warm_up_moves_vcpuset_into_its_own_group_only)
 	fx_put("cg/admin.slice/ssh.scope/cgroup.procs", "");
 	fx_put("cg/cgroup.procs", "");
 	open_fx();
-	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
 	hostres_set_dry(h, true);
 	hostres_warm_start(h);
 	hostres_warm_wait(h);
 	cr_assert_str_eq(fx_get("cg/admin.slice/ssh.scope/cgroup.procs"), "", "dry: no write");
 	hostres_set_dry(h, false);
 	hostres_warm_start(h);
-	hostres_warm_start(h); /* a second start joins the first */
+	hostres_warm_start(h); /* a second start: the first still runs, or a new one */
 	hostres_warm_wait(h);
 	snprintf(pids, sizeof(pids), "%d", pid);
 	cr_assert_str_eq(fx_get("cg/admin.slice/ssh.scope/cgroup.procs"), pids);
@@ -837,17 +848,35 @@ Test(hostres, warm_up_moves_vcpuset_into_its_own_group_only)
 	cr_assert_eq(cJSON_GetArraySize(log_), 0, "not a change of the host: not logged");
 }
 
-Test(hostres, warm_up_refuses_a_dotdot_path_and_needs_a_hierarchy)
+/* cgroup v1: the first line of /proc/self/cgroup whose hierarchy is mounted. */
+Test(hostres, warm_up_finds_a_mounted_v1_hierarchy_of_its_own)
 {
+	char pids[16];
+
+	put_mountinfo("30 1 0:30 / @/v1cpu rw - cgroup cgroup rw,cpu,cpuacct\n"
+		      "31 1 0:31 /sub @/v1bind rw - cgroup cgroup rw,pids\n");
+	fx_put("proc/self/cgroup", "9:name=systemd:/user\n5:pids:/user\n3:cpu,cpuacct:/user\n");
+	fx_put("v1cpu/user/cgroup.procs", "");
+	fx_put("v1bind/user/cgroup.procs", "");
+	warm_up_once();
+	snprintf(pids, sizeof(pids), "%d", pid);
+	cr_assert_str_eq(fx_get("v1cpu/user/cgroup.procs"), pids);
+	cr_assert_str_eq(fx_get("v1bind/user/cgroup.procs"), "", "a bind mount of a subtree: not it");
+}
+
+Test(hostres, warm_up_refuses_a_dotdot_path_and_needs_a_mount)
+{
+	put_mountinfo("25 1 0:22 / /sys/fs/cgroup/x rw - tmpfs tmpfs rw\n");
+	fx_put("proc/self/cgroup", "0::/machine.slice\n");
+	fx_put("cg/machine.slice/cgroup.procs", "");
+	warm_up_once(); /* no cgroup mount: nothing */
+	cr_assert_str_eq(fx_get("cg/machine.slice/cgroup.procs"), "");
 	v2_libvirt_tree();
 	fx_put("proc/self/cgroup", "0::/a/../machine.slice\n");
-	fx_put("cg/machine.slice/cgroup.procs", "");
 	fx_mkdir("cg/a"); /* so that the path would resolve */
-	open_fx();
-	hostres_warm_start(h); /* no hierarchy found yet: nothing */
-	hostres_warm_wait(h);
-	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
-	hostres_warm_start(h);
-	hostres_warm_wait(h);
+	warm_up_once();
 	cr_assert_str_eq(fx_get("cg/machine.slice/cgroup.procs"), "");
+	fx_put("proc/self/cgroup", "0::/machine.slice\n");
+	warm_up_once(); /* the check is what refused it */
+	cr_assert_neq(strlen(fx_get("cg/machine.slice/cgroup.procs")), 0);
 }
