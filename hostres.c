@@ -1779,7 +1779,9 @@ int hostres_lock(struct hostres *h, const char *socket_path, double timeout_s,
 		usleep(20000);
 	}
 	snprintf(mine, sizeof(mine), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, mine, strlen(mine), 0) < 0)
+	/* in place; truncated only when an earlier holder's pid was longer (a truncate costs) */
+	if (pwrite(fd, mine, strlen(mine), 0) != (ssize_t)strlen(mine) || fstat(fd, &sst) < 0 ||
+	    (sst.st_size > (off_t)strlen(mine) && ftruncate(fd, (off_t)strlen(mine)) < 0))
 		hwarn(h, "cannot record this pid in the lock %s/%s", h->state_path, name);
 	if (h->lock_fd >= 0)
 		close(h->lock_fd);

@@ -706,10 +706,13 @@ static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 		warn(c, "%s", e.msg);
 }
 
-/* QEMU's cgroups, found once; < 0 leaves the reason in c->err, every time. */
+/*
+ * QEMU's cgroups, found once; < 0 leaves the reason in c->err, every time. Before the table
+ * is built (c->t NULL) only for a QEMU that hot-plugs: legacy cpu-add gets no groups.
+ */
 static int find_cgroups(struct ctx *c)
 {
-	if (!c->cgroups_found && !c->o.no_cgroup && !c->t->legacy)
+	if (!c->cgroups_found && !c->o.no_cgroup && !(c->t && c->t->legacy))
 		c->cgroups_rc = hostres_cgroups_find(c->h, c->pid, c->o.cgroup, &c->cgroups_err);
 	c->cgroups_found = true;
 	if (c->cgroups_rc < 0)
@@ -831,11 +834,22 @@ static void ledger_add(struct ctx *c, const struct topo_step *s, const struct st
 	ledger_save(c);
 }
 
-/* Can this run plug a vCPU (and move its thread into cgroups)? A guess before the layout. */
+/* Is the VM's name, uuid or accelerator used: in audit records, the JSON or --status? */
+static bool identity_used(const struct ctx *c)
+{
+	return audit_enabled(c->audit) || c->o.json || c->o.status;
+}
+
+/* Can this run change the vCPU count? A guess before the layout is known. */
+static bool may_change(const struct ctx *c)
+{
+	return c->o.count && !c->o.status && !c->o.wait;
+}
+
+/* Can it plug a vCPU and move its thread into cgroups? */
 static bool may_plug(const struct ctx *c)
 {
-	return c->o.count && c->o.count[0] != '-' && !c->o.status && !c->o.wait && !c->o.dry_run &&
-	       !c->o.no_cgroup;
+	return may_change(c) && c->o.count[0] != '-' && !c->o.dry_run && !c->o.no_cgroup;
 }
 
 static int gather(struct ctx *c)
@@ -851,8 +865,6 @@ static int gather(struct ctx *c)
 		return rc;
 	hostres_set_warn(c->h, host_warn, c);
 	hostres_set_dry(c->h, c->o.dry_run); /* reconciliation too changes nothing in a dry run */
-	if (may_plug(c))
-		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU answers */
 	if (!c->o.dry_run) {
 		const char *why = NULL;
 
@@ -874,22 +886,26 @@ static int gather(struct ctx *c)
 		qmp_set_trace(c->q, trace_stderr, NULL);
 	/*
 	 * Every start-up command in one go, right behind qmp_capabilities: QEMU answers them back
-	 * to back. The identity queries go last and are read last (identity()), so that the host
-	 * work up to the first plug runs while QEMU answers them.
+	 * to back. The identity queries (only when used) go last and are read last (identity()),
+	 * so that the host work up to the first plug runs while QEMU answers them; the kernel's
+	 * wait and the cgroup lookup run while QEMU answers the others.
 	 */
 	c->can_hotplug = true;
 	rc = qmp_greet(c->q, CONNECT_MS, &caps, err);
 	if (rc == 0)
 		rc = send_vcpu_queries(c, &ids, err);
-	if (rc == 0)
+	if (rc == 0 && identity_used(c)) {
 		rc = qmp_send(c->q, TOPO_CMD_NAME, NULL, COMMAND_MS, &c->idq[0], err);
-	if (rc == 0)
-		rc = qmp_send(c->q, TOPO_CMD_UUID, NULL, COMMAND_MS, &c->idq[1], err);
-	if (rc == 0)
-		rc = qmp_send(c->q, TOPO_CMD_KVM, NULL, COMMAND_MS, &c->idq[2], err);
+		if (rc == 0)
+			rc = qmp_send(c->q, TOPO_CMD_UUID, NULL, COMMAND_MS, &c->idq[1], err);
+		if (rc == 0)
+			rc = qmp_send(c->q, TOPO_CMD_KVM, NULL, COMMAND_MS, &c->idq[2], err);
+		c->idq_pending = rc == 0;
+	}
 	if (rc < 0)
 		return rc;
-	c->idq_pending = true;
+	if (may_plug(c))
+		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU answers */
 	rc = qmp_receive(c->q, "qmp_capabilities", caps, CONNECT_MS, NULL, err);
 	if (rc < 0)
 		return rc;
@@ -914,6 +930,9 @@ static int gather(struct ctx *c)
 		if (legacy)
 			c->hotplug_error[0] = '\0'; /* legacy cpu-add */
 	} else if (rc == 0) {
+		/* QEMU's cgroups are looked up while it answers query-cpus-fast */
+		if (may_change(c) && find_cgroups(c) < 0)
+			memset(err, 0, sizeof(*err)); /* host_prepare reports it */
 		rc = qmp_receive(c->q, TOPO_CMD_CPUS, ids.cf, COMMAND_MS, &cf, err);
 	}
 	if (rc < 0) {
@@ -1868,6 +1887,7 @@ int main(int argc, char **argv)
 			c.err = why;
 		}
 	}
+	/* before the first change: a monitor that answers them wrongly changes nothing */
 	if (rc == 0)
 		rc = identity(&c);
 	if (rc == 0 && c.o.status) {

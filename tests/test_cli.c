@@ -174,6 +174,34 @@ Test(cli, queries_go_out_with_the_command_before_them)
 	free(ahead);
 }
 
+/* The VM's name, uuid and accelerator are asked only when something uses them. */
+Test(cli, identity_is_asked_only_when_used)
+{
+	static const char *const asks[] = { "query-name", "query-uuid", "query-kvm" };
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char *log;
+	size_t i;
+
+	serve(&cfg);
+	RUN("--no-audit", "--socket", sock, "3"); /* text, no audit record: unused */
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	log = peer_stop(peer);
+	peer = NULL;
+	cr_assert(strstr(log, "device_add"), "%s", log);
+	for (i = 0; i < 3; i++)
+		cr_assert_null(strstr(log, asks[i]), "%s asked: %s", asks[i], log);
+	free(log);
+	run_free(&r);
+	serve(&cfg);
+	RUN("--no-audit", "--socket", sock, "--status"); /* the status line names the VM */
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	log = peer_stop(peer);
+	peer = NULL;
+	for (i = 0; i < 3; i++)
+		cr_assert(strstr(log, asks[i]), "%s not asked: %s", asks[i], log);
+	free(log);
+}
+
 Test(cli, refused_count_sends_nothing)
 {
 	static const char *const counts[] = { "9", "1", "0", "-2" };
