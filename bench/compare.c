@@ -4,11 +4,16 @@
  * domain (run through tests/libvirt/run.sh, see `make bench`). The floor is the least any
  * tool must do: the same QMP exchanges, in-process — connect, negotiate, device_add and the
  * two queries; device_del and query-hotpluggable-cpus until the slot is free.
- * The tools alternate within each round, so that machine noise hits all of them.
+ * floor-cli is the floor as a one-shot program must do it: a fresh process that connects,
+ * negotiates, asks query-hotpluggable-cpus for the slot to change, then does the floor's
+ * exchanges — vcpuset against it is what vcpuset adds beyond what any one-shot tool pays.
+ * The tools alternate within each round, vcpuset first in one round and last in the next,
+ * each after a pause that lets the guest settle, so that machine noise hits all of them.
  * vcpuset and the floor need the monitor, so libvirtd is stopped for them and started for
  * virsh (not timed). A TCG guest takes at most 62 plugs over its life: the rounds fit.
  *   bench/compare ROUNDS    prints a table (medians, min/max, ratios)
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,11 +157,147 @@ static bool floor_step(bool plug, int count, double *ms)
 	return ok;
 }
 
+/* Order of two query-hotpluggable-cpus entries by their topology ids, as vCPU indexes go. */
+static int slot_cmp(const cJSON *a, const cJSON *b)
+{
+	static const char *const keys[] = { "drawer-id", "book-id", "socket-id", "die-id",
+					    "cluster-id", "module-id", "core-id", "thread-id" };
+	const cJSON *pa = cJSON_GetObjectItem(a, "props"), *pb = cJSON_GetObjectItem(b, "props");
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *x = cJSON_GetObjectItem(pa, keys[i]), *y = cJSON_GetObjectItem(pb, keys[i]);
+		double u = cJSON_IsNumber(x) ? x->valuedouble : -1, v = cJSON_IsNumber(y) ? y->valuedouble : -1;
+
+		if (u != v)
+			return u < v ? -1 : 1;
+	}
+	return 0;
+}
+
+/*
+ * floor-cli (its own process, timed by bench_run): plug the lowest free slot, or unplug the
+ * highest plugged one, as bare QMP. Exit 0 on success.
+ */
+static int floor_cli(const char *path, bool plug)
+{
+	cJSON *hp = NULL, *it, *pick = NULL, *args, *ret = NULL;
+	struct qmp *q = NULL;
+	struct vs_err err;
+	int rank = 0, rc;
+
+	if (qmp_connect(path, 3000, &q, &err) < 0 || qmp_handshake(q, 3000, &err) < 0 ||
+	    qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &hp, &err) < 0) {
+		fprintf(stderr, "floor-cli: %s\n", err.msg);
+		return 1;
+	}
+	cJSON_ArrayForEach(it, hp) {
+		bool used = cJSON_HasObjectItem(it, "qom-path");
+
+		if (used != plug && (!pick || (plug ? slot_cmp(it, pick) < 0 : slot_cmp(it, pick) > 0)))
+			pick = it;
+	}
+	cJSON_ArrayForEach(it, hp)
+		rank += pick && slot_cmp(it, pick) < 0;
+	args = cJSON_CreateObject();
+	if (plug && pick) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "vcpu%d", rank); /* libvirt's alias for it */
+		cJSON_AddStringToObject(args, "driver", cJSON_GetStringValue(cJSON_GetObjectItem(pick, "type")));
+		cJSON_AddStringToObject(args, "id", id);
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(pick, "props"))
+			cJSON_AddItemToObject(args, it->string, cJSON_Duplicate(it, 1));
+		rc = qmp_execute(q, "device_add", args, 30000, NULL, &err);
+		if (rc == 0)
+			rc = qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, &err);
+		cJSON_Delete(ret);
+		if (rc == 0)
+			rc = qmp_execute(q, "query-cpus-fast", NULL, 30000, &ret, &err);
+	} else if (pick) {
+		const char *qom = cJSON_GetStringValue(cJSON_GetObjectItem(pick, "qom-path"));
+		double deadline = vs_now_ms() + 10000;
+		bool gone = false;
+
+		cJSON_AddStringToObject(args, "id", qom); /* device_del takes a QOM path too */
+		rc = qmp_execute(q, "device_del", args, 30000, NULL, &err);
+		while (rc == 0 && !gone && vs_now_ms() < deadline) {
+			rc = qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, &err);
+			gone = true;
+			cJSON_ArrayForEach(it, ret)
+				if (slot_cmp(it, pick) == 0 && cJSON_HasObjectItem(it, "qom-path"))
+					gone = false;
+			cJSON_Delete(ret);
+			ret = NULL;
+			if (!gone)
+				usleep(10000);
+		}
+		rc = rc == 0 && !gone ? -ETIMEDOUT : rc;
+	} else {
+		rc = vs_err_set(&err, ENOENT, "no slot to %s", plug ? "plug" : "unplug");
+	}
+	if (rc < 0)
+		fprintf(stderr, "floor-cli: %s\n", err.msg);
+	cJSON_Delete(ret);
+	cJSON_Delete(args);
+	cJSON_Delete(hp);
+	qmp_free(q);
+	return rc < 0;
+}
+
+static bool floor_cli_run(bool plug, double *ms)
+{
+	char *argv[] = { "./bench/compare", "--floor-cli", sock, plug ? "plug" : "unplug", NULL };
+
+	return bench_run(argv, NULL, 0, ms, NULL, NULL) == 0;
+}
+
+/*
+ * The kernel's part: a no-op move of this process into its own cgroup after a quiet while
+ * (what the first move of a new vCPU thread waits for, see hostres.c), in ms; -1 if none.
+ */
+static double first_move_ms(void)
+{
+	char line[4096], path[4400], pid[16];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	double t0 = -1;
+	int fd = -1;
+
+	while (f && fd < 0 && fgets(line, sizeof(line), f)) {
+		/* "N:controllers:path": the usual mount points of that hierarchy */
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cgroup.procs",
+			 c1[1] ? c1 + 1 : "unified", strcmp(c2 + 1, "/") ? c2 + 1 : "");
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 && !c1[1]) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cgroup.procs",
+				 strcmp(c2 + 1, "/") ? c2 + 1 : "");
+			fd = open(path, O_WRONLY | O_CLOEXEC);
+		}
+	}
+	if (f)
+		fclose(f);
+	if (fd < 0)
+		return -1;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	usleep(300000);
+	t0 = vs_now_ms();
+	if (pwrite(fd, pid, strlen(pid), 0) < 0)
+		t0 = -1;
+	close(fd);
+	return t0 < 0 ? -1 : vs_now_ms() - t0;
+}
+
 /* One step kind, from and to a vCPU count: each tool's wall times. */
 struct kind {
 	const char *what;
 	int from, to;
-	struct bench_series tool, floor_, virsh;
+	struct bench_series tool, floor_, cli, virsh;
 };
 
 /*
@@ -164,25 +305,55 @@ struct kind {
  * virsh there (libvirtd up) and, if virsh_back, back too; then to k->from again, untimed.
  * Under TCG libvirt waits for an event that never comes when it unplugs: that once only.
  */
-static void measure(struct kind *up, struct kind *down, bool virsh_back)
+/* A pause before each timed step: the guest has onlined or offlined the last vCPU. */
+static void settle(void)
+{
+	usleep(300000);
+}
+
+static void measure(struct kind *up, struct kind *down, bool virsh_back, bool cli, bool last)
 {
 	int n = up->to - up->from;
 	double ms;
 	bool ok;
 
 	daemon_ctl("stop");
-	ok = vcpuset(up->to, &ms);
-	bench_add(&up->tool, ms, ok);
-	ok = vcpuset(up->from, &ms);
-	bench_add(&down->tool, ms, ok);
+	if (!last) {
+		settle();
+		ok = vcpuset(up->to, &ms);
+		bench_add(&up->tool, ms, ok);
+		settle();
+		ok = vcpuset(up->from, &ms);
+		bench_add(&down->tool, ms, ok);
+	}
+	settle();
 	ok = floor_step(true, n, &ms);
 	bench_add(&up->floor_, ms, ok);
+	settle();
 	ok = floor_step(false, n, &ms);
 	bench_add(&down->floor_, ms, ok);
+	if (cli) {
+		settle();
+		ok = floor_cli_run(true, &ms);
+		bench_add(&up->cli, ms, ok);
+		settle();
+		ok = floor_cli_run(false, &ms);
+		bench_add(&down->cli, ms, ok);
+	}
+	if (last) {
+		settle();
+		ok = vcpuset(up->to, &ms);
+		bench_add(&up->tool, ms, ok);
+		settle();
+		ok = vcpuset(up->from, &ms);
+		bench_add(&down->tool, ms, ok);
+	}
 	daemon_ctl("start");
+	settle();
 	ok = virsh(up->to, &ms);
 	bench_add(&up->virsh, ms, ok);
 	if (virsh_back) {
+		settle();
 		ok = virsh(up->from, &ms);
 		bench_add(&down->virsh, ms, ok);
 	}
@@ -193,11 +364,16 @@ static void measure(struct kind *up, struct kind *down, bool virsh_back)
 
 static void row(const struct kind *k)
 {
-	const struct bench_series *t = &k->tool, *f = &k->floor_, *v = &k->virsh;
+	const struct bench_series *t = &k->tool, *f = &k->floor_, *c = &k->cli, *v = &k->virsh;
 
 	printf("| %-8s | %8.1f | %6.1f-%-7.1f | %8.1f | %6.1f-%-7.1f | %5.2fx |", k->what,
 	       bench_median(t), bench_min(t), bench_max(t), bench_median(f), bench_min(f),
 	       bench_max(f), bench_median(f) > 0 ? bench_median(t) / bench_median(f) : 0);
+	if (c->n)
+		printf(" %8.1f%s | %5.2fx |", bench_median(c), c->failed ? " (failed)" : "",
+		       bench_median(c) > 0 ? bench_median(t) / bench_median(c) : 0);
+	else
+		printf(" %8s | %6s |", "-", "-");
 	if (v->n)
 		printf(" %8.1f%s | %6.1fx |\n", bench_median(v), v->failed ? " (failed)" : "",
 		       bench_median(t) > 0 ? bench_median(v) / bench_median(t) : 0);
@@ -213,8 +389,12 @@ int main(int argc, char **argv)
 	struct kind down = { .what = "8->2", .from = 8, .to = 2 };
 	int rounds = argc > 1 ? atoi(argv[1]) : 5, i;
 
+	struct bench_series wait = { 0 };
+
 	if (bench_runner(argc, argv) >= 0)
 		return 0; /* not reached: the runner exits */
+	if (argc == 4 && strcmp(argv[1], "--floor-cli") == 0)
+		return floor_cli(argv[2], strcmp(argv[3], "plug") == 0);
 	name = getenv("VCPUSET_LV_NAME");
 	dir = getenv("VCPUSET_LV_DIR");
 	daemon_cmd = getenv("VCPUSET_LV_DAEMON");
@@ -225,21 +405,32 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "/var/lib/libvirt/qemu/domain-%s-%.20s/monitor.sock",
 		 getenv("VCPUSET_LV_ID"), name);
 	if (rounds < 1 || rounds > 5)
-		rounds = 5; /* 3 plugs a round, 36 for the 2->8 part: within TCG's 62 */
+		rounds = 5; /* 4 plugs a round, 36 for the 2->8 part: within TCG's 62 */
+	for (i = 0; i < 5; i++) {
+		double w = first_move_ms();
+
+		if (w >= 0)
+			bench_add(&wait, w, true);
+	}
 	for (i = 0; i < rounds; i++)
-		measure(&plug, &unplug, i == 0);
+		measure(&plug, &unplug, i == 0, true, i % 2 == 1);
 	for (i = 0; i < 2; i++)
-		measure(&up, &down, i == 1);
+		measure(&up, &down, i == 1, false, i % 2 == 1);
 	daemon_ctl("start");
-	printf("vcpuset, the floor (bare QMP in-process) and virsh setvcpus --live, on one libvirt "
-	       "TCG domain; %d rounds (2->8 and 8->2: 2), wall ms, median and min-max\n\n", rounds);
-	printf("| step     | vcpuset  | min-max        | floor    | min-max        | /floor | virsh    "
-	       "| virsh/vcpuset |\n");
+	printf("vcpuset, the floor (bare QMP in-process), floor-cli (the floor as a fresh process that "
+	       "also looks the slot up) and virsh setvcpus --live, on one libvirt TCG domain; %d "
+	       "rounds (2->8 and 8->2: 2), wall ms, median and min-max\n\n", rounds);
+	printf("| step     | vcpuset  | min-max        | floor    | min-max        | /floor | floor-cli "
+	       "| /cli   | virsh    | virsh/vcpuset |\n");
 	printf("|----------|----------|----------------|----------|----------------|--------|----------"
-	       "|---------------|\n");
+	       "-|--------|----------|---------------|\n");
 	row(&plug);
 	row(&unplug);
 	row(&up);
 	row(&down);
+	if (wait.n)
+		printf("\nkernel: a first cgroup move after a quiet while (what placing a new vCPU thread "
+		       "waits for): median %.1f ms, %.1f-%.1f over %d tries\n", bench_median(&wait),
+		       bench_min(&wait), bench_max(&wait), wait.n);
 	return 0;
 }
