@@ -141,8 +141,8 @@ bench/overhead: bench/overhead.c bench/bench.c bench/bench.h tests/peer.c tests/
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. -Itests $(DEP_CFLAGS) -o $@ bench/overhead.c bench/bench.c \
 		tests/peer.c $(DEP_LIBS) -lpthread
 
-# bench/compare is vcpuset against virsh setvcpus --live and a bare-QMP floor client on one
-# libvirt domain (tests/libvirt/run.sh boots it).
+# bench/compare is vcpuset against virsh setvcpus --live, a bare-QMP floor client (in-process)
+# and floor-cli (the same as a fresh process) on one libvirt domain (tests/libvirt/run.sh boots it).
 bench/compare: bench/compare.c bench/bench.c bench/bench.h qmp.c qmp.h vcpuset.h
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. $(DEP_CFLAGS) -o $@ bench/compare.c bench/bench.c qmp.c \
 		$(DEP_LIBS)
