@@ -31,6 +31,8 @@ struct hier {
 	int fd;                        /* the parent directory */
 };
 
+struct mnt;
+
 struct hostres {
 	int proc_fd, sys_fd, resctrl_fd;
 	int resctrl_errno;
@@ -54,6 +56,8 @@ struct hostres {
 	bool warm_looked, warm_running;
 	int warm_fd; /* cgroup.procs of vcpuset's own group, -1 if none */
 	char warm_pid[16];
+	struct mnt *mnts; /* the cgroup mounts, read once (mounts()) */
+	int nmnts;
 };
 
 static void hwarn(struct hostres *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -429,6 +433,7 @@ void hostres_free(struct hostres *h)
 	if (!h)
 		return;
 	hostres_warm_wait(h);
+	free(h->mnts);
 	if (h->warm_fd >= 0)
 		close(h->warm_fd);
 	if (h->proc_fd >= 0)
@@ -624,6 +629,29 @@ static int read_mounts(struct hostres *h, struct mnt *m, int max, struct vs_err 
 	return n;
 }
 
+#define MAX_MOUNTS 64
+
+/*
+ * The cgroup mounts, read once for the run (for QEMU's hierarchies and vcpuset's own): their
+ * number and *m, or a negative errno (read again on the next call).
+ */
+static int mounts(struct hostres *h, const struct mnt **m, struct vs_err *err)
+{
+	if (!h->mnts) {
+		h->mnts = calloc(MAX_MOUNTS, sizeof(*h->mnts));
+		if (!h->mnts)
+			return vs_err_set(err, ENOMEM, "out of memory");
+		h->nmnts = read_mounts(h, h->mnts, MAX_MOUNTS, err);
+		if (h->nmnts < 0) {
+			free(h->mnts);
+			h->mnts = NULL;
+			return h->nmnts;
+		}
+	}
+	*m = h->mnts;
+	return h->nmnts;
+}
+
 /* Strip suffix ("/emulator") from path if it ends so; true if it did. */
 static bool strip_suffix(char *path, const char *suffix)
 {
@@ -748,7 +776,7 @@ static int mount_of(const struct mnt *m, int nm, const char *ctrls)
 
 int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struct vs_err *err)
 {
-	struct mnt *m;
+	const struct mnt *m = NULL;
 	char rel[64], *text = NULL, *line, *save = NULL;
 	bool skipped_root = false;
 	int nm, rc, i;
@@ -759,20 +787,13 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 		return vs_err_set(err, EINVAL, "--cgroup: '%.*s' is not an absolute cgroup path without "
 				  "'.' or '..'", 200, override);
 	h->pid = pid;
-	m = calloc(64, sizeof(*m));
-	if (!m)
-		return vs_err_set(err, ENOMEM, "out of memory");
-	nm = read_mounts(h, m, 64, err);
-	if (nm < 0) {
-		free(m);
+	nm = mounts(h, &m, err);
+	if (nm < 0)
 		return nm;
-	}
 	snprintf(rel, sizeof(rel), "%d/cgroup", pid);
 	rc = slurp_at(h->proc_fd, rel, 1u << 20, &text);
-	if (rc < 0) {
-		free(m);
+	if (rc < 0)
 		return vs_err_set(err, rc, "cannot read /proc/%d/cgroup: %s", pid, strerror(-rc));
-	}
 	rc = 0;
 	for (line = strtok_r(text, "\n", &save); line && rc >= 0; line = strtok_r(NULL, "\n", &save)) {
 		char *ctrls, *path;
@@ -787,7 +808,6 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 			rc = add_hier(h, &m[i], ctrls, path, override, &skipped_root, err);
 	}
 	free(text);
-	free(m);
 	if (rc < 0)
 		return rc;
 	if (skipped_root)
@@ -1214,10 +1234,10 @@ static void *warm_main(void *arg)
 static int own_procs(struct hostres *h)
 {
 	char *text = NULL, *line, *save = NULL, path[2 * HOSTRES_PATH_MAX + 32];
-	struct mnt *m = calloc(64, sizeof(*m));
+	const struct mnt *m = NULL;
 	int nm, fd = -1;
 
-	nm = m ? read_mounts(h, m, 64, NULL) : -1;
+	nm = mounts(h, &m, NULL);
 	if (nm > 0 && slurp_at(h->proc_fd, "self/cgroup", 1u << 20, &text) >= 0) {
 		for (line = strtok_r(text, "\n", &save); line && fd < 0;
 		     line = strtok_r(NULL, "\n", &save)) {
@@ -1233,7 +1253,6 @@ static int own_procs(struct hostres *h)
 		}
 	}
 	free(text);
-	free(m);
 	return fd;
 }
 

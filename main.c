@@ -769,10 +769,8 @@ static void reconcile(struct ctx *c)
 	bool changed = false;
 	int i;
 
-	if (!c->ledger && c->have_key)
-		hostres_ledger_load(c->h, &c->key, &c->ledger, NULL);
 	if (!c->ledger)
-		c->ledger = cJSON_CreateArray();
+		c->ledger = cJSON_CreateArray(); /* gather() loaded it, if there is one */
 	free(c->busy);
 	c->busy = calloc((size_t)c->t->n + 1, sizeof(*c->busy));
 	cJSON_ArrayForEach(e, c->ledger) {
@@ -956,8 +954,8 @@ static int gather(struct ctx *c)
 				return rc;
 		}
 	}
-	if (!c->ledger && c->have_key)
-		hostres_ledger_load(c->h, &c->key, &c->ledger, NULL);
+	if (c->have_key)
+		hostres_ledger_load(c->h, &c->key, &c->ledger, NULL); /* pending unplugs */
 	if (cJSON_GetArraySize(c->ledger) > 0) {
 		rc = identity(c); /* finishing a pending unplug writes its audit record */
 		if (rc < 0)
