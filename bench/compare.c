@@ -82,6 +82,55 @@ static bool floor_connect(struct qmp **q)
 	return true;
 }
 
+/* device_add of a slot (its type and props) as vCPU id, then the two queries; 0 or -errno. */
+static int bare_plug(struct qmp *q, const char *type, const cJSON *props, const char *id,
+		     struct vs_err *err)
+{
+	cJSON *args = cJSON_CreateObject(), *it, *ret = NULL;
+	int rc;
+
+	cJSON_AddStringToObject(args, "driver", type);
+	cJSON_AddStringToObject(args, "id", id);
+	cJSON_ArrayForEach(it, props)
+		cJSON_AddItemToObject(args, it->string, cJSON_Duplicate(it, 1));
+	rc = qmp_execute(q, "device_add", args, 30000, NULL, err);
+	if (rc == 0)
+		rc = qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, err);
+	cJSON_Delete(ret);
+	ret = NULL;
+	if (rc == 0)
+		rc = qmp_execute(q, "query-cpus-fast", NULL, 30000, &ret, err);
+	cJSON_Delete(ret);
+	cJSON_Delete(args);
+	return rc;
+}
+
+/* device_del of id (an alias or a QOM path), then wait until the slot of props is free. */
+static int bare_unplug(struct qmp *q, const char *id, const cJSON *props, struct vs_err *err)
+{
+	cJSON *args = cJSON_CreateObject(), *it, *ret = NULL;
+	double deadline = vs_now_ms() + 10000;
+	bool gone = false;
+	int rc;
+
+	cJSON_AddStringToObject(args, "id", id);
+	rc = qmp_execute(q, "device_del", args, 30000, NULL, err);
+	while (rc == 0 && !gone && vs_now_ms() < deadline) {
+		rc = qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, err);
+		gone = true;
+		cJSON_ArrayForEach(it, ret)
+			if (cJSON_Compare(cJSON_GetObjectItem(it, "props"), props, 1) &&
+			    cJSON_HasObjectItem(it, "qom-path"))
+				gone = false;
+		cJSON_Delete(ret);
+		ret = NULL;
+		if (!gone)
+			usleep(10000);
+	}
+	cJSON_Delete(args);
+	return rc == 0 && !gone ? vs_err_set(err, ETIMEDOUT, "the slot is not free after 10 s") : rc;
+}
+
 /* Plug (or unplug) the next slot count times, as bare QMP. Returns success. */
 static bool floor_step(bool plug, int count, double *ms)
 {
@@ -111,45 +160,17 @@ static bool floor_step(bool plug, int count, double *ms)
 	t0 = vs_now_ms();
 	ok = floor_connect(&q);
 	for (i = 0; ok && i < n; i++) {
-		cJSON *args = cJSON_CreateObject(), *it, *ret = NULL;
-		const char *alias = cJSON_GetStringValue(cJSON_GetObjectItem(todo[i], "alias"));
+		const cJSON *props = cJSON_GetObjectItem(todo[i], "props");
 		char id[32];
 
 		if (plug) {
 			snprintf(id, sizeof(id), "vcpu%d", cJSON_GetObjectItem(todo[i], "index")->valueint);
-			cJSON_AddStringToObject(args, "driver",
-						cJSON_GetStringValue(cJSON_GetObjectItem(todo[i], "type")));
-			cJSON_AddStringToObject(args, "id", id);
-			cJSON_ArrayForEach(it, cJSON_GetObjectItem(todo[i], "props"))
-				cJSON_AddItemToObject(args, it->string, cJSON_Duplicate(it, 1));
-			ok = qmp_execute(q, "device_add", args, 30000, NULL, &err) == 0 &&
-			     qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, &err) == 0;
-			cJSON_Delete(ret);
-			ret = NULL;
-			ok = ok && qmp_execute(q, "query-cpus-fast", NULL, 30000, &ret, &err) == 0;
-			cJSON_Delete(ret);
+			ok = bare_plug(q, cJSON_GetStringValue(cJSON_GetObjectItem(todo[i], "type")), props,
+				       id, &err) == 0;
 		} else {
-			const cJSON *props = cJSON_GetObjectItem(todo[i], "props");
-			double deadline = vs_now_ms() + 10000;
-			bool gone = false;
-
-			cJSON_AddStringToObject(args, "id", alias);
-			ok = qmp_execute(q, "device_del", args, 30000, NULL, &err) == 0;
-			while (ok && !gone && vs_now_ms() < deadline) {
-				ok = qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, &err) == 0;
-				gone = true;
-				cJSON_ArrayForEach(it, ret)
-					if (cJSON_Compare(cJSON_GetObjectItem(it, "props"), props, 1) &&
-					    cJSON_HasObjectItem(it, "qom-path"))
-						gone = false;
-				cJSON_Delete(ret);
-				ret = NULL;
-				if (!gone)
-					usleep(10000);
-			}
-			ok = ok && gone;
+			ok = bare_unplug(q, cJSON_GetStringValue(cJSON_GetObjectItem(todo[i], "alias")),
+					 props, &err) == 0;
 		}
-		cJSON_Delete(args);
 	}
 	qmp_free(q);
 	*ms = vs_now_ms() - t0;
@@ -181,7 +202,7 @@ static int slot_cmp(const cJSON *a, const cJSON *b)
  */
 static int floor_cli(const char *path, bool plug)
 {
-	cJSON *hp = NULL, *it, *pick = NULL, *args, *ret = NULL;
+	cJSON *hp = NULL, *it, *pick = NULL;
 	struct qmp *q = NULL;
 	struct vs_err err;
 	int rank = 0, rc;
@@ -199,57 +220,24 @@ static int floor_cli(const char *path, bool plug)
 	}
 	cJSON_ArrayForEach(it, hp)
 		rank += pick && slot_cmp(it, pick) < 0;
-	args = cJSON_CreateObject();
 	if (plug && pick) {
 		char id[32];
 
 		snprintf(id, sizeof(id), "vcpu%d", rank); /* libvirt's alias for it */
-		cJSON_AddStringToObject(args, "driver", cJSON_GetStringValue(cJSON_GetObjectItem(pick, "type")));
-		cJSON_AddStringToObject(args, "id", id);
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(pick, "props"))
-			cJSON_AddItemToObject(args, it->string, cJSON_Duplicate(it, 1));
-		rc = qmp_execute(q, "device_add", args, 30000, NULL, &err);
-		if (rc == 0)
-			rc = qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, &err);
-		cJSON_Delete(ret);
-		if (rc == 0)
-			rc = qmp_execute(q, "query-cpus-fast", NULL, 30000, &ret, &err);
+		rc = bare_plug(q, cJSON_GetStringValue(cJSON_GetObjectItem(pick, "type")),
+			       cJSON_GetObjectItem(pick, "props"), id, &err);
 	} else if (pick) {
-		const char *qom = cJSON_GetStringValue(cJSON_GetObjectItem(pick, "qom-path"));
-		double deadline = vs_now_ms() + 10000;
-		bool gone = false;
-
-		cJSON_AddStringToObject(args, "id", qom); /* device_del takes a QOM path too */
-		rc = qmp_execute(q, "device_del", args, 30000, NULL, &err);
-		while (rc == 0 && !gone && vs_now_ms() < deadline) {
-			rc = qmp_execute(q, "query-hotpluggable-cpus", NULL, 30000, &ret, &err);
-			gone = true;
-			cJSON_ArrayForEach(it, ret)
-				if (slot_cmp(it, pick) == 0 && cJSON_HasObjectItem(it, "qom-path"))
-					gone = false;
-			cJSON_Delete(ret);
-			ret = NULL;
-			if (!gone)
-				usleep(10000);
-		}
-		rc = rc == 0 && !gone ? -ETIMEDOUT : rc;
+		/* device_del takes a QOM path too */
+		rc = bare_unplug(q, cJSON_GetStringValue(cJSON_GetObjectItem(pick, "qom-path")),
+				 cJSON_GetObjectItem(pick, "props"), &err);
 	} else {
 		rc = vs_err_set(&err, ENOENT, "no slot to %s", plug ? "plug" : "unplug");
 	}
 	if (rc < 0)
 		fprintf(stderr, "floor-cli: %s\n", err.msg);
-	cJSON_Delete(ret);
-	cJSON_Delete(args);
 	cJSON_Delete(hp);
 	qmp_free(q);
 	return rc < 0;
-}
-
-static bool floor_cli_run(bool plug, double *ms)
-{
-	char *argv[] = { "./bench/compare", "--floor-cli", sock, plug ? "plug" : "unplug", NULL };
-
-	return bench_run(argv, NULL, 0, ms, NULL, NULL) == 0;
 }
 
 /*
@@ -300,63 +288,74 @@ struct kind {
 	struct bench_series tool, floor_, cli, virsh;
 };
 
-/*
- * One round of k: vcpuset there and back, the floor there and back (libvirtd down), then
- * virsh there (libvirtd up) and, if virsh_back, back too; then to k->from again, untimed.
- * Under TCG libvirt waits for an event that never comes when it unplugs: that once only.
- */
 /* A pause before each timed step: the guest has onlined or offlined the last vCPU. */
 static void settle(void)
 {
 	usleep(300000);
 }
 
-static void measure(struct kind *up, struct kind *down, bool virsh_back, bool cli, bool last)
+/* One tool's step from up->from to up->to (plug) or back; success. */
+typedef bool step_fn(bool plug, const struct kind *up, double *ms);
+
+static bool vcpuset_step(bool plug, const struct kind *up, double *ms)
 {
-	int n = up->to - up->from;
+	return vcpuset(plug ? up->to : up->from, ms);
+}
+
+static bool floor_in_process(bool plug, const struct kind *up, double *ms)
+{
+	return floor_step(plug, up->to - up->from, ms);
+}
+
+static bool virsh_step(bool plug, const struct kind *up, double *ms)
+{
+	return virsh(plug ? up->to : up->from, ms);
+}
+
+/* floor-cli in its own process, started like vcpuset */
+static bool floor_cli_step(bool plug, const struct kind *up, double *ms)
+{
+	char *argv[] = { "./bench/compare", "--floor-cli", sock, plug ? "plug" : "unplug", NULL };
+
+	(void)up;
+	return bench_run(argv, NULL, 0, ms, NULL, NULL) == 0;
+}
+
+/* Time run there (into there) and, if back is not NULL, back again (into back). */
+static void there_and_back(step_fn *run, const struct kind *up, struct bench_series *there,
+			   struct bench_series *back)
+{
 	double ms;
 	bool ok;
 
+	settle();
+	ok = run(true, up, &ms);
+	bench_add(there, ms, ok);
+	if (!back)
+		return;
+	settle();
+	ok = run(false, up, &ms);
+	bench_add(back, ms, ok);
+}
+
+/*
+ * One round: vcpuset (first, or last when last), the floor and, with cli, floor-cli there and
+ * back (libvirtd down), then virsh there (libvirtd up) and, if virsh_back, back too; then to
+ * up->from again, untimed. Under TCG libvirt waits for an event that never comes when it
+ * unplugs: that once only.
+ */
+static void measure(struct kind *up, struct kind *down, bool virsh_back, bool cli, bool last)
+{
 	daemon_ctl("stop");
-	if (!last) {
-		settle();
-		ok = vcpuset(up->to, &ms);
-		bench_add(&up->tool, ms, ok);
-		settle();
-		ok = vcpuset(up->from, &ms);
-		bench_add(&down->tool, ms, ok);
-	}
-	settle();
-	ok = floor_step(true, n, &ms);
-	bench_add(&up->floor_, ms, ok);
-	settle();
-	ok = floor_step(false, n, &ms);
-	bench_add(&down->floor_, ms, ok);
-	if (cli) {
-		settle();
-		ok = floor_cli_run(true, &ms);
-		bench_add(&up->cli, ms, ok);
-		settle();
-		ok = floor_cli_run(false, &ms);
-		bench_add(&down->cli, ms, ok);
-	}
-	if (last) {
-		settle();
-		ok = vcpuset(up->to, &ms);
-		bench_add(&up->tool, ms, ok);
-		settle();
-		ok = vcpuset(up->from, &ms);
-		bench_add(&down->tool, ms, ok);
-	}
+	if (!last)
+		there_and_back(vcpuset_step, up, &up->tool, &down->tool);
+	there_and_back(floor_in_process, up, &up->floor_, &down->floor_);
+	if (cli)
+		there_and_back(floor_cli_step, up, &up->cli, &down->cli);
+	if (last)
+		there_and_back(vcpuset_step, up, &up->tool, &down->tool);
 	daemon_ctl("start");
-	settle();
-	ok = virsh(up->to, &ms);
-	bench_add(&up->virsh, ms, ok);
-	if (virsh_back) {
-		settle();
-		ok = virsh(up->from, &ms);
-		bench_add(&down->virsh, ms, ok);
-	}
+	there_and_back(virsh_step, up, &up->virsh, virsh_back ? &down->virsh : NULL);
 	daemon_ctl("stop");
 	if (!vcpuset(up->from, NULL))
 		fprintf(stderr, "bench: could not go back to %d vCPUs\n", up->from);
