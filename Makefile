@@ -23,7 +23,7 @@ VS_CFLAGS += -Werror
 endif
 
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson audit 2>/dev/null)
-DEP_LIBS = $(shell $(PKG_CONFIG) --libs libcjson audit 2>/dev/null || echo -lcjson -laudit)
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs libcjson audit 2>/dev/null || echo -lcjson -laudit) -lm
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
 OBJS = qmp.o topo.o hostres.o audit.o

@@ -49,7 +49,7 @@ struct hostres {
 	/* emulator cpuset.mems widening */
 	int emu_fd;
 	bool emu_widened;
-	char emu_path[HOSTRES_PATH_MAX];
+	char emu_path[2 * HOSTRES_PATH_MAX];
 	char emu_saved[VALUE_MAX];
 	/* the early no-op migration (hostres_warm_start) */
 	pthread_t warm_th;

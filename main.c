@@ -814,9 +814,27 @@ static void reconcile(struct ctx *c)
 		ledger_save(c);
 }
 
+/* vCPUs QEMU lists online whose unplug is pending (busy): COUNT counts them as gone. */
+static int pending_count(const struct ctx *c)
+{
+	int i, n = 0;
+
+	for (i = 0; c->busy && i < c->t->n; i++)
+		if (c->busy[i] && c->t->v[i].online)
+			n++;
+	return n;
+}
+
+/* The count a COUNT is measured from: online minus pending. */
+static int counted(const struct ctx *c)
+{
+	return c->t->online - pending_count(c);
+}
+
 static void ledger_add(struct ctx *c, const struct topo_step *s, const struct step_result *r)
 {
 	cJSON *e = cJSON_CreateObject();
+	int i;
 
 	cJSON_AddNumberToObject(e, "vcpu", s->vcpu);
 	cJSON_AddNumberToObject(e, "vcpus", s->vcpus);
@@ -827,6 +845,8 @@ static void ledger_add(struct ctx *c, const struct topo_step *s, const struct st
 	cJSON_AddNumberToObject(e, "new", s->after);
 	cJSON_AddNumberToObject(e, "time", (double)time(NULL));
 	cJSON_AddItemToArray(c->ledger, e);
+	for (i = s->vcpu; c->busy && i < s->vcpu + s->vcpus && i < c->t->n; i++)
+		c->busy[i] = true;
 	if (!c->have_key)
 		warn(c, "vCPU %d: its pending unplug is not recorded (no state directory)", s->vcpu);
 	ledger_save(c);
@@ -962,7 +982,7 @@ static int gather(struct ctx *c)
 			return rc;
 	}
 	reconcile(c);
-	c->before = c->after = c->t->online;
+	c->before = c->after = counted(c);
 	return 0;
 }
 
@@ -1451,7 +1471,7 @@ static void apply(struct ctx *c)
 		rc = s->op == TOPO_PLUG ? do_plug(c, s, r) : do_unplug(c, s, r);
 		r->ms = vs_now_ms() - t0;
 		r->cpu_ms = cpu_now_ms() - c0;
-		c->after = c->t->online;
+		c->after = counted(c);
 		if (rc == -EINPROGRESS) {
 			c->exit = stop_signal && i + 1 < c->plan.nsteps ? VS_EXIT_PARTIAL : VS_EXIT_PENDING;
 			vs_err_set(&c->err, EINPROGRESS, "%s", r->error);
@@ -1640,12 +1660,16 @@ static void report_json(struct ctx *c)
 	if (c->t) {
 		cJSON_AddNumberToObject(doc, "before", c->before);
 		cJSON_AddNumberToObject(doc, "after", c->after);
+		cJSON_AddNumberToObject(doc, "online", c->t->online);
+		cJSON_AddNumberToObject(doc, "pending_count", pending_count(c));
 		cJSON_AddNumberToObject(doc, "max", c->t->n);
 		cJSON_AddBoolToObject(doc, "hotpluggable", c->can_hotplug || !c->hotplug_error[0]);
 		cJSON_AddBoolToObject(doc, "legacy", c->t->legacy);
 	} else {
 		cJSON_AddNullToObject(doc, "before");
 		cJSON_AddNullToObject(doc, "after");
+		cJSON_AddNullToObject(doc, "online");
+		cJSON_AddNullToObject(doc, "pending_count");
 		cJSON_AddNullToObject(doc, "max");
 	}
 	if (c->o.count && c->plan.target)
@@ -1765,21 +1789,46 @@ static void print_tune(const struct ctx *c)
 	}
 }
 
+/* " (5 online, vCPU 4 leaving: its unplug is pending)", or "" when nothing is pending. */
+static const char *pending_text(const struct ctx *c, char *buf, size_t size)
+{
+	const cJSON *e;
+	size_t o;
+	int n = pending_count(c), k = 0;
+
+	buf[0] = '\0';
+	if (!n)
+		return buf;
+	o = (size_t)snprintf(buf, size, " (%d online, vCPU", c->t->online);
+	cJSON_ArrayForEach(e, c->ledger) {
+		if (o < size)
+			o += (size_t)snprintf(buf + o, size - o, "%s %d", k++ ? "," : "",
+					      json_int(e, "vcpu", -1));
+	}
+	if (o < size)
+		snprintf(buf + o, size - o, " leaving: %s pending)", k > 1 ? "their unplugs are"
+									: "its unplug is");
+	return buf;
+}
+
 static void report_text(const struct ctx *c)
 {
-	char topo[160];
+	char topo[160], pend[256];
 	int i;
 
 	if (!c->t)
 		return;
+	pending_text(c, pend, sizeof(pend));
 	if (c->plan.nsteps == 0 && c->exit == VS_EXIT_OK) {
-		printf("%d vCPUs online already (max %d): nothing to do\n", c->t->online, c->t->n);
+		printf("%d vCPUs%s already (max %d): nothing to do\n", c->before,
+		       pend[0] ? pend : " online", c->t->n);
 		return;
 	}
 	if (!c->res)
 		return;
-	printf("%s%d -> %d vCPUs (max %d)%s\n", c->o.dry_run ? "plan: " : "", c->before,
-	       c->plan.target, c->t->n, c->o.dry_run ? ", nothing changed" : "");
+	printf("%s%d -> %d vCPUs (max %d)%s%s\n", c->o.dry_run ? "plan: " : "", c->before,
+	       c->plan.target, c->t->n, c->o.dry_run ? ", nothing changed" : "",
+	       c->plan.pending ? ", not counting the vCPUs whose unplug is pending" : "");
 	print_tune(c);
 	for (i = 0; i < c->plan.nsteps; i++) {
 		const struct topo_step *s = &c->plan.steps[i];
@@ -1803,7 +1852,7 @@ static void report_text(const struct ctx *c)
 		}
 	}
 	if (!c->o.dry_run)
-		printf("%d vCPUs online\n", c->after);
+		printf("%d vCPUs%s\n", c->after, pend[0] ? pend : " online");
 }
 
 /* --wait: until the pending unplugs finish, or the timeout. */
@@ -1823,7 +1872,7 @@ static void wait_pending(struct ctx *c)
 		}
 		reconcile(c);
 	}
-	c->before = c->after = c->t->online;
+	c->before = c->after = counted(c);
 	if (cJSON_GetArraySize(c->ledger) > 0) {
 		c->exit = VS_EXIT_PENDING;
 		vs_err_set(&c->err, EINPROGRESS, "%d unplug(s) still pending after %.3g s",

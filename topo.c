@@ -834,10 +834,16 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 	      struct topo_plan *p, struct vs_err *err)
 {
 	long long target;
-	int cur = t->online, i, reach;
+	int cur, pending = 0, i, reach;
 
+	/* an entity whose unplug is pending counts as gone: the ledger says it is leaving */
+	for (i = 0; busy && i < t->n; i++)
+		if (busy[i] && t->v[i].online)
+			pending++;
+	cur = t->online - pending;
 	memset(p, 0, sizeof(*p));
 	p->before = cur;
+	p->pending = pending;
 	p->max = t->n;
 	target = c->sign == '+' ? cur + c->n : c->sign == '-' ? cur - c->n : c->n;
 	if (target < 1) {
@@ -847,9 +853,9 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 		return vs_err_set(err, EINVAL, "COUNT must be at least 1: a guest cannot run without "
 				  "vCPUs");
 	}
-	if (target > t->n)
-		return vs_err_set(err, ERANGE, "COUNT %lld is above the maximum of %d vCPUs", target,
-				  t->n);
+	if (target > t->n - pending)
+		return vs_err_set(err, ERANGE, "COUNT %lld is above the maximum of %d vCPUs%s", target,
+				  t->n - pending, pending ? " while an unplug is pending" : "");
 	p->target = (int)target;
 	if (target == cur)
 		return 0;
@@ -861,6 +867,7 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 		return vs_err_set(err, ENOMEM, "out of memory");
 	reach = cur;
 	if (target > cur) {
+		/* a slot pending unplug is still listed online: never plugged again meanwhile */
 		for (i = 0; i < t->n && reach < target; i++) {
 			const struct topo_vcpu *v = &t->v[i];
 
@@ -886,16 +893,14 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 		}
 	}
 	if (reach != target) {
-		int g = entity_size(t), fixed = 0, nbusy = 0;
+		int g = entity_size(t), fixed = 0;
 
-		for (i = 0; i < t->n; i++) {
+		for (i = 0; i < t->n; i++)
 			if (t->v[i].online && !t->v[i].hotpluggable)
 				fixed++;
-			if (busy && busy[i])
-				nbusy++;
-		}
 		topo_plan_clear(p);
 		p->before = cur;
+		p->pending = pending;
 		p->max = t->n;
 		if (g > 1 && (target - cur) % g != 0)
 			return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: this machine plugs "
@@ -904,11 +909,9 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 					  cur + ((target - cur) / g + (target > cur)) * g);
 		if (target < cur)
 			return vs_err_set(err, EINVAL, "COUNT %lld is below the %d vCPUs that cannot be "
-					  "unplugged (present at boot or not added as vcpuN%s)", target,
-					  fixed + nbusy, nbusy ? ", or still being removed" : "");
-		return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: only %d of the %d free "
-				  "slots can be plugged now (%d still being removed)", target,
-				  t->n - cur - nbusy, t->n - cur, nbusy);
+					  "unplugged (present at boot or not added as vcpuN)", target, fixed);
+		return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: the %d free slots do not "
+				  "add up to it", target, t->n - t->online);
 	}
 	p->target = (int)target;
 	return 0;

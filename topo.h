@@ -117,7 +117,9 @@ struct topo_step {
 };
 
 struct topo_plan {
-	int before, target, max;
+	int before;  /* the count COUNT is measured from: online minus pending */
+	int pending; /* vCPUs still online whose unplug is pending (busy) */
+	int target, max;
 	int nsteps;
 	struct topo_step *steps;
 };
@@ -125,8 +127,9 @@ struct topo_plan {
 /*
  * Plan the steps from t to COUNT c: plug the lowest free heads first, unplug the highest
  * heads with an alias first, whole entities only. busy (may be NULL, t->n entries) marks
- * slots that must not be touched (an unplug still pending). Refusals are -EINVAL or
- * -ERANGE with the numbers in the message; nothing to do is 0 steps.
+ * slots that must not be touched (an unplug still pending): they count as gone, so COUNT is
+ * measured from the online vCPUs minus the busy ones. Refusals are -EINVAL or -ERANGE with
+ * the numbers in the message; nothing to do is 0 steps.
  */
 int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool *busy,
 	      struct topo_plan *p, struct vs_err *err);

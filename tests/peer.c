@@ -426,14 +426,20 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 			snprintf(msg, sizeof(msg), "Device '%s' not found", id);
 			return error_obj("DeviceNotFound", msg);
 		}
+		if (s->remove_at > 0) {
+			snprintf(msg, sizeof(msg), "Device %s is already in the process of unplug", id);
+			return error_obj("GenericError", msg);
+		}
 		if (p->cfg.unplug == PEER_UNPLUG_REJECT) {
 			cJSON *d = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(d, "device", id);
 			cJSON_AddStringToObject(d, "path", s->qom);
 			send_event(p, "DEVICE_UNPLUG_GUEST_ERROR", d);
-		} else if (p->cfg.unplug != PEER_UNPLUG_NEVER && s->remove_at <= 0) {
-			s->remove_at = vs_now_ms() + p->cfg.unplug_ms + 0.001;
+		} else {
+			/* NEVER: the guest holds on to it (paused) until peer_release() */
+			s->remove_at = p->cfg.unplug == PEER_UNPLUG_NEVER
+					       ? 1e300 : vs_now_ms() + p->cfg.unplug_ms + 0.001;
 		}
 		return ret_obj(NULL);
 	}
@@ -662,6 +668,29 @@ struct peer *peer_start_unix(const char *path, const struct peer_config *cfg)
 	}
 	pthread_create(&p->th, NULL, peer_main, p);
 	return p;
+}
+
+void peer_release(struct peer *p)
+{
+	int i;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nslots; i++)
+		if (p->slots[i].remove_at > 0)
+			p->slots[i].remove_at = vs_now_ms();
+	pthread_mutex_unlock(&p->mu);
+}
+
+int peer_online(struct peer *p)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nslots; i++)
+		if (p->slots[i].qom[0])
+			n += p->slots[i].vcpus;
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }
 
 char *peer_ahead(struct peer *p)

@@ -60,6 +60,15 @@ char *peer_log(struct peer *p);
  */
 char *peer_ahead(struct peer *p);
 
+/*
+ * The guest lets go of every vCPU whose device_del it was holding on to (PEER_UNPLUG_NEVER
+ * is a paused guest; this is its "cont"): they go on the peer's next turn.
+ */
+void peer_release(struct peer *p);
+
+/* vCPUs the simulated QEMU has now. */
+int peer_online(struct peer *p);
+
 /* Read a fixture file's JSON (tests/fixtures/NAME.json); caller deletes. */
 cJSON *peer_fixture(const char *name);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "qmp.h"
 #include "run.h"
 #include "vcpuset.h"
 
@@ -178,6 +179,62 @@ static void guest_online(const char *serial, char *buf, size_t size)
 			snprintf(buf, size, "%.63s", line + 15);
 		}
 	fclose(f);
+}
+
+/* The number of CPUs in a cpulist ("0-3,5" is 5); -1 if it is not one. */
+static int cpulist_count(const char *s)
+{
+	int n = 0;
+
+	while (*s) {
+		char *end;
+		long a = strtol(s, &end, 10), b = a;
+
+		if (end == s)
+			return -1;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a)
+				return -1;
+		}
+		n += (int)(b - a + 1);
+		s = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return -1;
+	}
+	return n;
+}
+
+void run_wait_guest_count(const char *serial, int want, int timeout_ms)
+{
+	double deadline = vs_now_ms() + timeout_ms;
+	char got[64] = "";
+
+	for (;;) {
+		guest_online(serial, got, sizeof(got));
+		if (cpulist_count(got) == want)
+			return;
+		if (vs_now_ms() >= deadline)
+			break;
+		usleep(50000);
+	}
+	cr_assert_fail("guest shows CPUs '%s' online, want %d of them", got, want);
+}
+
+void run_qmp(const char *sock, const char *cmd)
+{
+	struct vs_err e = { 0 };
+	struct qmp *q = NULL;
+	int rc;
+
+	rc = qmp_connect(sock, 3000, &q, &e);
+	if (rc == 0)
+		rc = qmp_handshake(q, 3000, &e);
+	if (rc == 0)
+		rc = qmp_execute(q, cmd, NULL, 10000, NULL, &e);
+	qmp_free(q);
+	cr_assert_eq(rc, 0, "QMP '%s' on %s: %s", cmd, sock, e.msg);
 }
 
 void run_wait_guest(const char *serial, const char *want, int timeout_ms)

@@ -50,6 +50,12 @@ char *run_read_file(const char *path, char *buf, size_t size);
  */
 void run_wait_guest(const char *serial, const char *want, int timeout_ms);
 
+/* Wait up to timeout_ms for the guest's last word to list want CPUs, whichever they are. */
+void run_wait_guest_count(const char *serial, int want, int timeout_ms);
+
+/* Send QMP command cmd (no arguments) to the monitor at sock; fails the test if refused. */
+void run_qmp(const char *sock, const char *cmd);
+
 /* Member k of JSON object o; fails the test when it is missing. */
 cJSON *run_item(const cJSON *o, const char *k);
 

@@ -269,7 +269,9 @@ Test(cli, unplug_pending_exits_3)
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "pending");
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "status")), "planned");
 	cr_assert(strstr(error_message(), "not complete after 0.2 s"), "%s", error_message());
-	cr_assert_eq(run_item(r.json, "after")->valueint, 4);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 3, "the pending vCPU counts as gone");
+	cr_assert_eq(run_item(r.json, "online")->valueint, 4);
+	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 1);
 }
 
 Test(cli, guest_rejection_ends_the_wait_at_once)
@@ -688,10 +690,15 @@ Test(cli, pending_unplug_is_recorded_shown_and_its_slot_kept, .fini = state_tear
 	RUN("--socket", sock, "--state-dir", state_dir, "--status");
 	cr_assert(strstr(r.out, "unplug of vCPU 2 (vcpu2) pending since"), "%s", r.out);
 	run_free(&r);
-	/* the slot being removed is not unplugged twice, nor counted as removable */
+	/* the slot being removed counts as gone: 2 is reached already, and it is not sent twice */
 	RUN("--json", "--socket", sock, "--state-dir", state_dir, "2");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0, "%s", r.out);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "1");
 	cr_assert_eq(r.exit, 2, "%s", r.out);
-	cr_assert(strstr(error_message(), "still being removed"), "%s", error_message());
+	cr_assert(strstr(error_message(), "COUNT 1 is below the 2 vCPUs that cannot be unplugged"),
+		  "%s", error_message());
 	run_free(&r);
 	RUN("--socket", sock, "--state-dir", state_dir, "--wait", "--timeout", "0.1");
 	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
@@ -864,4 +871,77 @@ Test(cli, dry_run_that_finds_a_finished_unplug_keeps_its_groups, .fini = cg_stat
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
 	cr_assert(!cpu_group_exists("vcpu2"), "a real run removes it");
+}
+
+static int count_of(const char *log, const char *needle)
+{
+	int n = 0;
+
+	for (; (log = strstr(log, needle)); log++)
+		n++;
+	return n;
+}
+
+/*
+ * Issue 13 B1: guest at 5, the unplug of vCPU 4 pending (a paused guest). COUNT counts vCPU 4
+ * as gone: 4 is nothing to do, 5 plugs the next free slot; once the guest lets vCPU 4 go,
+ * it has the 5 asked for.
+ */
+Test(cli, count_is_measured_from_online_minus_pending, .fini = state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_NEVER };
+	char *log;
+
+	make_state_dir();
+	serve(&cfg);
+	RUN("--socket", sock, "--state-dir", state_dir, "5");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "--timeout", "0.1", "4");
+	cr_assert_eq(r.exit, 3, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "before")->valueint, 5);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 4, "the pending vCPU counts as gone");
+	cr_assert_eq(run_item(r.json, "online")->valueint, 5);
+	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 1);
+	run_free(&r);
+
+	RUN("--socket", sock, "--state-dir", state_dir, "4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "4 vCPUs (5 online, vCPU 4 leaving: its unplug is pending) already"),
+		  "%s", r.out);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "4");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0);
+	cr_assert_eq(run_item(r.json, "before")->valueint, 4);
+	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 1);
+	run_free(&r);
+
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "5");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 1);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "op")), "plug");
+	cr_assert_eq(run_item(step(0), "vcpu")->valueint, 5, "the next free slot, not the leaving one");
+	cr_assert_eq(run_item(step(0), "old_count")->valueint, 4);
+	cr_assert_eq(run_item(step(0), "new_count")->valueint, 5);
+	cr_assert_eq(run_item(r.json, "before")->valueint, 4);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 5);
+	cr_assert_eq(run_item(r.json, "online")->valueint, 6);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "+1", "--dry-run");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "target")->valueint, 6, "relative COUNTs start from 5 too");
+	run_free(&r);
+	log = peer_log(peer);
+	cr_assert_eq(count_of(log, "\"device_del\""), 1, "one device_del only: %s", log);
+	free(log);
+
+	peer_release(peer); /* "cont": the guest lets vCPU 4 go */
+	usleep(100 * 1000);
+	RUN("--json", "--status", "--socket", sock, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 5);
+	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 0);
+	cr_assert_eq(peer_online(peer), 5, "the guest ends at the 5 asked for");
 }

@@ -636,3 +636,50 @@ Test(e2e, wait_returns_once_the_pending_unplug_is_done)
 	snprintf(path, sizeof(path), "rm -rf %s", e2e_state);
 	cr_assert_eq(system(path), 0);
 }
+
+/*
+ * Issue 13 B1 on the real guest: at 5 vCPUs, paused, an unplug to 4 goes pending. Then 4 is
+ * nothing to do and 5 plugs the next free slot; after cont the guest has the 5 asked for.
+ */
+Test(e2e, pending_unplug_counts_as_gone_on_a_paused_guest)
+{
+	char path[128];
+	cJSON *s;
+	int i;
+
+	e2e_state_dir();
+	baseline(5);
+	run_qmp(sock, "stop");
+	RUN("--json", "--state-dir", e2e_state, "--timeout", "0.5", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
+	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 1);
+	run_free(&r);
+	RUN("--json", "--verbose", "--state-dir", e2e_state, "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0, "%s", r.out);
+	cr_assert_null(strstr(r.err, "\"execute\":\"device_"), "sent: %s", r.err);
+	run_free(&r);
+	RUN("--json", "--state-dir", e2e_state, "--socket", sock, "5");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	s = cJSON_GetArrayItem(run_item(r.json, "steps"), 0);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 1, "%s", r.out);
+	cr_assert_eq(run_item(s, "vcpu")->valueint, 5, "never the slot still leaving");
+	run_free(&r);
+	run_qmp(sock, "cont");
+	run_wait_guest_count(serial, 5, 20000);
+	for (i = 0; i < 100; i++) {
+		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", sock);
+		cr_assert_eq(r.exit, 0, "%s", r.out);
+		if (cJSON_GetArraySize(run_item(r.json, "reconciled")) == 1)
+			break;
+		run_free(&r);
+		usleep(100000);
+	}
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "online")->valueint, 5);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 5);
+	run_free(&r);
+	snprintf(path, sizeof(path), "rm -rf %s", e2e_state);
+	cr_assert_eq(system(path), 0);
+	baseline(2);
+}

@@ -438,7 +438,70 @@ Test(topo, busy_slot_is_skipped)
 	busy[2] = true;
 	c = (struct topo_count){ '-', 1 };
 	cr_assert_eq(topo_plan(t, &c, busy, &p, &err), -EINVAL);
-	cr_assert(strstr(err.msg, "still being removed"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "COUNT 1 is below the 2 vCPUs that cannot be unplugged"), "%s",
+		  err.msg);
+	free(busy);
+	topo_free(t);
+}
+
+/* vCPU 2 (online, hot-plugged) is pending unplug: COUNT is measured from 3 - 1 = 2. */
+struct pending_case {
+	const char *count;
+	int rc;
+	const char *steps; /* "+3" ... */
+	int before, target;
+	const char *msg;
+};
+
+static const struct pending_case pending_cases[] = {
+	{ "2", 0, "", 2, 2, NULL },          /* nothing to do: vCPU 2 is leaving already */
+	{ "3", 0, "+3", 2, 3, NULL },        /* the next free slot, never the leaving one */
+	{ "+1", 0, "+3", 2, 3, NULL },
+	{ "+2", 0, "+3 +4", 2, 4, NULL },
+	{ "-1", -EINVAL, NULL, 2, 0, "COUNT 1 is below the 2 vCPUs that cannot be unplugged" },
+	{ "64", -ERANGE, NULL, 2, 0, "COUNT 64 is above the maximum of 63 vCPUs while an unplug is pending" },
+	{ "63", 0, NULL, 2, 63, NULL },
+};
+
+ParameterizedTestParameters(topo, pending_unplug_counts_as_gone)
+{
+	return cr_make_param_array(struct pending_case, pending_cases,
+				   sizeof(pending_cases) / sizeof(pending_cases[0]));
+}
+
+ParameterizedTest(struct pending_case *pc, topo, pending_unplug_counts_as_gone)
+{
+	struct topo_table *t = load("x86-q35-64-plugged");
+	struct topo_count c;
+	struct topo_plan p;
+	bool *busy = calloc((size_t)t->n, sizeof(bool));
+	char got[256] = "";
+	int i, rc;
+
+	cr_assert_eq(t->online, 3);
+	busy[2] = true;
+	cr_assert_eq(topo_parse_count(pc->count, &c, &err), 0);
+	rc = topo_plan(t, &c, busy, &p, &err);
+	cr_assert_eq(rc, pc->rc, "%s: %s", pc->count, err.msg);
+	cr_assert_eq(p.before, pc->before, "%s", pc->count);
+	cr_assert_eq(p.pending, 1, "%s", pc->count);
+	for (i = 0; i < p.nsteps; i++) {
+		size_t l = strlen(got);
+
+		cr_assert_neq(p.steps[i].vcpu, 2, "%s: the leaving vCPU was planned", pc->count);
+		if (i < 8)
+			snprintf(got + l, sizeof(got) - l, "%s%c%d", i ? " " : "",
+				 p.steps[i].op == TOPO_PLUG ? '+' : '-', p.steps[i].vcpu);
+	}
+	if (rc == 0) {
+		cr_assert_eq(p.target, pc->target, "%s", pc->count);
+		cr_assert_eq(p.nsteps ? p.steps[p.nsteps - 1].after : p.before, pc->target);
+	}
+	if (pc->steps)
+		cr_assert_str_eq(got, pc->steps, "%s", pc->count);
+	if (pc->msg)
+		cr_assert(strstr(err.msg, pc->msg), "got '%s', want '%s'", err.msg, pc->msg);
+	topo_plan_clear(&p);
 	free(busy);
 	topo_free(t);
 }
