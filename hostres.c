@@ -111,7 +111,17 @@ const char *hostres_policy_name(int policy)
 	for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
 		if (policies[i].policy == policy)
 			return policies[i].name;
-	return "unknown";
+	return policy == 6 ? "deadline" : "unknown"; /* SCHED_DEADLINE: not in glibc 2.36's headers */
+}
+
+bool hostres_policy_known(int policy)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		if (policies[i].policy == policy)
+			return true;
+	return false;
 }
 
 int hostres_parse_sched(const char *s, int *policy, int *prio, struct vs_err *err)
@@ -960,6 +970,10 @@ int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_
 	uint64_t have[HOSTRES_MASK_WORDS];
 	int i, bad;
 
+	if (t->sched_src != HR_UNSET && !hostres_policy_known(t->policy))
+		return vs_err_set(err, EINVAL, "scheduler policy %s (%d) cannot be set by vcpuset "
+				  "(other, batch, idle, fifo, rr only)", hostres_policy_name(t->policy),
+				  t->policy);
 	if (t->bw_src != HR_UNSET && (t->period || t->quota) && !hostres_has_cpu(h))
 		return vs_err_set(err, EOPNOTSUPP, "cgroup cpu controller is required for --period "
 				  "and --quota, and QEMU's cgroups have none in use");
@@ -996,6 +1010,130 @@ int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_
 					  x->full);
 	}
 	return check_resctrl(h, t, err);
+}
+
+/* ---- inheritance from sibling vCPUs ---- */
+
+const char *const hostres_setting_names[HR_NSETTINGS] = { "period/quota", "cpus", "mems",
+							  "affinity", "policy", "resctrl" };
+
+/* The setting k of t as text, for the reasons; "" when t does not have it. */
+static void setting_text(const struct hostres_tune *t, int k, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	switch (k) {
+	case HR_S_BW:
+		if (t->bw_src != HR_UNSET && t->quota > 0)
+			snprintf(buf, size, "%lld/%lld", t->quota, t->period);
+		break;
+	case HR_S_CPUS:
+		if (t->cpus_src != HR_UNSET)
+			mask_text(t->cpus, buf, size);
+		break;
+	case HR_S_MEMS:
+		if (t->mems_src != HR_UNSET)
+			mask_text(t->mems, buf, size);
+		break;
+	case HR_S_AFF:
+		if (t->aff_src != HR_UNSET)
+			mask_text(t->aff, buf, size);
+		break;
+	case HR_S_SCHED:
+		if (t->sched_src != HR_UNSET && t->policy != SCHED_OTHER) {
+			if (t->policy == SCHED_FIFO || t->policy == SCHED_RR)
+				snprintf(buf, size, "%s:%d", hostres_policy_name(t->policy), t->prio);
+			else if (strcmp(hostres_policy_name(t->policy), "unknown") != 0)
+				snprintf(buf, size, "%s", hostres_policy_name(t->policy));
+			else
+				snprintf(buf, size, "policy %d", t->policy);
+		}
+		break;
+	case HR_S_RC:
+		if (t->rc_src != HR_UNSET && (t->cachetune[0] || t->monitor[0]))
+			snprintf(buf, size, "%s%s%s", t->cachetune[0] ? t->cachetune : "/",
+				 t->monitor[0] ? " mon " : "", t->monitor);
+		break;
+	}
+}
+
+static enum hostres_src *src_of(struct hostres_tune *t, int k)
+{
+	enum hostres_src *src[HR_NSETTINGS] = { &t->bw_src, &t->cpus_src, &t->mems_src, &t->aff_src,
+						&t->sched_src, &t->rc_src };
+
+	return src[k];
+}
+
+/* Copy setting k from s into t. */
+static void take_setting(struct hostres_tune *t, const struct hostres_tune *s, int k)
+{
+	switch (k) {
+	case HR_S_BW:
+		t->period = s->period;
+		t->quota = s->quota;
+		break;
+	case HR_S_CPUS:
+		memcpy(t->cpus, s->cpus, sizeof(t->cpus));
+		break;
+	case HR_S_MEMS:
+		memcpy(t->mems, s->mems, sizeof(t->mems));
+		break;
+	case HR_S_AFF:
+		memcpy(t->aff, s->aff, sizeof(t->aff));
+		break;
+	case HR_S_SCHED:
+		t->policy = s->policy;
+		t->prio = s->prio;
+		break;
+	case HR_S_RC:
+		memcpy(t->cachetune, s->cachetune, sizeof(t->cachetune));
+		memcpy(t->monitor, s->monitor, sizeof(t->monitor));
+		break;
+	}
+	*src_of(t, k) = HR_INHERITED;
+}
+
+int hostres_inherit(struct hostres_tune *t, const struct hostres_tune *sib, const int *idx, int n,
+		    char why[HR_NSETTINGS][HOSTRES_WHY_MAX])
+{
+	char first[VALUE_MAX], val[VALUE_MAX];
+	int k, i, taken = 0;
+
+	for (k = 0; k < HR_NSETTINGS; k++) {
+		bool same = true;
+
+		why[k][0] = '\0';
+		if (n <= 0 || *src_of(t, k) != HR_UNSET)
+			continue;
+		setting_text(&sib[0], k, first, sizeof(first));
+		for (i = 1; i < n && same; i++) {
+			setting_text(&sib[i], k, val, sizeof(val));
+			same = strcmp(first, val) == 0;
+		}
+		if (!same) {
+			size_t o = (size_t)snprintf(why[k], HOSTRES_WHY_MAX, "siblings differ:");
+
+			for (i = 0; i < n && o < HOSTRES_WHY_MAX; i++) {
+				setting_text(&sib[i], k, val, sizeof(val));
+				o += (size_t)snprintf(why[k] + o, HOSTRES_WHY_MAX - o, "%s vcpu%d %s",
+						      i ? "," : "", idx[i], val[0] ? val
+						      : k == HR_S_SCHED ? "other" : "none");
+			}
+			if (o >= HOSTRES_WHY_MAX) /* too many to list: say so at the end */
+				snprintf(why[k] + HOSTRES_WHY_MAX - 5, 5, "%s", " ...");
+			continue;
+		}
+		if (!first[0])
+			continue; /* none of them has it: nothing to inherit */
+		if (k == HR_S_SCHED && !hostres_policy_known(sib[0].policy)) {
+			snprintf(why[k], HOSTRES_WHY_MAX, "siblings run %.64s, which vcpuset cannot "
+				 "give a thread (other, batch, idle, fifo, rr only)", first);
+			continue;
+		}
+		take_setting(t, &sib[0], k);
+		taken++;
+	}
+	return taken;
 }
 
 /* ---- reading a vCPU's state ---- */

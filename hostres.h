@@ -98,6 +98,25 @@ int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_
 /* Fill t->aff with the host's online CPUs minus the isolated ones. */
 int hostres_default_affinity(struct hostres *h, struct hostres_tune *t, struct vs_err *err);
 
+/*
+ * What a new vCPU inherits from its n tuned online siblings (sib[i] read back from vCPU
+ * idx[i]): a setting only when it is the VM's, i.e. every sibling has the same value
+ * (bandwidth: a quota; policy: other than SCHED_OTHER; resctrl: a group), and only a value
+ * vcpuset can apply (policies other, batch, idle, fifo, rr). Settings already set in t (given)
+ * are left alone; the others that agree are copied with src HR_INHERITED. For each setting
+ * not inherited because the siblings differ or the value cannot be applied, why[k] (k in
+ * enum hostres_setting) says so ("siblings differ: vcpu0 0, vcpu1 1"); else why[k] is "".
+ * Returns how many settings were inherited.
+ */
+enum hostres_setting { HR_S_BW, HR_S_CPUS, HR_S_MEMS, HR_S_AFF, HR_S_SCHED, HR_S_RC, HR_NSETTINGS };
+#define HOSTRES_WHY_MAX 256
+extern const char *const hostres_setting_names[HR_NSETTINGS];
+int hostres_inherit(struct hostres_tune *t, const struct hostres_tune *sib, const int *idx, int n,
+		    char why[HR_NSETTINGS][HOSTRES_WHY_MAX]);
+
+/* Can vcpuset give a thread this policy (other, batch, idle, fifo, rr)? */
+bool hostres_policy_known(int policy);
+
 /* Is there a vcpu<index> group in some hierarchy in use? */
 bool hostres_vcpu_has_group(struct hostres *h, int index);
 

@@ -97,7 +97,9 @@ struct ctx {
 	unsigned long idq[3]; /* ids of query-name, query-uuid, query-kvm */
 	struct topo_plan plan;
 	struct hostres_tune tune; /* what each new vCPU thread gets */
-	int inherit_from;         /* the sibling vCPU inherited from, or -1 */
+	int inherit_from;         /* the first sibling vCPU inherited from, or -1 */
+	int nsiblings;            /* tuned online siblings looked at */
+	char why[HR_NSETTINGS][HOSTRES_WHY_MAX]; /* why a setting was not inherited, or "" */
 	bool host_tune;           /* per-thread setup runs for plugged vCPUs */
 	cJSON *host_log;          /* run-wide host changes (emulator cpuset.mems) */
 	struct step_result *res;
@@ -1049,47 +1051,43 @@ static bool plan_plugs(const struct ctx *c)
 	return false;
 }
 
-/* Merge a sibling's settings into c->tune where nothing was given; say what was taken. */
-static void inherit_from(struct ctx *c, int index, const struct hostres_tune *s)
+/*
+ * The settings the new vCPUs take from their tuned online siblings (those with vcpuN groups):
+ * only what they all agree on, the VM's settings, never one vCPU's own pinning or policy.
+ */
+static void inherit(struct ctx *c)
 {
-	struct hostres_tune *t = &c->tune;
-	bool any = false;
+	struct hostres_tune *sib = calloc((size_t)c->t->n + 1, sizeof(*sib));
+	int *idx = calloc((size_t)c->t->n + 1, sizeof(*idx));
+	char msg[4 * HOSTRES_WHY_MAX];
+	size_t o = 0;
+	int i, n = 0, k;
 
-	if (t->bw_src == HR_UNSET && s->bw_src != HR_UNSET && s->quota > 0) {
-		t->period = s->period;
-		t->quota = s->quota;
-		t->bw_src = HR_INHERITED;
-		any = true;
+	if (!sib || !idx) {
+		warn(c, "%s", "out of memory: nothing inherited from sibling vCPUs");
+		goto out;
 	}
-	if (t->cpus_src == HR_UNSET && s->cpus_src != HR_UNSET) {
-		memcpy(t->cpus, s->cpus, sizeof(t->cpus));
-		t->cpus_src = HR_INHERITED;
-		any = true;
+	for (i = 0; i < c->t->n; i++) {
+		const struct topo_vcpu *v = &c->t->v[i];
+
+		if (!v->online || v->tid <= 0 || !hostres_vcpu_has_group(c->h, i))
+			continue;
+		hostres_vcpu_read(c->h, i, v->tid, &sib[n], HR_INHERITED, NULL, NULL);
+		idx[n++] = i;
 	}
-	if (t->mems_src == HR_UNSET && s->mems_src != HR_UNSET) {
-		memcpy(t->mems, s->mems, sizeof(t->mems));
-		t->mems_src = HR_INHERITED;
-		any = true;
-	}
-	if (t->aff_src == HR_UNSET && s->aff_src != HR_UNSET) {
-		memcpy(t->aff, s->aff, sizeof(t->aff));
-		t->aff_src = HR_INHERITED;
-		any = true;
-	}
-	if (t->sched_src == HR_UNSET && s->sched_src != HR_UNSET && s->policy != SCHED_OTHER) {
-		t->policy = s->policy;
-		t->prio = s->prio;
-		t->sched_src = HR_INHERITED;
-		any = true;
-	}
-	if (t->rc_src == HR_UNSET && s->rc_src != HR_UNSET) {
-		memcpy(t->cachetune, s->cachetune, sizeof(t->cachetune));
-		memcpy(t->monitor, s->monitor, sizeof(t->monitor));
-		t->rc_src = HR_INHERITED;
-		any = true;
-	}
-	if (any)
-		c->inherit_from = index;
+	if (n && hostres_inherit(&c->tune, sib, idx, n, c->why) > 0)
+		c->inherit_from = idx[0];
+	c->nsiblings = n;
+	msg[0] = '\0';
+	for (k = 0; k < HR_NSETTINGS; k++)
+		if (c->why[k][0] && o < sizeof(msg))
+			o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s (%s)", o ? "; " : "",
+					      hostres_setting_names[k], c->why[k]);
+	if (msg[0])
+		warn(c, "not inherited, the new vCPUs get the default: %s", msg);
+out:
+	free(sib);
+	free(idx);
 }
 
 /*
@@ -1100,7 +1098,7 @@ static void inherit_from(struct ctx *c, int index, const struct hostres_tune *s)
 static int host_prepare(struct ctx *c)
 {
 	bool plugs = plan_plugs(c);
-	int i, rc;
+	int rc;
 
 	if (c->plan.nsteps == 0)
 		return 0;
@@ -1126,19 +1124,8 @@ static int host_prepare(struct ctx *c)
 	}
 	c->host_tune = true;
 	c->tune = c->o.tune;
-	if (!c->o.no_inherit) {
-		for (i = 0; i < c->t->n; i++) {
-			const struct topo_vcpu *v = &c->t->v[i];
-			struct hostres_tune sib;
-
-			if (!v->online || v->tid <= 0 || !hostres_vcpu_has_group(c->h, i))
-				continue;
-			memset(&sib, 0, sizeof(sib));
-			hostres_vcpu_read(c->h, i, v->tid, &sib, HR_INHERITED, NULL, NULL);
-			inherit_from(c, i, &sib);
-			break;
-		}
-	}
+	if (!c->o.no_inherit)
+		inherit(c);
 	if (c->tune.aff_src == HR_UNSET) {
 		struct vs_err e = { 0 };
 
@@ -1530,49 +1517,60 @@ static cJSON *vm_json(const struct ctx *c)
 	return vm;
 }
 
-static void add_list(cJSON *o, const char *key, const uint64_t *m, enum hostres_src src)
+/*
+ * The object for setting k: {value fields..., "from", "reason"}; null when it is neither set
+ * nor explained. A setting the siblings disagreed on is "from": "default" with its reason.
+ */
+static cJSON *setting_obj(cJSON *o, const struct ctx *c, int k, const char *key,
+			  enum hostres_src src)
 {
-	char buf[4096];
 	cJSON *x;
 
-	if (src == HR_UNSET) {
+	if (src == HR_UNSET && !c->why[k][0]) {
 		cJSON_AddNullToObject(o, key);
-		return;
+		return NULL;
 	}
 	x = cJSON_AddObjectToObject(o, key);
+	cJSON_AddStringToObject(x, "from", hostres_src_names[src == HR_UNSET ? HR_DEFAULT : src]);
+	if (c->why[k][0])
+		cJSON_AddStringToObject(x, "reason", c->why[k]);
+	return src == HR_UNSET ? NULL : x;
+}
+
+static void add_list(cJSON *o, const struct ctx *c, int k, const char *key, const uint64_t *m,
+		     enum hostres_src src)
+{
+	char buf[4096];
+	cJSON *x = setting_obj(o, c, k, key, src);
+
+	if (!x) {
+		if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, key)))
+			cJSON_AddNullToObject(cJSON_GetObjectItemCaseSensitive(o, key), "list");
+		return;
+	}
 	if (topo_cpulist_format(m, TOPO_MAX_CPUS, buf, sizeof(buf)) < 0)
 		snprintf(buf, sizeof(buf), "%s", "?");
 	cJSON_AddStringToObject(x, "list", buf);
-	cJSON_AddStringToObject(x, "from", hostres_src_names[src]);
 }
 
-/* What each new vCPU thread gets, and where each setting comes from. */
+/* What each new vCPU thread gets, where each setting comes from, and why not inherited. */
 static cJSON *tune_json(const struct ctx *c)
 {
 	const struct hostres_tune *t = &c->tune;
 	cJSON *o = cJSON_CreateObject(), *x;
 
-	if (t->bw_src != HR_UNSET) {
-		x = cJSON_AddObjectToObject(o, "bandwidth");
+	if ((x = setting_obj(o, c, HR_S_BW, "bandwidth", t->bw_src))) {
 		cJSON_AddNumberToObject(x, "period", (double)t->period);
 		cJSON_AddNumberToObject(x, "quota", (double)t->quota);
-		cJSON_AddStringToObject(x, "from", hostres_src_names[t->bw_src]);
-	} else {
-		cJSON_AddNullToObject(o, "bandwidth");
 	}
-	add_list(o, "cpus", t->cpus, t->cpus_src);
-	add_list(o, "mems", t->mems, t->mems_src);
-	add_list(o, "affinity", t->aff, t->aff_src);
-	if (t->sched_src != HR_UNSET) {
-		x = cJSON_AddObjectToObject(o, "sched");
+	add_list(o, c, HR_S_CPUS, "cpus", t->cpus, t->cpus_src);
+	add_list(o, c, HR_S_MEMS, "mems", t->mems, t->mems_src);
+	add_list(o, c, HR_S_AFF, "affinity", t->aff, t->aff_src);
+	if ((x = setting_obj(o, c, HR_S_SCHED, "sched", t->sched_src))) {
 		cJSON_AddStringToObject(x, "policy", hostres_policy_name(t->policy));
 		cJSON_AddNumberToObject(x, "priority", t->prio);
-		cJSON_AddStringToObject(x, "from", hostres_src_names[t->sched_src]);
-	} else {
-		cJSON_AddNullToObject(o, "sched");
 	}
-	if (t->rc_src != HR_UNSET) {
-		x = cJSON_AddObjectToObject(o, "resctrl");
+	if ((x = setting_obj(o, c, HR_S_RC, "resctrl", t->rc_src))) {
 		if (t->cachetune[0])
 			cJSON_AddStringToObject(x, "cachetune", t->cachetune);
 		else
@@ -1581,9 +1579,6 @@ static cJSON *tune_json(const struct ctx *c)
 			cJSON_AddStringToObject(x, "monitor", t->monitor);
 		else
 			cJSON_AddNullToObject(x, "monitor");
-		cJSON_AddStringToObject(x, "from", hostres_src_names[t->rc_src]);
-	} else {
-		cJSON_AddNullToObject(o, "resctrl");
 	}
 	return o;
 }
@@ -1597,6 +1592,7 @@ static cJSON *host_json(const struct ctx *c)
 		cJSON_AddNumberToObject(o, "inherited_from", c->inherit_from);
 	else
 		cJSON_AddNullToObject(o, "inherited_from");
+	cJSON_AddNumberToObject(o, "siblings", c->nsiblings);
 	if (c->host_tune)
 		cJSON_AddItemToObject(o, "tune", tune_json(c));
 	else
@@ -1764,8 +1760,6 @@ static void print_action(const cJSON *a)
 /* "inherits from vCPU 1: period/quota, cpus, affinity" and the like. */
 static void print_tune(const struct ctx *c)
 {
-	static const char *const names[] = { "period/quota", "cpus", "mems", "affinity", "policy",
-					      "resctrl" };
 	const struct hostres_tune *t = &c->tune;
 	enum hostres_src src[6] = { t->bw_src, t->cpus_src, t->mems_src, t->aff_src, t->sched_src,
 				    t->rc_src };
@@ -1779,10 +1773,12 @@ static void print_tune(const struct ctx *c)
 			if (src[i] == k)
 				printf("%s%s", n++ ? ", " : k == HR_GIVEN ? "new vCPUs get (as given): "
 					       : k == HR_DEFAULT ? "new vCPUs get (default): "
-					       : "new vCPUs inherit: ", names[i]);
+					       : "new vCPUs inherit: ", hostres_setting_names[i]);
 		if (k == HR_INHERITED && n == 0)
 			continue;
-		if (k == HR_INHERITED && n)
+		if (k == HR_INHERITED && n && c->nsiblings > 1)
+			printf(" (the same on all %d tuned vCPUs)", c->nsiblings);
+		else if (k == HR_INHERITED && n)
 			printf(" (from vCPU %d)", c->inherit_from);
 		if (n)
 			printf("\n");

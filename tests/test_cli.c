@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests for the vcpuset binary: options, exit codes and JSON, against the scripted peer. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -944,4 +947,180 @@ Test(cli, count_is_measured_from_online_minus_pending, .fini = state_teardown)
 	cr_assert_eq(run_item(r.json, "after")->valueint, 5);
 	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 0);
 	cr_assert_eq(peer_online(peer), 5, "the guest ends at the 5 asked for");
+}
+
+/* ---- inheritance from siblings (issue 13 B2, B3), on the real cgroup v1 hierarchy ---- */
+
+static int vcpu_tid(int i)
+{
+	struct run_result s = { 0 };
+	int tid;
+
+	run_vcpuset(&s, (const char *const[]){ "--json", "--status", "--no-audit", "--socket", sock,
+					       NULL });
+	cr_assert_eq(s.exit, 0, "%s", s.err);
+	tid = run_item(cJSON_GetArrayItem(run_item(s.json, "vcpus"), i), "tid")->valueint;
+	run_free(&s);
+	return tid;
+}
+
+/* vcpu<i> under the test parent in hierarchy h, holding thread tid. */
+static void sibling_group(const char *h, int i, int tid, const char *cpus)
+{
+	char p[256], leaf[64], num[16];
+
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s/vcpu%d", h, cg_parent, i);
+	cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
+	if (cpus) {
+		snprintf(leaf, sizeof(leaf), "vcpu%d/cpuset.cpus", i);
+		cg_put(h, leaf, cpus);
+		snprintf(leaf, sizeof(leaf), "vcpu%d/cpuset.mems", i);
+		cg_put(h, leaf, "0");
+	}
+	snprintf(leaf, sizeof(leaf), "vcpu%d/tasks", i);
+	snprintf(num, sizeof(num), "%d", tid);
+	cg_put(h, leaf, num);
+}
+
+static void siblings_teardown(void)
+{
+	size_t i;
+	int k;
+	char p[256];
+
+	write_pid("/sys/fs/cgroup/unified/cgroup.procs");
+	finish(); /* the simulated vCPU threads end with the peer, and leave their groups */
+	for (i = 0; i < 4; i++)
+		for (k = 0; k < 2; k++) {
+			snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s/vcpu%d", cli_hier[i], cg_parent, k);
+			rmdir(p);
+		}
+	cg_teardown();
+}
+
+/* "QEMU" (this process) in the v2 parent too, so that vcpuN there can be a threaded group. */
+static void parent_with_qemu(void)
+{
+	char procs[256];
+
+	make_parent();
+	snprintf(procs, sizeof(procs), "/sys/fs/cgroup/unified%s/cgroup.procs", cg_parent);
+	write_pid(procs);
+}
+
+static cJSON *tune_item(const char *k)
+{
+	return run_item(run_item(run_item(r.json, "host"), "tune"), k);
+}
+
+static void assert_affinity_is_all(int tid)
+{
+	cpu_set_t set;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	cr_assert_eq(sched_getaffinity(tid, sizeof(set), &set), 0);
+	cr_assert_eq(CPU_COUNT(&set), n, "tid %d: affinity of %d CPUs, want all %ld", tid,
+		     CPU_COUNT(&set), n);
+}
+
+Test(cli, per_vcpu_pinning_is_not_copied_onto_the_new_vcpu, .fini = siblings_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char p[256], cpus[64];
+	cpu_set_t one;
+	int i, tid;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		cr_skip_test("needs 2 host CPUs to pin two vCPUs apart");
+	parent_with_qemu();
+	serve(&cfg);
+	for (i = 0; i < 2; i++) {
+		snprintf(cpus, sizeof(cpus), "%d", i);
+		tid = vcpu_tid(i);
+		sibling_group("cpuset", i, tid, cpus);
+		CPU_ZERO(&one);
+		CPU_SET(i, &one);
+		cr_assert_eq(sched_setaffinity(tid, sizeof(one), &one), 0);
+	}
+	RUN("--json", "--no-audit", "--socket", sock, "--cgroup", cg_parent, "+1");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	tid = run_item(step(0), "tid")->valueint;
+	/* libvirt's default: the parent's cpus (v1 copies them), every host CPU not isolated */
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset%s/vcpu2/cpuset.cpus", cg_parent);
+	run_read_file(p, cpus, sizeof(cpus));
+	cr_assert_str_eq(cpus, "0-1", "vcpu2 stacked on a sibling's pCPU: %s", cpus);
+	assert_affinity_is_all(tid);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(tune_item("cpus"), "from")), "default");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(tune_item("cpus"), "reason")),
+			 "siblings differ: vcpu0 0, vcpu1 1");
+	cr_assert(cJSON_IsNull(run_item(tune_item("cpus"), "list")));
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(tune_item("affinity"), "from")), "default");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(tune_item("affinity"), "reason")),
+			 "siblings differ: vcpu0 0, vcpu1 1");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(tune_item("mems"), "from")), "inherited",
+			 "mems are the same on both: the VM's");
+	cr_assert(has_warning("not inherited, the new vCPUs get the default: cpus (siblings differ: "
+			      "vcpu0 0, vcpu1 1); affinity (siblings differ: vcpu0 0, vcpu1 1)"),
+		  "%s", r.out);
+	cr_assert_eq(run_item(run_item(r.json, "host"), "siblings")->valueint, 2);
+}
+
+#ifndef SCHED_DEADLINE
+#define SCHED_DEADLINE 6
+#endif
+
+struct dl_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+};
+
+static int set_deadline(int tid)
+{
+	struct dl_attr a = { .size = sizeof(a), .policy = SCHED_DEADLINE, .runtime = 1000000,
+			     .deadline = 10000000, .period = 10000000 };
+
+	return (int)syscall(SYS_sched_setattr, tid, &a, 0);
+}
+
+static int dl_tids[2];
+
+static void deadline_teardown(void)
+{
+	struct sched_param sp = { 0 };
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (dl_tids[i] > 0)
+			sched_setscheduler(dl_tids[i], SCHED_OTHER, &sp);
+	siblings_teardown();
+}
+
+Test(cli, sibling_policy_vcpuset_cannot_set_is_skipped_with_a_warning, .fini = deadline_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	int i, tid;
+
+	parent_with_qemu();
+	serve(&cfg);
+	for (i = 0; i < 2; i++) {
+		dl_tids[i] = vcpu_tid(i);
+		sibling_group("cpu", i, dl_tids[i], NULL);
+		if (set_deadline(dl_tids[i]) < 0)
+			cr_skip_test("SCHED_DEADLINE not available: %s", strerror(errno));
+	}
+	cr_assert_eq(sched_getscheduler(dl_tids[0]), SCHED_DEADLINE);
+	RUN("--json", "--dry-run", "--no-audit", "--socket", sock, "--cgroup", cg_parent, "+1");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_null(strstr(r.out, "sched_setscheduler"), "the dry run plans a policy: %s", r.out);
+	run_free(&r);
+	RUN("--json", "--no-audit", "--socket", sock, "--cgroup", cg_parent, "+1");
+	cr_assert_eq(r.exit, 0, "every plug failed before: %s%s", r.out, r.err);
+	tid = run_item(step(0), "tid")->valueint;
+	cr_assert_eq(sched_getscheduler(tid), SCHED_OTHER);
+	cr_assert(strstr(cJSON_GetStringValue(run_item(tune_item("sched"), "reason")),
+			 "siblings run deadline, which vcpuset cannot give a thread"), "%s", r.out);
+	cr_assert(has_warning("policy (siblings run deadline"), "%s", r.out);
 }

@@ -880,3 +880,91 @@ Test(hostres, warm_up_refuses_a_dotdot_path_and_needs_a_mount)
 	warm_up_once(); /* the check is what refused it */
 	cr_assert_neq(strlen(fx_get("cg/machine.slice/cgroup.procs")), 0);
 }
+
+/* ---- inheritance (issue 13 B2, B3): only what every tuned sibling has, and can be set ---- */
+
+static void one_cpu(uint64_t *m, int cpu)
+{
+	memset(m, 0, HOSTRES_MASK_WORDS * sizeof(*m));
+	m[cpu / 64] |= 1ULL << (cpu % 64);
+}
+
+Test(hostres, inherit_takes_only_what_every_sibling_agrees_on)
+{
+	struct hostres_tune sib[3], t;
+	char why[HR_NSETTINGS][HOSTRES_WHY_MAX];
+	int idx[3] = { 0, 1, 2 }, i;
+
+	memset(sib, 0, sizeof(sib));
+	for (i = 0; i < 3; i++) {
+		sib[i].cpus_src = sib[i].mems_src = sib[i].aff_src = sib[i].sched_src = HR_INHERITED;
+		one_cpu(sib[i].cpus, i); /* pinned one to one: not the VM's */
+		one_cpu(sib[i].aff, i);
+		one_cpu(sib[i].mems, 0); /* the same everywhere: the VM's */
+		sib[i].policy = SCHED_OTHER;
+		sib[i].bw_src = HR_INHERITED;
+		sib[i].period = 100000;
+		sib[i].quota = 50000;
+	}
+	sib[0].policy = SCHED_FIFO; /* a housekeeping vCPU */
+	sib[0].prio = 5;
+	memset(&t, 0, sizeof(t));
+	cr_assert_eq(hostres_inherit(&t, sib, idx, 3, why), 2, "bandwidth and mems only");
+	cr_assert_eq(t.bw_src, HR_INHERITED);
+	cr_assert_eq(t.quota, 50000);
+	cr_assert_eq(t.mems_src, HR_INHERITED);
+	cr_assert_eq(t.cpus_src, HR_UNSET);
+	cr_assert_eq(t.aff_src, HR_UNSET);
+	cr_assert_eq(t.sched_src, HR_UNSET);
+	cr_assert_str_eq(why[HR_S_CPUS], "siblings differ: vcpu0 0, vcpu1 1, vcpu2 2");
+	cr_assert_str_eq(why[HR_S_AFF], "siblings differ: vcpu0 0, vcpu1 1, vcpu2 2");
+	cr_assert_str_eq(why[HR_S_SCHED], "siblings differ: vcpu0 fifo:5, vcpu1 other, vcpu2 other");
+	cr_assert_str_eq(why[HR_S_MEMS], "");
+	cr_assert_str_eq(why[HR_S_BW], "");
+
+	/* a quota only one sibling has is not the VM's either */
+	sib[2].quota = -1;
+	memset(&t, 0, sizeof(t));
+	hostres_inherit(&t, sib, idx, 3, why);
+	cr_assert_eq(t.bw_src, HR_UNSET);
+	cr_assert_str_eq(why[HR_S_BW], "siblings differ: vcpu0 50000/100000, vcpu1 50000/100000, "
+				       "vcpu2 none");
+
+	/* what is given stays as given, and is not explained */
+	memset(&t, 0, sizeof(t));
+	t.cpus_src = HR_GIVEN;
+	one_cpu(t.cpus, 1);
+	hostres_inherit(&t, sib, idx, 3, why);
+	cr_assert_eq(t.cpus_src, HR_GIVEN);
+	cr_assert(t.cpus[0] == 2);
+	cr_assert_str_eq(why[HR_S_CPUS], "");
+
+	/* one tuned sibling is the VM */
+	memset(&t, 0, sizeof(t));
+	cr_assert_eq(hostres_inherit(&t, &sib[1], &idx[1], 1, why), 4, "all but the policy (other)");
+	cr_assert_eq(t.cpus_src, HR_INHERITED);
+	cr_assert(t.cpus[0] == 2);
+}
+
+Test(hostres, inherit_skips_a_policy_vcpuset_cannot_set)
+{
+	struct hostres_tune sib[2], t;
+	char why[HR_NSETTINGS][HOSTRES_WHY_MAX];
+	int idx[2] = { 0, 1 };
+
+	memset(sib, 0, sizeof(sib));
+	sib[0].sched_src = sib[1].sched_src = HR_INHERITED;
+	sib[0].policy = sib[1].policy = 6; /* SCHED_DEADLINE */
+	memset(&t, 0, sizeof(t));
+	cr_assert_eq(hostres_inherit(&t, sib, idx, 2, why), 0);
+	cr_assert_eq(t.sched_src, HR_UNSET);
+	cr_assert(strstr(why[HR_S_SCHED], "siblings run deadline, which vcpuset cannot give a thread"),
+		  "%s", why[HR_S_SCHED]);
+	/* and validation refuses such a policy outright, before anything is sent */
+	open_fx();
+	t.sched_src = HR_INHERITED;
+	t.policy = 6;
+	cr_assert_eq(hostres_validate(h, &t, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "scheduler policy deadline (6) cannot be set by vcpuset"), "%s",
+		  err.msg);
+}
