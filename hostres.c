@@ -381,8 +381,11 @@ static int do_write(struct hostres *h, int dirfd, const char *dir, const char *n
 	if (h->dry)
 		return 0;
 	rc = write_at(dirfd, name, val);
-	if (rc < 0)
+	if (rc < 0) {
+		if (o)
+			cJSON_AddStringToObject(o, "error", strerror(-rc));
 		return vs_err_set(err, rc, "cannot write '%s' to %s: %s", val, path, strerror(-rc));
+	}
 	return 0;
 }
 
@@ -965,6 +968,56 @@ static int check_resctrl(struct hostres *h, const struct hostres_tune *t, struct
 	return 0;
 }
 
+/*
+ * cgroup v1 refuses a child's quota above its parent's limit (EINVAL): the limit is that of
+ * the nearest group on the way up from the parent that has a quota. 0 if the quota q per
+ * period p fits under parent of x, else -EINVAL naming the limit.
+ */
+static int check_parent_quota(const struct hier *x, long long q, long long p, struct vs_err *err)
+{
+	char rel[HOSTRES_PATH_MAX], buf[64];
+	long long pq, pp;
+	int mfd, fd, rc = 0;
+
+	if (x->version != 1 || !x->cpu || q <= 0)
+		return 0;
+	mfd = open(x->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return 0; /* setting it up will say why */
+	snprintf(rel, sizeof(rel), "%s", x->parent);
+	for (;;) {
+		char *slash;
+
+		if (open_beneath(mfd, rel, &fd) < 0)
+			break;
+		pq = pp = 0;
+		if (read_at(fd, "cpu.cfs_quota_us", buf, sizeof(buf)) > 0)
+			topo_parse_ll("quota", buf, -1, LLONG_MAX, &pq, NULL);
+		if (read_at(fd, "cpu.cfs_period_us", buf, sizeof(buf)) > 0)
+			topo_parse_ll("period", buf, 1, LLONG_MAX, &pp, NULL);
+		close(fd);
+		if (pq > 0 && pp > 0) {
+			/* q/p > pq/pp, in integers the kernel's own ratios cannot overflow */
+			if ((unsigned __int128)q * (unsigned __int128)pp >
+			    (unsigned __int128)pq * (unsigned __int128)p)
+				rc = vs_err_set(err, EINVAL, "--quota %lld per %lld us is above the limit "
+						"of %lld per %lld us of cgroup %s%s: the kernel would "
+						"refuse it", q, p, pq, pp, x->mount,
+						strcmp(rel, "/") == 0 ? "" : rel);
+			break;
+		}
+		slash = strrchr(rel, '/');
+		if (!slash || strcmp(rel, "/") == 0 || rel[0] == '\0')
+			break;
+		if (slash == rel)
+			snprintf(rel, sizeof(rel), "%s", "/");
+		else
+			*slash = '\0';
+	}
+	close(mfd);
+	return rc;
+}
+
 int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_err *err)
 {
 	uint64_t have[HOSTRES_MASK_WORDS];
@@ -997,6 +1050,9 @@ int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_
 		const struct hier *x = &h->hh[i];
 		bool v2 = x->version == 2;
 
+		if (t->bw_src != HR_UNSET &&
+		    check_parent_quota(x, t->quota, t->period ? t->period : 100000, err) < 0)
+			return -EINVAL;
 		if (!x->cpuset)
 			continue;
 		if (t->cpus_src != HR_UNSET &&
@@ -1462,8 +1518,15 @@ static int setup_group(struct hostres *h, struct hier *x, const char *name, int 
 	snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
 	if (!is_dir_at(x->fd, name)) {
 		log_op(h, "mkdir", dir);
-		if (!h->dry && mkdirat(x->fd, name, 0755) < 0 && errno != EEXIST)
-			return vs_err_set(err, errno, "cannot create cgroup %s: %s", dir, strerror(errno));
+		if (!h->dry && mkdirat(x->fd, name, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+			cJSON *last = h->log ? cJSON_GetArrayItem(h->log, cJSON_GetArraySize(h->log) - 1)
+					     : NULL;
+
+			if (last)
+				cJSON_AddStringToObject(last, "error", strerror(e));
+			return vs_err_set(err, e, "cannot create cgroup %s: %s", dir, strerror(e));
+		}
 		created = true;
 	}
 	if (!h->dry || !created) {
@@ -1616,9 +1679,12 @@ static int set_affinity(struct hostres *h, int tid, const uint64_t *mask, struct
 	for (c = 0; c < TOPO_MAX_CPUS; c++)
 		if (mask[c / 64] & (1ULL << (c % 64)))
 			CPU_SET_S((size_t)c, setsize, set);
-	if (sched_setaffinity(tid, setsize, set) < 0)
+	if (sched_setaffinity(tid, setsize, set) < 0) {
 		rc = vs_err_set(err, errno, "cannot set the CPU affinity of thread %d to %s: %s", tid,
 				text, strerror(errno));
+		if (o)
+			cJSON_AddStringToObject(o, "error", strerror(-rc));
+	}
 	CPU_FREE(set);
 	return rc;
 }
@@ -1638,6 +1704,8 @@ static int set_sched(struct hostres *h, int tid, int policy, int prio, struct vs
 	if (sched_setscheduler(tid, policy, &sp) < 0) {
 		int e = errno;
 
+		if (o)
+			cJSON_AddStringToObject(o, "error", strerror(e));
 		return vs_err_set(err, e, "cannot set scheduler %s:%d on thread %d: %s%s",
 				  hostres_policy_name(policy), prio, tid, strerror(e),
 				  e == EPERM && (policy == SCHED_FIFO || policy == SCHED_RR)

@@ -1279,8 +1279,73 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 }
 
 /*
- * Host setup of a just-plugged vCPU failed (c->err says why): the guest must not keep an
- * untuned vCPU, so unplug it again. Returns the step's error; exit 4 if it stays plugged.
+ * What the host log says was done before a failure: "after the thread was moved into 4 groups
+ * and cpuset.cpus, cpuset.mems were written", or "before anything on the host changed".
+ */
+static void actions_done(const cJSON *actions, char *buf, size_t size)
+{
+	char files[256] = "";
+	const cJSON *a;
+	size_t fo = 0;
+	int moved = 0, made = 0, aff = 0, sched = 0, n = 0;
+
+	cJSON_ArrayForEach(a, actions) {
+		const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "op"));
+		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "path"));
+		const char *base = path && strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+		if (!op || cJSON_GetObjectItemCaseSensitive(a, "error"))
+			continue;
+		n++;
+		if (strcmp(op, "mkdir") == 0) {
+			made++;
+		} else if (strcmp(op, "sched_setaffinity") == 0) {
+			aff++;
+		} else if (strcmp(op, "sched_setscheduler") == 0) {
+			sched++;
+		} else if (strcmp(op, "write") == 0 && base &&
+			   (strcmp(base, "tasks") == 0 || strcmp(base, "cgroup.threads") == 0)) {
+			moved++;
+		} else if (strcmp(op, "write") == 0 && base && !strstr(files, base) &&
+			   strcmp(base, "cgroup.type") != 0 && strcmp(base, "cgroup.subtree_control") != 0 &&
+			   fo < sizeof(files)) {
+			fo += (size_t)snprintf(files + fo, sizeof(files) - fo, "%s%s", fo ? ", " : "",
+					       base);
+		}
+	}
+	if (!n) {
+		snprintf(buf, size, "%s", "before anything on the host changed");
+		return;
+	}
+	{
+		const char *part[5];
+		char wrote[300];
+		size_t o;
+		int k = 0, i;
+
+		snprintf(wrote, sizeof(wrote), "%s %s written", files, strchr(files, ',') ? "were" : "was");
+		if (moved)
+			part[k++] = "the thread was moved into its groups";
+		else if (made)
+			part[k++] = "its groups were made";
+		if (files[0])
+			part[k++] = wrote;
+		if (aff)
+			part[k++] = "its affinity was set";
+		if (sched)
+			part[k++] = "its policy was set";
+		o = (size_t)snprintf(buf, size, "%s", "after");
+		for (i = 0; i < k && o < size; i++)
+			o += (size_t)snprintf(buf + o, size - o, "%s %s",
+					      i == 0 ? "" : i + 1 == k ? " and" : ",", part[i]);
+	}
+}
+
+/*
+ * Host setup of a just-plugged vCPU failed (c->err says why): the guest must not keep a
+ * half-tuned vCPU, so unplug it again; an undo that does not complete in time is pending
+ * like any other unplug (a later run finishes it). Returns the step's error; exit 4 if the
+ * vCPU may stay.
  */
 static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_result *r,
 			 const char *what, const char *stage)
@@ -1289,15 +1354,17 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments"), "id"));
 	struct topo_vcpu *v = &c->t->v[s->vcpu];
-	char why[sizeof(c->err.msg)];
+	char why[sizeof(c->err.msg)], done[320];
 	const char *cmd;
 	cJSON *args = NULL, *qmp;
 	int rc;
 
 	snprintf(why, sizeof(why), "%s", c->err.msg);
+	actions_done(cJSON_GetObjectItemCaseSensitive(r->host, "actions"), done, sizeof(done));
 	/* No refresh after the plug (it failed): the id is the one device_add was given. */
 	if (!v->alias[0] && id && topo_valid_name("id", id, NULL) == 0 && strlen(id) < sizeof(v->alias))
 		snprintf(v->alias, sizeof(v->alias), "%s", id);
+	c->del_accepted = false;
 	if (c->t->legacy) {
 		rc = -EOPNOTSUPP;
 	} else {
@@ -1313,12 +1380,18 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 	}
 	r->status = ST_FAILED;
 	if (rc == 0) {
-		vs_err_set(&c->err, EIO, "%s: %s (%s); unplugged it again", what, stage, why);
+		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; unplugged it again", what, stage, why, done);
+	} else if (rc == -EINPROGRESS || (rc != -EPERM && c->del_accepted)) {
+		ledger_add(c, &u, r);
+		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; its unplug to undo it did not complete in "
+			   "time: pending, a later run finishes it ('vcpuset --status' or '--wait')",
+			   what, stage, why, done);
+		c->force_partial = true;
 	} else {
-		vs_err_set(&c->err, EIO, "%s: %s (%s); unplugging it again %s: vCPU %d "
-			   "is plugged but not tuned", what, stage, why,
-			   rc == -EINPROGRESS ? "did not complete in time"
-			   : rc == -EOPNOTSUPP ? "is impossible (legacy QEMU)" : "failed", s->vcpu);
+		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; %s: vCPU %d stays plugged with that much done",
+			   what, stage, why, done, rc == -EOPNOTSUPP
+			   ? "it cannot be unplugged (legacy QEMU)" : "unplugging it again failed",
+			   s->vcpu);
 		c->force_partial = true;
 	}
 	snprintf(r->error, sizeof(r->error), "%s", c->err.msg);

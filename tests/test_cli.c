@@ -609,23 +609,44 @@ Test(cli, group_holding_a_foreign_thread_is_refused_and_the_vcpu_unplugged, .fin
 	cr_assert_neq(access(p, F_OK), 0, "our own cpuset vcpu2 was removed after the unplug");
 }
 
-Test(cli, failed_setup_whose_unplug_hangs_is_partial_and_named, .fini = cg_teardown)
+static void cg_state_teardown(void);
+static char state_dir[64];
+static void make_state_dir(void);
+
+/* Issue 13 B4: the undo of a plug that does not complete in time is pending like any unplug. */
+Test(cli, failed_setup_whose_unplug_hangs_is_pending_and_finished_later, .fini = cg_state_teardown)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_NEVER };
+	char p[256];
 
 	make_trap();
+	make_state_dir();
 	serve(&cfg);
-	RUN("--json", "--socket", sock, "--cgroup", cg_parent, "--timeout", "0.2", "3");
+	RUN("--json", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir,
+	    "--timeout", "0.2", "3");
 	cr_assert_eq(r.exit, 4, "%s%s", r.out, r.err);
 	cr_assert(strstr(error_message(), "already holds thread"), "%s", error_message());
-	cr_assert(strstr(error_message(), "did not complete in time: vCPU 2 is plugged but not tuned"),
+	cr_assert(strstr(error_message(), "after the thread was moved into its groups and "
+			 "cpuset.cpus, cpuset.mems, cpuset.memory_migrate were written; its unplug to "
+			 "undo it did not complete in time: pending, a later run finishes it"),
 		  "%s", error_message());
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "failed");
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 1, "recorded: %s", r.out);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2);
+	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 1);
+	run_free(&r);
+	peer_release(peer); /* the guest lets it go */
+	usleep(100 * 1000);
+	RUN("--json", "--status", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "finished: %s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset%s/vcpu2", cg_parent);
+	cr_assert_neq(access(p, F_OK), 0, "no vcpu2 groups stay behind");
 }
 
 /* ---- lock, pending ledger, state files, audit availability ---- */
 
-static char state_dir[64];
 
 static void make_state_dir(void)
 {
