@@ -916,6 +916,31 @@ static int read_mask_at(int dirfd, const char *name, uint64_t *m)
 	return 0;
 }
 
+/*
+ * The host's memory nodes as a cpuset.mems would take them: nodes with memory (a v1 cpuset
+ * refuses a memoryless node, EINVAL), from node/has_memory, else node/online on kernels
+ * without it. The text in buf (may be NULL); length, 0 when the host is not NUMA, -errno.
+ */
+static int memory_nodes(struct hostres *h, uint64_t *m, char *buf, size_t size)
+{
+	char tmp[VALUE_MAX];
+	int rc;
+
+	if (!buf) {
+		buf = tmp;
+		size = sizeof(tmp);
+	}
+	rc = read_at(h->sys_fd, "devices/system/node/has_memory", buf, size);
+	if (rc == -ENOENT)
+		rc = read_at(h->sys_fd, "devices/system/node/online", buf, size);
+	if (rc > 0 && m) {
+		memset(m, 0, HOSTRES_MASK_WORDS * sizeof(*m));
+		if (topo_cpulist_parse(buf, m, TOPO_MAX_CPUS, NULL) < 0)
+			return -EINVAL;
+	}
+	return rc;
+}
+
 int hostres_default_affinity(struct hostres *h, struct hostres_tune *t, struct vs_err *err)
 {
 	uint64_t iso[HOSTRES_MASK_WORDS];
@@ -1039,12 +1064,18 @@ int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_
 			return vs_err_set(err, EINVAL, "CPU %d is not online on this host", bad);
 	}
 	if (t->mems_src != HR_UNSET) {
-		if (read_mask_at(h->sys_fd, "devices/system/node/online", have) < 0) {
+		uint64_t online[HOSTRES_MASK_WORDS];
+
+		if (memory_nodes(h, have, NULL, 0) <= 0) {
 			memset(have, 0, sizeof(have));
 			have[0] = 1; /* no NUMA: node 0 only */
 		}
+		if (read_mask_at(h->sys_fd, "devices/system/node/online", online) < 0)
+			memcpy(online, have, sizeof(online));
 		if ((bad = mask_first_outside(t->mems, have)) >= 0)
-			return vs_err_set(err, EINVAL, "memory node %d is not online on this host", bad);
+			return vs_err_set(err, EINVAL, "memory node %d %s on this host", bad,
+					  mask_first_outside(t->mems, online) == bad ? "is not online"
+					  : "has no memory (a cpuset cannot use it)");
 	}
 	for (i = 0; i < h->nh; i++) {
 		const struct hier *x = &h->hh[i];
@@ -1853,7 +1884,7 @@ int hostres_emulator_widen(struct hostres *h, struct vs_err *err)
 	char nodes[VALUE_MAX];
 	int i, fd, rc;
 
-	if (read_at(h->sys_fd, "devices/system/node/online", nodes, sizeof(nodes)) <= 0)
+	if (memory_nodes(h, NULL, nodes, sizeof(nodes)) <= 0)
 		return 0; /* not a NUMA host */
 	for (i = 0; i < h->nh; i++) {
 		struct hier *x = &h->hh[i];

@@ -91,7 +91,8 @@ cJSON *hostres_cgroups_json(const struct hostres *h);
 
 /*
  * Check a tune against the host before anything changes: CPUs online and inside the parent
- * cpuset, memory nodes online, controllers present, resctrl groups present.
+ * cpuset, memory nodes online and with memory, controllers present, a v1 quota within the
+ * parent's limit, policies vcpuset can set, resctrl groups present.
  */
 int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_err *err);
 
@@ -152,8 +153,8 @@ int hostres_vcpu_remove(struct hostres *h, int index);
 
 /*
  * libvirt's emulator cpuset.mems widening around plugs: when QEMU's cpuset group is an
- * "emulator" group on a NUMA host, widen its mems to every host node; restore puts the saved
- * value back (and is a no-op otherwise).
+ * "emulator" group on a NUMA host, widen its mems to every host node with memory
+ * (node/has_memory); restore puts the saved value back (and is a no-op otherwise).
  */
 int hostres_emulator_widen(struct hostres *h, struct vs_err *err);
 void hostres_emulator_restore(struct hostres *h);

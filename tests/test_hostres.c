@@ -968,3 +968,38 @@ Test(hostres, inherit_skips_a_policy_vcpuset_cannot_set)
 	cr_assert(strstr(err.msg, "scheduler policy deadline (6) cannot be set by vcpuset"), "%s",
 		  err.msg);
 }
+
+/* Issue 13 B5: node 1 is online but has no memory (a CPU-only or CXL node). */
+Test(hostres, memoryless_nodes_are_never_given_to_a_cpuset)
+{
+	struct hostres_tune t = tune();
+
+	hybrid_tree();
+	fx_put("sys/devices/system/node/online", "0-1\n");
+	fx_put("sys/devices/system/node/has_memory", "0\n");
+	fx_put("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/emulator/cpuset.mems", "0\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 3, "%s", err.msg);
+	cr_assert_eq(hostres_emulator_widen(h, &err), 0, "already every node with memory");
+	cr_assert_str_eq(fx_get("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/emulator/cpuset.mems"), "0\n");
+	t.mems_src = HR_GIVEN;
+	mask(t.mems, "1");
+	cr_assert_eq(hostres_validate(h, &t, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "memory node 1 has no memory (a cpuset cannot use it)"), "%s", err.msg);
+	mask(t.mems, "2");
+	cr_assert_eq(hostres_validate(h, &t, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "memory node 2 is not online"), "%s", err.msg);
+	mask(t.mems, "0");
+	cr_assert_eq(hostres_validate(h, &t, &err), 0, "%s", err.msg);
+	hostres_free(h);
+	h = NULL;
+
+	/* node 2 has memory too: widened to the nodes with memory, never to online ones */
+	fx_put("sys/devices/system/node/online", "0-3\n");
+	fx_put("sys/devices/system/node/has_memory", "0,2\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 3, "%s", err.msg);
+	cr_assert_eq(hostres_emulator_widen(h, &err), 1, "%s", err.msg);
+	cr_assert_str_eq(fx_get("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/emulator/cpuset.mems"), "0,2");
+	hostres_emulator_restore(h);
+}
