@@ -48,6 +48,10 @@ tests/%.o: tests/%.c
 tests/test_%: tests/test_%.o tests/peer.o tests/run.o $(OBJS)
 	$(CC) $(filter-out -pie,$(VS_LDFLAGS)) -no-pie $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lpthread
 
+# A stand-in for libaudit's send, LD_PRELOAD'ed by test_cli (tests/audit_shim.c says why).
+tests/audit_shim.so: tests/audit_shim.c
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -shared -fPIC -o $@ $<
+
 deps:
 	sh tests/install-deps.sh
 
@@ -72,7 +76,7 @@ lint-man:
 
 # The tests: unit (scripted QMP peer, fixtures), CLI, then end-to-end on a real QEMU guest.
 check: deps
-	$(MAKE) all $(TESTS) $(E2E) $(LIBVIRT)
+	$(MAKE) all $(TESTS) $(E2E) $(LIBVIRT) tests/audit_shim.so
 	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
@@ -85,7 +89,7 @@ check: deps
 # the end-to-end scenario with vcpuset under valgrind. Builds in place: `make clean` after.
 check-asan: deps
 	$(MAKE) clean
-	$(MAKE) SANITIZE=address,undefined all $(TESTS) $(E2E)
+	$(MAKE) SANITIZE=address,undefined all $(TESTS) $(E2E) tests/audit_shim.so
 	@set -e; export ASAN_OPTIONS=detect_leaks=1:exitcode=98 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; \
 	for t in $(TESTS); do echo "== asan $$t"; ./$$t --jobs 2; done; \
 	echo "== asan $(E2E)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
@@ -165,7 +169,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare
+	rm -f vcpuset *.o *.d tests/*.o tests/*.d tests/audit_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare
 
 .PHONY: all check check-asan check-valgrind lint-c deps guest lint-man demo install uninstall clean \
 	fuzz fuzz-build fuzz-regress lint-tidy bench

@@ -82,8 +82,13 @@ int audit_vcpu(struct vs_audit *a, const struct audit_vm *vm, int old_count, int
 	rc = audit_format(vm, old_count, new_count, msg, sizeof(msg));
 	if (rc < 0)
 		return vs_err_set(err, rc, "audit record too long");
+	/*
+	 * 0 is libaudit's "the kernel refused in a way that means audit is off for you" (another
+	 * pid namespace, a container): not a failure, as libvirt reads it too.
+	 */
+	errno = 0;
 	if (audit_log_user_message(a->fd, AUDIT_VIRT_RESOURCE, msg, NULL, NULL, NULL,
-				   success ? 1 : 0) <= 0)
+				   success ? 1 : 0) < 0)
 		return vs_err_set(err, errno ? errno : EIO, "cannot send the audit record '%s': %s",
 				  msg, strerror(errno ? errno : EIO));
 	return 0;

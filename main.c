@@ -123,6 +123,7 @@ struct ctx {
 	int exit;
 	bool tid_vanished; /* the last tid refused is no thread at all */
 	bool idq_pending;  /* identity queries sent, replies not read yet (identity()) */
+	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
 };
 
 static const char usage_text[] =
@@ -696,7 +697,10 @@ static int has_command(struct ctx *c, const char *name)
 	return found;
 }
 
-/* One audit record for a step; a failure to send is a warning. */
+/*
+ * One audit record for a step. A failure to send is a warning, or with --audit=required an
+ * error for the run: the first is kept in audit_err and the run stops after this step.
+ */
 static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 {
 	struct audit_vm vm = { c->kvm ? "kvm" : "qemu", c->audit_name, c->audit_uuid };
@@ -704,8 +708,12 @@ static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 
 	if (c->o.dry_run)
 		return;
-	if (audit_vcpu(c->audit, &vm, old_count, new_count, ok, &e) < 0)
-		warn(c, "%s", e.msg);
+	if (audit_vcpu(c->audit, &vm, old_count, new_count, ok, &e) < 0) {
+		if (c->o.audit != AUDIT_REQUIRED)
+			warn(c, "%s", e.msg);
+		else if (!c->audit_err.msg[0])
+			c->audit_err = e;
+	}
 }
 
 /*
@@ -1214,8 +1222,7 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 		gone = true; /* already removed: the refresh below confirms it */
 		memset(&c->err, 0, sizeof(c->err));
 	} else if (rc < 0) {
-		if (rc == -EREMOTEIO)
-			audit_step(c, old_count, new_count, false);
+		audit_step(c, old_count, new_count, false); /* refused, or the monitor broke */
 		return rc;
 	}
 	deadline = vs_now_ms() + unplug_timeout_ms(c);
@@ -1406,7 +1413,7 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	struct vcpu_queries ids = { 0 };
 	struct vs_err qerr;
 	cJSON *hp = NULL, *cf = NULL;
-	unsigned long id;
+	unsigned long id = 0;
 	char what[96];
 	bool queried;
 	int rc, i;
@@ -1419,8 +1426,8 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	queried = rc == 0 && send_vcpu_queries(c, &ids, &qerr) == 0;
 	if (rc == 0)
 		rc = qmp_receive(c->q, cmd->valuestring, id, COMMAND_MS, NULL, &c->err);
-	if (rc == 0 || rc == -EREMOTEIO)
-		audit_step(c, s->before, s->after, rc == 0); /* QEMU answered */
+	if (id) /* sent: a refusal and a broken monitor get a failed record, as libvirt writes */
+		audit_step(c, s->before, s->after, rc == 0);
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
 	/* QEMU took it: from here on a failure takes the vCPU out again, or says it could not. */
@@ -1544,6 +1551,13 @@ static void apply(struct ctx *c)
 			return;
 		}
 		c->done_steps++;
+		if (c->audit_err.msg[0]) {
+			c->exit = VS_EXIT_PARTIAL;
+			c->err = c->audit_err;
+			vs_err_prefix(&c->err, "--audit=required: stopped after %d of %d steps",
+				      c->done_steps, c->plan.nsteps);
+			return;
+		}
 	}
 }
 
@@ -2017,6 +2031,12 @@ int main(int argc, char **argv)
 				host_dry(&c, &c.plan.steps[i], &c.res[i]);
 		else
 			apply_all(&c);
+	}
+	if (c.audit_err.msg[0] && c.exit == VS_EXIT_OK) {
+		/* --audit=required, and a record of this run (a finished pending unplug) is lost */
+		c.exit = VS_EXIT_FAIL;
+		c.err = c.audit_err;
+		vs_err_prefix(&c.err, "--audit=required");
 	}
 	if (c.o.json) {
 		report_json(&c);

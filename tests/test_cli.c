@@ -1145,3 +1145,111 @@ Test(cli, sibling_policy_vcpuset_cannot_set_is_skipped_with_a_warning, .fini = d
 			 "siblings run deadline, which vcpuset cannot give a thread"), "%s", r.out);
 	cr_assert(has_warning("policy (siblings run deadline"), "%s", r.out);
 }
+
+/* ---- audit records (issue 13 B6), through tests/audit_shim.so in place of libaudit's send ---- */
+
+static char shim_log[64];
+
+static void shim_on(const char *mode)
+{
+	char so[PATH_MAX], asan[512];
+	const char *old = getenv("ASAN_OPTIONS");
+
+	cr_assert_not_null(realpath("tests/audit_shim.so", so), "make tests/audit_shim.so");
+	snprintf(shim_log, sizeof(shim_log), "/tmp/vcpuset-shim-%d.log", (int)getpid());
+	unlink(shim_log);
+	setenv("LD_PRELOAD", so, 1);
+	setenv("VCPUSET_SHIM_LOG", shim_log, 1);
+	if (mode)
+		setenv("VCPUSET_SHIM_AUDIT", mode, 1);
+	/* a sanitized vcpuset wants its runtime first: the shim is not sanitized */
+	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
+}
+
+static void shim_teardown(void)
+{
+	unsetenv("LD_PRELOAD");
+	unlink(shim_log);
+	finish();
+}
+
+static int shim_count(const char *needle)
+{
+	char buf[8192];
+
+	run_read_file(shim_log, buf, sizeof(buf));
+	return count_of(buf, needle);
+}
+
+Test(cli, audit_send_answering_0_is_not_a_failure, .fini = shim_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+
+	shim_on("zero");
+	serve(&cfg);
+	RUN("--json", "--no-cgroup", "--audit=required", "--socket", sock, "3");
+	if (!cJSON_IsTrue(run_item(r.json, "audit")))
+		cr_skip_test("no audit subsystem here: %s", r.out);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(shim_count("old-vcpu=2 new-vcpu=3"), 1, "the record was sent");
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 0, "no warning: %s", r.out);
+}
+
+Test(cli, audit_required_record_lost_mid_run_stops_it_with_exit_4, .fini = shim_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+
+	shim_on("fail:1");
+	serve(&cfg);
+	RUN("--json", "--no-cgroup", "--audit=required", "--socket", sock, "5");
+	if (!cJSON_IsTrue(run_item(r.json, "audit")))
+		cr_skip_test("no audit subsystem here: %s", r.out);
+	cr_assert_eq(r.exit, 4, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_message(), "--audit=required: stopped after 2 of 3 steps: cannot send "
+			 "the audit record"), "%s", error_message());
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(0), "status")), "done");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "status")), "done",
+			 "the plug whose record failed is complete (tuned), then the run stops");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(2), "status")), "planned");
+	cr_assert_eq(peer_online(peer), 4);
+	run_free(&r);
+	/* without required it is a warning, and the run goes on */
+	shim_on("fail:0");
+	RUN("--json", "--no-cgroup", "--socket", sock, "5");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(has_warning("cannot send the audit record"), "%s", r.out);
+}
+
+Test(cli, monitor_broken_in_the_middle_of_a_step_gets_a_failed_record, .fini = shim_teardown)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_add", .raw = NULL, .close_after = true },
+	};
+	static const struct peer_override ov_del[] = {
+		{ .cmd = "device_del", .raw = NULL, .close_after = true },
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .overrides = ov, .noverrides = 1 };
+
+	shim_on(NULL);
+	serve(&cfg);
+	RUN("--json", "--no-cgroup", "--socket", sock, "3");
+	if (!cJSON_IsTrue(run_item(r.json, "audit")))
+		cr_skip_test("no audit subsystem here: %s", r.out);
+	cr_assert_neq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(shim_count("0 virt=qemu resrc=vcpu reason=update"), 1, "a failed record");
+	cr_assert_eq(shim_count("old-vcpu=2 new-vcpu=3"), 1);
+	run_free(&r);
+	finish();
+	unlink(shim_log);
+	cfg = (struct peer_config){ .gen_slots = 8, .gen_online = 2, .overrides = ov_del,
+				    .noverrides = 1 };
+	serve(&cfg);
+	RUN("--json", "--no-cgroup", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	run_free(&r);
+	RUN("--json", "--no-cgroup", "--socket", sock, "2");
+	cr_assert_neq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(shim_count("0 virt=qemu"), 1, "a failed record for the unplug");
+	cr_assert_eq(shim_count("old-vcpu=3 new-vcpu=2"), 1);
+}
