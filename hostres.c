@@ -41,7 +41,8 @@ struct hostres {
 	struct hier hh[MAX_HIER];
 	bool dry;
 	void (*warn)(void *ctx, const char *msg);
-	void *warn_ctx;
+	void (*note)(void *ctx, const char *msg);
+	void *warn_ctx, *note_ctx;
 	cJSON *log;
 	int pid;
 	int state_fd, lock_fd;
@@ -72,6 +73,21 @@ static void hwarn(struct hostres *h, const char *fmt, ...)
 	va_end(ap);
 	if (h->warn)
 		h->warn(h->warn_ctx, buf);
+}
+
+/* What is normal but worth telling under --verbose. */
+static void hnote(struct hostres *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hnote(struct hostres *h, const char *fmt, ...)
+{
+	char buf[768];
+	va_list ap;
+
+	if (!h->note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	va_end(ap);
+	h->note(h->note_ctx, buf);
 }
 
 /* ---- command-line values ---- */
@@ -478,6 +494,12 @@ void hostres_set_warn(struct hostres *h, void (*warn)(void *ctx, const char *msg
 	h->warn_ctx = ctx;
 }
 
+void hostres_set_note(struct hostres *h, void (*note)(void *ctx, const char *msg), void *ctx)
+{
+	h->note = note;
+	h->note_ctx = ctx;
+}
+
 void hostres_set_log(struct hostres *h, cJSON *log)
 {
 	h->log = log;
@@ -677,8 +699,23 @@ static bool strip_suffix(char *path, const char *suffix)
 	return false;
 }
 
+/*
+ * A hierarchy where QEMU sits in the root: would vcpuset set anything there (cpu or cpuset,
+ * or a v2 root offering either)? Then skipping it is worth a warning; a cpuacct-only one
+ * (libvirt leaves QEMU in its root when mounted apart) is normal.
+ */
+static bool root_matters(const struct mnt *m, int mfd)
+{
+	char ctl[VALUE_MAX];
+
+	if (m->version == 1)
+		return has_token(m->opts, "cpu", ",") || has_token(m->opts, "cpuset", ",");
+	return read_at(mfd, "cgroup.controllers", ctl, sizeof(ctl)) >= 0 &&
+	       (has_token(ctl, "cpu", " ") || has_token(ctl, "cpuset", " "));
+}
+
 static int add_hier(struct hostres *h, const struct mnt *m, const char *field,
-		    const char *qemu_path, const char *override, bool *skipped_root,
+		    const char *qemu_path, const char *override, int *skipped_root,
 		    struct vs_err *err)
 {
 	struct hier *x = &h->hh[h->nh];
@@ -711,8 +748,12 @@ static int add_hier(struct hostres *h, const struct mnt *m, const char *field,
 			close(lfd);
 		}
 		if (strcmp(x->parent, "/") == 0 || x->parent[0] == '\0') {
+			if (root_matters(m, mfd))
+				*skipped_root += 1;
+			else
+				hnote(h, "QEMU sits in the root of the %s hierarchy (%s), as libvirt leaves "
+				      "it there: no vCPU groups in it", field[0] ? field : "v2", m->point);
 			close(mfd);
-			*skipped_root = true;
 			return 0;
 		}
 	}
@@ -791,8 +832,7 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 {
 	const struct mnt *m = NULL;
 	char rel[64], *text = NULL, *line, *save = NULL;
-	bool skipped_root = false;
-	int nm, rc, i;
+	int nm, rc, i, skipped_root = 0;
 
 	if (override && (override[0] != '/' || strstr(override, "/../") || strstr(override, "/./") ||
 			 (strlen(override) >= 3 && strcmp(override + strlen(override) - 3, "/..") == 0) ||
@@ -824,9 +864,9 @@ int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struc
 	if (rc < 0)
 		return rc;
 	if (skipped_root)
-		hwarn(h, "QEMU (pid %d) sits in the root of %s cgroup hierarchy: per-vCPU groups there "
-		      "would be shared with every other process; skipped (use --cgroup PATH)", pid,
-		      h->nh ? "a" : "every");
+		hwarn(h, "QEMU (pid %d) sits in the root of %s cgroup hierarchy with the cpu or cpuset "
+		      "controller: per-vCPU groups there would be shared with every other process; "
+		      "skipped (use --cgroup PATH)", pid, h->nh ? "a" : "every");
 	return h->nh;
 }
 

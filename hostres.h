@@ -69,6 +69,8 @@ void hostres_free(struct hostres *h);
 void hostres_set_dry(struct hostres *h, bool dry);
 void hostres_set_warn(struct hostres *h, void (*warn)(void *ctx, const char *msg), void *ctx);
 void hostres_set_log(struct hostres *h, cJSON *log);
+/* note receives what is normal but worth telling (--verbose). */
+void hostres_set_note(struct hostres *h, void (*note)(void *ctx, const char *msg), void *ctx);
 
 /*
  * 1 if tid is a thread of process pid (/proc/<pid>/task/<tid> exists), 0 if not, negative
@@ -80,7 +82,8 @@ int hostres_is_thread_of(struct hostres *h, int pid, int tid);
  * Find QEMU's (pid) cgroups and choose the parent of the vCPU groups in each hierarchy that
  * has the cpu, cpuacct or cpuset controller, plus the unified (v2) one. override, if not
  * NULL, is the parent path inside every hierarchy. Hierarchies where QEMU sits in the root
- * are skipped with a warning unless override is given. Returns the number of hierarchies.
+ * are skipped unless override is given: with a warning when they have the cpu or cpuset
+ * controller, with a note otherwise. Returns the number of hierarchies.
  */
 int hostres_cgroups_find(struct hostres *h, int pid, const char *override, struct vs_err *err);
 /* Does some hierarchy in use have the cpu (resp. cpuset) controller? */

@@ -168,6 +168,28 @@ static const char usage_text[] =
 	"Exit status: 0 done, 1 failed (guest unchanged), 2 usage or impossible COUNT,\n"
 	"3 unplug pending, 4 partial. See vcpuset(1).\n";
 
+/*
+ * Flush and close stdout before exiting, as util-linux's close_stdout does: a write error (a
+ * full disk) is said on stderr and turns a success into exit 1, or 4 when the run changed
+ * the guest. A reader that went away (EPIPE) is its own choice, not an error.
+ */
+static int close_stdout(int status, bool changed)
+{
+	int e = 0;
+
+	errno = 0;
+	if (fflush(stdout) != 0)
+		e = errno ? errno : EIO;
+	else if (ferror(stdout))
+		e = EIO;
+	if (fclose(stdout) != 0 && !e)
+		e = errno ? errno : EIO;
+	if (!e || e == EPIPE)
+		return status;
+	fprintf(stderr, "vcpuset: write error on standard output: %s\n", strerror(e));
+	return status != VS_EXIT_OK ? status : changed ? VS_EXIT_PARTIAL : VS_EXIT_FAIL;
+}
+
 __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -301,7 +323,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		switch (c) {
 		case 'h':
 			fputs(usage_text, stdout);
-			exit(VS_EXIT_OK);
+			exit(close_stdout(VS_EXIT_OK, false));
 		case 'j':
 			o->json = true;
 			break;
@@ -324,7 +346,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 			break;
 		case 'V':
 			printf("vcpuset %s\n", VCPUSET_VERSION);
-			exit(VS_EXIT_OK);
+			exit(close_stdout(VS_EXIT_OK, false));
 		case OPT_CGROUP:
 			o->cgroup = optarg;
 			break;
@@ -490,6 +512,15 @@ static void warn(struct ctx *c, const char *fmt, ...)
 static void host_warn(void *ctx, const char *msg)
 {
 	warn(ctx, "%s", msg);
+}
+
+/* What is normal but worth telling: stderr with --verbose only. */
+static void host_note(void *ctx, const char *msg)
+{
+	const struct ctx *c = ctx;
+
+	if (c->o.verbose)
+		put_line("note: ", msg);
 }
 
 static int is_qemu_thread(void *ctx, int tid)
@@ -892,6 +923,7 @@ static int gather(struct ctx *c)
 	if (rc < 0)
 		return rc;
 	hostres_set_warn(c->h, host_warn, c);
+	hostres_set_note(c->h, host_note, c);
 	hostres_set_dry(c->h, c->o.dry_run); /* reconciliation too changes nothing in a dry run */
 	if (!c->o.dry_run) {
 		const char *why = NULL;
@@ -2064,5 +2096,5 @@ int main(int argc, char **argv)
 	qmp_free(c.q);
 	hostres_free(c.h);
 	cJSON_Delete(c.warnings);
-	return c.exit;
+	return close_stdout(c.exit, c.done_steps > 0 || c.force_partial);
 }

@@ -2,6 +2,7 @@
 /* Tests for the vcpuset binary: options, exit codes and JSON, against the scripted peer. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -1252,4 +1253,53 @@ Test(cli, monitor_broken_in_the_middle_of_a_step_gets_a_failed_record, .fini = s
 	cr_assert_neq(r.exit, 0, "%s", r.out);
 	cr_assert_eq(shim_count("0 virt=qemu"), 1, "a failed record for the unplug");
 	cr_assert_eq(shim_count("old-vcpu=3 new-vcpu=2"), 1);
+}
+
+/* Run vcpuset with stdout on /dev/full; its exit status, stderr in err. */
+static int run_to_full(char *err, size_t size, const char *const *args)
+{
+	const char *bin = getenv("VCPUSET_BIN") ? getenv("VCPUSET_BIN") : "./vcpuset";
+	const char *argv[32];
+	char path[64];
+	int st, i;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/tmp/vcpuset-full-%d.err", (int)getpid());
+	argv[0] = bin;
+	for (i = 0; args[i] && i < 30; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		int out = open("/dev/full", O_WRONLY), e = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(out, 1);
+		dup2(e, 2);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	run_read_file(path, err, size);
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Issue 13 B7: output that cannot be written is an error, on every output path. */
+Test(cli, output_that_cannot_be_written_is_exit_1_with_a_message)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char err[1024];
+
+	cr_assert_eq(run_to_full(err, sizeof(err), (const char *const[]){ "--help", NULL }), 1, "%s", err);
+	cr_assert(strstr(err, "vcpuset: write error on standard output: No space left on device"),
+		  "%s", err);
+	cr_assert_eq(run_to_full(err, sizeof(err), (const char *const[]){ "-V", NULL }), 1, "%s", err);
+	serve(&cfg);
+	cr_assert_eq(run_to_full(err, sizeof(err), (const char *const[]){ "--json", "--status",
+		     "--socket", sock, NULL }), 1, "%s", err);
+	cr_assert(strstr(err, "write error on standard output"), "%s", err);
+	/* a run that changed the guest says so: exit 4, not "unchanged" */
+	cr_assert_eq(run_to_full(err, sizeof(err), (const char *const[]){ "--json", "--no-cgroup",
+		     "--no-audit", "--socket", sock, "3", NULL }), 4, "%s", err);
+	cr_assert_eq(peer_online(peer), 3, "the step itself was done");
 }

@@ -100,6 +100,14 @@ static void collect_warning(void *ctx, const char *msg)
 	cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
 }
 
+static cJSON *notes;
+
+static void collect_note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cJSON_AddItemToArray(notes, cJSON_CreateString(msg));
+}
+
 static void setup(void)
 {
 	char p[128];
@@ -119,6 +127,7 @@ static void setup(void)
 	fx_put("sys/devices/system/node/online", "0-1\n");
 	log_ = cJSON_CreateArray();
 	warnings = cJSON_CreateArray();
+	notes = cJSON_CreateArray();
 	memset(&err, 0, sizeof(err));
 	h = NULL;
 }
@@ -136,6 +145,7 @@ static void teardown(void)
 	hostres_free(h);
 	cJSON_Delete(log_);
 	cJSON_Delete(warnings);
+	cJSON_Delete(notes);
 	if (write(thread_pipe[1], "x", 1) == 1)
 		pthread_join(thread, NULL);
 	close(thread_pipe[0]);
@@ -157,6 +167,7 @@ static void open_fx(void)
 	cr_assert_eq(hostres_open(&roots, &h, &err), 0, "%s", err.msg);
 	hostres_set_log(h, log_);
 	hostres_set_warn(h, collect_warning, NULL);
+	hostres_set_note(h, collect_note, NULL);
 }
 
 static void put_mountinfo(const char *lines)
@@ -1002,4 +1013,33 @@ Test(hostres, memoryless_nodes_are_never_given_to_a_cpuset)
 	cr_assert_eq(hostres_emulator_widen(h, &err), 1, "%s", err.msg);
 	cr_assert_str_eq(fx_get("v1/cpuset/machine/qemu-1-vm1.libvirt-qemu/emulator/cpuset.mems"), "0,2");
 	hostres_emulator_restore(h);
+}
+
+/*
+ * Issue 13 B7: libvirt leaves QEMU in the root of a cpuacct mounted on its own (and of a v2
+ * root without cpu or cpuset): normal, a note; the root of cpu or cpuset is a warning.
+ */
+Test(hostres, qemu_in_a_root_vcpuset_would_not_tune_is_a_note_not_a_warning)
+{
+	put_mountinfo("31 25 0:27 / @/v1/cpu rw - cgroup cgroup rw,cpu\n"
+		      "32 25 0:28 / @/v1/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+		      "34 25 0:30 / @/v2 rw - cgroup2 cgroup2 rw\n");
+	put_qemu_cgroup("3:cpu:/machine/qemu-1-vm1.libvirt-qemu/emulator\n2:cpuacct:/\n0::/\n");
+	fx_mkdir("v1/cpu/machine/qemu-1-vm1.libvirt-qemu/emulator");
+	fx_mkdir("v1/cpuacct");
+	fx_put("v2/cgroup.controllers", "io memory\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	cr_assert_eq(cJSON_GetArraySize(warnings), 0, "%s", cJSON_PrintUnformatted(warnings));
+	cr_assert_eq(cJSON_GetArraySize(notes), 2);
+	cr_assert(strstr(cJSON_GetArrayItem(notes, 0)->valuestring, "root of the cpuacct hierarchy"),
+		  "%s", cJSON_GetArrayItem(notes, 0)->valuestring);
+	hostres_free(h);
+	h = NULL;
+	/* the same with QEMU in the root of cpu: that one matters */
+	put_qemu_cgroup("3:cpu:/\n2:cpuacct:/\n0::/\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(cJSON_GetArraySize(warnings), 1);
+	cr_assert(strstr(cJSON_GetArrayItem(warnings, 0)->valuestring, "with the cpu or cpuset controller"));
 }
