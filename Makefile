@@ -28,6 +28,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriteri
 
 OBJS = qmp.o topo.o hostres.o audit.o
 TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli \
+	tests/test_security \
 	tests/test_faults
 E2E = tests/test_e2e
 LIBVIRT = tests/test_libvirt

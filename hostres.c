@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hostres.h"
@@ -516,6 +518,42 @@ int hostres_is_thread_of(struct hostres *h, int pid, int tid)
 	if (fstatat(h->proc_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return S_ISDIR(st.st_mode) ? 1 : 0;
 	return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+}
+
+int hostres_holds_socket(struct hostres *h, int pid, unsigned long ino, struct vs_err *err)
+{
+	char rel[48], want[48], link[64];
+	struct dirent *d;
+	DIR *dir;
+	int fd, found = 0;
+	ssize_t n;
+
+	snprintf(rel, sizeof(rel), "%d/fd", pid);
+	fd = openat(h->proc_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return vs_err_set(err, errno, "cannot read /proc/%d/fd: %s", pid, strerror(errno));
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return vs_err_set(err, errno, "cannot read /proc/%d/fd: %s", pid, strerror(errno));
+	}
+	snprintf(want, sizeof(want), "socket:[%lu]", ino);
+	while (!found && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(dir), d->d_name, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	closedir(dir);
+	return found;
+}
+
+bool hostres_pidfd_alive(int pidfd)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
 }
 
 /* ---- finding the cgroups ---- */
@@ -1993,7 +2031,8 @@ int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct v
 	p = strrchr(buf, ')');
 	if (!p)
 		return vs_err_set(err, EINVAL, "/proc/%d/stat is not in the expected format", pid);
-	for (field = 2; field < 21 && p; field++)
+	/* p ends field 2; each space found starts the next field: stop at field 22, starttime */
+	for (field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p || !(p[1] >= '0' && p[1] <= '9'))
 		return vs_err_set(err, EINVAL, "/proc/%d/stat has no start time", pid);
@@ -2008,18 +2047,57 @@ int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct v
 
 int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err)
 {
+	char comp[NAME_MAX + 1];
+	const char *p = dir;
 	struct stat st;
-	int fd;
+	int fd, nfd;
 
 	snprintf(h->state_path, sizeof(h->state_path), "%s", dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return vs_err_set(err, errno, "cannot create the state directory %s: %s", dir,
-				  strerror(errno));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir[0] != '/')
+		return vs_err_set(err, EINVAL, "the state directory %s is not an absolute path", dir);
+	/* one component at a time, never through a symlink; only the last one is made */
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return vs_err_set(err, errno, "cannot open the state directory %s: %s", dir,
-				  errno == ELOOP || errno == ENOTDIR ? "not a directory (a symlink?)"
-								     : strerror(errno));
+		return vs_err_set(err, errno, "cannot open /: %s", strerror(errno));
+	while (*p) {
+		size_t n;
+		bool last;
+
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		last = p[n + strspn(p + n, "/")] == '\0';
+		if (n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			return vs_err_set(err, EINVAL, "the state directory %s has a '.' or '..' "
+					  "component", dir);
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n;
+		if (last && mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+			int e = errno;
+
+			close(fd);
+			return vs_err_set(err, e, "cannot create the state directory %s: %s", dir,
+					  strerror(e));
+		}
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			int e = errno;
+
+			if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				e = ELOOP;
+			close(fd);
+			if (e == ELOOP)
+				return vs_err_set(err, e, "the state directory %s: its path goes "
+						  "through a symlink ('%s'): refusing", dir, comp);
+			return vs_err_set(err, e, "the state directory %s: %s", dir, strerror(e));
+		}
+		close(fd);
+		fd = nfd;
+	}
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
 		close(fd);
 		return vs_err_set(err, EPERM, "the state directory %s must be owned by uid %d and "
@@ -2031,13 +2109,49 @@ int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err)
 	return 0;
 }
 
+/*
+ * Ledgers of VMs that are gone: no process with that pid, or one started at another time
+ * (the pid was given to a new process). Their entries can never be finished; removed.
+ */
+void hostres_state_gc(struct hostres *h)
+{
+	struct dirent *d;
+	DIR *dir;
+	int fd;
+
+	if (h->state_fd < 0 || h->dry)
+		return;
+	fd = openat(h->state_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((d = readdir(dir))) {
+		struct hostres_vmkey k;
+		unsigned long long start;
+		char tail[8];
+		int pid;
+
+		if (sscanf(d->d_name, "qemu-%d-%llu.%7s", &pid, &start, tail) != 3 ||
+		    strcmp(tail, "json") != 0 || pid <= 0)
+			continue;
+		if (hostres_vm_key(h, pid, &k, NULL) == 0 && k.start == start)
+			continue;
+		if (unlinkat(dirfd(dir), d->d_name, 0) == 0)
+			hnote(h, "removed %s/%s: QEMU pid %d %s", h->state_path, d->d_name, pid,
+			      kill(pid, 0) == 0 || errno == EPERM ? "is another process now" : "is gone");
+	}
+	closedir(dir);
+}
+
 static void key_name(const struct hostres_vmkey *k, const char *ext, char *buf, size_t size)
 {
 	snprintf(buf, size, "qemu-%d-%llu.%s", k->pid, k->start, ext);
 }
 
-int hostres_lock(struct hostres *h, const char *socket_path, double timeout_s,
-		 struct vs_err *err)
+int hostres_lock(struct hostres *h, unsigned long long dev, unsigned long long ino,
+		 double timeout_s, struct vs_err *err)
 {
 	double until = vs_now_ms() + timeout_s * 1000.0;
 	char name[96], holder[32], mine[32];
@@ -2046,10 +2160,7 @@ int hostres_lock(struct hostres *h, const char *socket_path, double timeout_s,
 
 	if (h->state_fd < 0)
 		return vs_err_set(err, EBADF, "no state directory");
-	if (lstat(socket_path, &sst) < 0)
-		return 0; /* connecting will say what is wrong with it */
-	snprintf(name, sizeof(name), "sock-%llu-%llu.lock", (unsigned long long)sst.st_dev,
-		 (unsigned long long)sst.st_ino);
+	snprintf(name, sizeof(name), "sock-%llu-%llu.lock", dev, ino);
 	fd = openat(h->state_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return vs_err_set(err, errno, "cannot open the lock %s/%s: %s", h->state_path, name,

@@ -79,6 +79,15 @@ void hostres_set_note(struct hostres *h, void (*note)(void *ctx, const char *msg
 int hostres_is_thread_of(struct hostres *h, int pid, int tid);
 
 /*
+ * Does process pid hold the socket with inode ino among its fds (/proc/<pid>/fd)? 1 yes, 0 no,
+ * negative errno if they cannot be read. The proof that pid serves a monitor connection.
+ */
+int hostres_holds_socket(struct hostres *h, int pid, unsigned long ino, struct vs_err *err);
+
+/* Is the process of this pidfd still alive (not exited)? */
+bool hostres_pidfd_alive(int pidfd);
+
+/*
  * Find QEMU's (pid) cgroups and choose the parent of the vCPU groups in each hierarchy that
  * has the cpu, cpuacct or cpuset controller, plus the unified (v2) one. override, if not
  * NULL, is the parent path inside every hierarchy. Hierarchies where QEMU sits in the root
@@ -174,18 +183,25 @@ struct hostres_vmkey {
 };
 int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct vs_err *err);
 
-/* Open (making it, mode 0700, if missing) the state directory; it must not be a symlink. */
+/*
+ * Open (making its last component, mode 0700, if missing) the state directory, walking the
+ * absolute path dir one component at a time without following a symlink; the directory
+ * must be owned by the effective uid and not writable by group or others.
+ */
 int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err);
+
+/* Remove the ledgers of VMs that are gone (no such pid, or another start time); notes say. */
+void hostres_state_gc(struct hostres *h);
 
 /*
  * Take the VM's lock before connecting to its monitor socket (flock on
- * sock-<dev>-<inode>.lock: the socket file is QEMU's for its whole life), waiting up to
- * timeout_s. Taken before connecting, so that runs reach QEMU's one monitor slot in lock
- * order. -EWOULDBLOCK on timeout, the message naming the holder's pid. Held until
- * hostres_free().
+ * sock-<dev>-<inode>.lock, from the fstat of the socket file opened once, qmp_socket_id: the
+ * socket file is QEMU's for its whole life), waiting up to timeout_s. Taken before
+ * connecting, so that runs reach QEMU's one monitor slot in lock order. -EWOULDBLOCK on
+ * timeout, the message naming the holder's pid. Held until hostres_free().
  */
-int hostres_lock(struct hostres *h, const char *socket_path, double timeout_s,
-		 struct vs_err *err);
+int hostres_lock(struct hostres *h, unsigned long long dev, unsigned long long ino,
+		 double timeout_s, struct vs_err *err);
 
 /*
  * The VM's ledger of pending unplugs: *out is a new JSON array (empty when there is no

@@ -58,6 +58,7 @@ struct opts {
 	double lock_timeout_s;
 	enum audit_mode audit;
 	bool wait;
+	bool trust_pid; /* --trust-pid: a peer without a pidfd, or without proof */
 	bool status;
 	bool dry_run;
 	bool json;
@@ -123,6 +124,7 @@ struct ctx {
 	int exit;
 	bool tid_vanished; /* the last tid refused is no thread at all */
 	bool idq_pending;  /* identity queries sent, replies not read yet (identity()) */
+	int pidfd;         /* QEMU's, owned by c->q; -1 without one (--trust-pid) */
 	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
 };
 
@@ -164,6 +166,8 @@ static const char usage_text[] =
 	"     --state-dir DIR    pending unplugs and locks (default /run/vcpuset)\n"
 	"     --lock-timeout S   wait this long for another vcpuset on the same VM (default 10)\n"
 	"     --wait             wait (up to --timeout) for pending unplugs to finish\n"
+	"     --trust-pid        accept QEMU's pid without proof (kernels before 6.5 have no\n"
+	"                        pidfd for it): unsafe on a socket others can reach\n"
 	"\n"
 	"Exit status: 0 done, 1 failed (guest unchanged), 2 usage or impossible COUNT,\n"
 	"3 unplug pending, 4 partial. See vcpuset(1).\n";
@@ -269,6 +273,7 @@ enum {
 	OPT_STATE_DIR,
 	OPT_LOCK_TIMEOUT,
 	OPT_WAIT,
+	OPT_TRUST_PID,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -309,6 +314,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "uuid", required_argument, NULL, OPT_UUID },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+		{ "trust-pid", no_argument, NULL, OPT_TRUST_PID },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -393,6 +399,9 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 			break;
 		case OPT_WAIT:
 			o->wait = true;
+			break;
+		case OPT_TRUST_PID:
+			o->trust_pid = true;
 			break;
 		case OPT_PERIOD:
 			if (hostres_parse_period(optarg, &tu->period, &err) < 0)
@@ -559,6 +568,15 @@ static int receive_vcpu_queries(struct ctx *c, const struct vcpu_queries *ids, c
 	return rc < 0 ? rc : qmp_receive(c->q, TOPO_CMD_CPUS, ids->cf, COMMAND_MS, cf, err);
 }
 
+/* After acting on threads by number: was QEMU there all along? */
+static int qemu_alive(struct ctx *c, struct vs_err *err)
+{
+	if (c->pidfd >= 0 && !hostres_pidfd_alive(c->pidfd))
+		return vs_err_set(err, ESRCH, "QEMU (pid %d) has exited: its thread ids may be "
+				  "another process's now", c->pid);
+	return 0;
+}
+
 static int identity(struct ctx *c);
 
 /*
@@ -598,6 +616,8 @@ static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
 			 * listing it: ask again. A thread of another process fails at once.
 			 */
 			rc = topo_check_tids(nt, c->pid, is_qemu_thread, c, err);
+			if (rc == 0)
+				rc = qemu_alive(c, err);
 			if (rc < 0) {
 				topo_free(nt);
 				nt = NULL;
@@ -761,17 +781,66 @@ static int find_cgroups(struct ctx *c)
 	return c->cgroups_rc;
 }
 
-/* The state directory and the VM's lock, before connecting: runs queue here, in order. */
+/*
+ * The state directory and the VM's lock, before connecting: runs queue here, in order. The
+ * lock is keyed on the socket file opened (qmp_open), not on its name.
+ */
 static int state_lock(struct ctx *c)
 {
-	struct vs_err e = { 0 };
+	unsigned long long dev, ino;
+	int rc;
 
-	if (hostres_state_open(c->h, c->o.state_dir, &e) < 0) {
-		warn(c, "no lock and no record of pending unplugs: %s", e.msg);
-		return 0;
-	}
-	return hostres_lock(c->h, c->o.socket, c->o.lock_timeout_s, &c->err);
+	rc = hostres_state_open(c->h, c->o.state_dir, &c->err);
+	if (rc < 0)
+		return vs_err_prefix(&c->err, "no lock and no record of pending unplugs");
+	qmp_socket_id(c->q, &dev, &ino);
+	return hostres_lock(c->h, dev, ino, c->o.lock_timeout_s, &c->err);
 }
+
+/*
+ * Prove who serves the socket before believing anything of it. SO_PEERCRED's pid is whoever
+ * last called listen() on it: that process may have exited and its number gone to another
+ * (another VM's QEMU). The pidfd pins the process, and it must hold the other end of this
+ * very connection; it is checked alive again after the proof (the pid was not reused
+ * meanwhile) and after acting.
+ */
+static int prove_peer(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+	unsigned long ino = 0;
+	int pid = qmp_peer_pid(c->q), rc;
+
+	c->pidfd = qmp_peer_pidfd(c->q);
+	/* kernels from 6.16 hand out a pidfd of an exited process too: ask it */
+	if (qmp_peer_gone(c->q) || (c->pidfd >= 0 && !hostres_pidfd_alive(c->pidfd)))
+		return vs_err_set(&c->err, ESRCH, "the process that listened on '%s' (pid %d) has "
+				  "exited: the pid the kernel reports may be another process's now; "
+				  "refusing", c->o.socket, pid);
+	if (c->pidfd < 0 && !c->o.trust_pid)
+		return vs_err_set(&c->err, EOPNOTSUPP, "the kernel gives no pidfd for the process "
+				  "serving '%s' (Linux 6.5 or later does): its pid %d cannot be proven "
+				  "to be QEMU's; refusing (--trust-pid accepts it)", c->o.socket, pid);
+	rc = qmp_peer_inode(c->q, &ino, &e);
+	if (rc == 0)
+		rc = hostres_holds_socket(c->h, pid, ino, &e);
+	if (rc <= 0 && qmp_hung_up(c->q)) /* nobody holds a closed end: say what happened */
+		return vs_err_set(&c->err, EPIPE, "QEMU closed the monitor connection");
+	if (rc == 0)
+		return vs_err_set(&c->err, EPERM, "pid %d, which the kernel names as listening on '%s', "
+				  "does not hold the other end of this connection: it is not the "
+				  "process serving the monitor (the pid of whoever last called listen() "
+				  "is reported, and it may be reused); refusing", pid, c->o.socket);
+	if (rc < 0 && !c->o.trust_pid)
+		return vs_err_set(&c->err, vs_errno_of(rc), "cannot prove that pid %d serves '%s': %s; "
+				  "refusing (--trust-pid accepts it)", pid, c->o.socket, e.msg);
+	if (rc < 0)
+		warn(c, "pid %d is trusted as QEMU without proof (--trust-pid): %s", pid, e.msg);
+	if (c->pidfd >= 0 && !hostres_pidfd_alive(c->pidfd))
+		return vs_err_set(&c->err, ESRCH, "QEMU (pid %d) exited while it was identified", pid);
+	c->pid = pid;
+	return 0;
+}
+
 
 /* The VM's key for its ledger: QEMU's pid and start time. */
 static void state_key(struct ctx *c)
@@ -934,14 +1003,20 @@ static int gather(struct ctx *c)
 		if (why)
 			warn(c, "%s", why);
 	}
-	rc = state_lock(c); /* before connecting: a second vcpuset queues here */
+	rc = qmp_open(c->o.socket, &c->q, err); /* the name is looked up here, once */
+	if (rc == 0)
+		rc = state_lock(c); /* before connecting: a second vcpuset queues here */
+	if (rc == 0)
+		rc = qmp_dial(c->q, CONNECT_MS, err);
+	if (rc == 0) /* the greeting says QEMU has accepted: the connection's end is its fd now */
+		rc = qmp_await(c->q, CONNECT_MS, err);
+	if (rc == 0)
+		rc = prove_peer(c);
 	if (rc < 0)
 		return rc;
-	rc = qmp_connect(c->o.socket, CONNECT_MS, &c->q, err);
-	if (rc < 0)
-		return rc;
-	c->pid = qmp_peer_pid(c->q);
+	qmp_keep_events(c->q, topo_events); /* and no other: they are dropped as they come */
 	state_key(c);
+	hostres_state_gc(c->h);
 	if (c->o.verbose)
 		qmp_set_trace(c->q, trace_stderr, NULL);
 	/*
@@ -2035,6 +2110,7 @@ int main(int argc, char **argv)
 	c.host_log = cJSON_CreateArray();
 	c.reconciled = cJSON_CreateArray();
 	c.inherit_from = -1;
+	c.pidfd = -1;
 	c.exit = VS_EXIT_FAIL;
 
 	rc = gather(&c);

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qmp: a bounded QMP client for one unix socket — greeting, commands by id, events. */
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,14 +19,23 @@
 
 #define BUF_KEEP (128u << 10) /* read buffer kept between messages */
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; not in glibc 2.36's headers */
+#endif
+
 struct event_node {
 	cJSON *ev;
+	size_t size; /* its text's */
 	struct event_node *next;
 };
 
 struct qmp {
 	int fd;
+	int path_fd;  /* O_PATH of the socket file, for qmp_dial; -1 once connected or adopted */
+	unsigned long long dev, ino; /* the socket file's, from that fd's fstat */
 	int pid;
+	int pidfd;    /* SO_PEERPIDFD, -1 when the kernel has none */
+	bool pid_gone; /* the kernel refused a pidfd: the listener has exited */
 	char name[128];
 	char version[32];
 	unsigned long next_id;
@@ -33,8 +46,10 @@ struct qmp {
 	char *buf;
 	size_t len, cap, scanned;
 	bool eof;
+	size_t start; /* buf[start..len) is unread: lines are consumed by moving start */
 	struct event_node *head, *tail;
-	size_t nevents;
+	size_t nevents, event_bytes;
+	const char *const *keep; /* event names kept (NULL-terminated); NULL = all */
 	qmp_trace_fn trace;
 	void *trace_ctx;
 };
@@ -65,6 +80,8 @@ static int qmp_new(int fd, const char *name, struct qmp **out, struct vs_err *er
 		return vs_err_set(err, ENOMEM, "out of memory");
 	}
 	q->fd = fd;
+	q->path_fd = -1;
+	q->pidfd = -1;
 	q->max_msg = VS_MAX_MESSAGE;
 	q->next_id = 1;
 	q->recv_next = 1;
@@ -73,10 +90,28 @@ static int qmp_new(int fd, const char *name, struct qmp **out, struct vs_err *er
 	return 0;
 }
 
-int qmp_adopt_fd(int fd, const char *name, struct qmp **out, struct vs_err *err)
+/*
+ * Who listens: SO_PEERCRED's pid is whoever last called listen() on the socket, who may have
+ * exited (and the number been given to another process); SO_PEERPIDFD pins that process, or
+ * fails when it is gone.
+ */
+static void peer_ids(struct qmp *q)
 {
 	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
+	socklen_t len = sizeof(cr);
+	int pfd = -1;
+
+	if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && len == sizeof(cr))
+		q->pid = cr.pid;
+	len = sizeof(pfd);
+	if (getsockopt(q->fd, SOL_SOCKET, SO_PEERPIDFD, &pfd, &len) == 0 && len == sizeof(pfd))
+		q->pidfd = pfd;
+	else if (errno == ESRCH || errno == EINVAL)
+		q->pid_gone = true;
+}
+
+int qmp_adopt_fd(int fd, const char *name, struct qmp **out, struct vs_err *err)
+{
 	int rc, fl;
 
 	fl = fcntl(fd, F_GETFL);
@@ -89,36 +124,68 @@ int qmp_adopt_fd(int fd, const char *name, struct qmp **out, struct vs_err *err)
 	rc = qmp_new(fd, name, out, err);
 	if (rc < 0)
 		return rc;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 && crlen == sizeof(cr))
-		(*out)->pid = cr.pid;
+	peer_ids(*out);
 	return 0;
 }
 
-int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_err *err)
+int qmp_open(const char *path, struct qmp **out, struct vs_err *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct pollfd pfd;
+	struct sockaddr_un sa;
 	struct stat st;
-	socklen_t len;
-	int fd = -1, rc, soerr = 0;
+	int pfd, rc;
 
 	*out = NULL;
-	if (lstat(path, &st) < 0)
-		return vs_err_set(err, errno, "socket '%s': %s", path, strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return vs_err_set(err, ENOTSOCK, "'%s' is %s, not a unix socket", path,
-				  file_kind(st.st_mode));
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return vs_err_set(err, ENAMETOOLONG, "socket path '%s' is too long (%zu bytes at most)",
 				  path, sizeof(sa.sun_path) - 1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* the name is looked up once: what is checked is what is connected to, and locked */
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return vs_err_set(err, errno, "socket '%s': %s", path, strerror(errno));
+	if (fstat(pfd, &st) < 0) {
+		rc = vs_err_set(err, errno, "socket '%s': %s", path, strerror(errno));
+		close(pfd);
+		return rc;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		close(pfd);
+		return vs_err_set(err, ENOTSOCK, "'%s' is %s, not a unix socket", path,
+				  file_kind(st.st_mode));
+	}
+	rc = qmp_new(-1, path, out, err);
+	if (rc < 0) {
+		close(pfd);
+		return rc;
+	}
+	(*out)->path_fd = pfd;
+	(*out)->dev = (unsigned long long)st.st_dev;
+	(*out)->ino = (unsigned long long)st.st_ino;
+	return 0;
+}
 
+void qmp_socket_id(const struct qmp *q, unsigned long long *dev, unsigned long long *ino)
+{
+	*dev = q->dev;
+	*ino = q->ino;
+}
+
+int qmp_dial(struct qmp *q, int timeout_ms, struct vs_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pollfd pfd;
+	socklen_t len;
+	int fd = -1, rc, soerr = 0, fl;
+
+	if (q->path_fd < 0 || q->fd >= 0)
+		return vs_err_set(err, EINVAL, "'%s' is not a socket waiting to be connected", q->name);
+	/* through the inode opened and checked, whatever the name points at now */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", q->path_fd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return vs_err_set(err, errno, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno != EAGAIN && errno != EINPROGRESS) {
-			rc = vs_err_set(err, errno, "connect '%s': %s", path, strerror(errno));
+			rc = vs_err_set(err, errno, "connect '%s': %s", q->name, strerror(errno));
 			goto fail;
 		}
 		/* A full listen backlog: the monitor is not accepting anybody. */
@@ -127,25 +194,123 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_er
 		len = sizeof(soerr);
 		if (rc == 0) {
 			rc = vs_err_set(err, EBUSY, "connect '%s': no answer within %d ms: the monitor "
-					"is busy with another client", path, timeout_ms);
+					"is busy with another client", q->name, timeout_ms);
 			goto fail;
 		}
 		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr) {
-			rc = vs_err_set(err, soerr ? soerr : errno, "connect '%s': %s", path,
+			rc = vs_err_set(err, soerr ? soerr : errno, "connect '%s': %s", q->name,
 					strerror(soerr ? soerr : errno));
 			goto fail;
 		}
 	}
-	rc = qmp_adopt_fd(fd, path, out, err);
-	if (rc == 0 && *out && (*out)->pid <= 0) {
-		qmp_free(*out);
-		*out = NULL;
-		return vs_err_set(err, EPROTO, "socket '%s': the kernel did not report the peer's pid",
-				  path);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		rc = vs_err_set(err, errno, "monitor fd: %s", strerror(errno));
+		goto fail;
 	}
-	return rc;
+	q->fd = fd;
+	close(q->path_fd);
+	q->path_fd = -1;
+	peer_ids(q);
+	if (q->pid <= 0 && !q->pid_gone)
+		return vs_err_set(err, EPROTO, "socket '%s': the kernel did not report the peer's pid",
+				  q->name);
+	return 0;
 fail:
 	close(fd);
+	return rc;
+}
+
+int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_err *err)
+{
+	int rc = qmp_open(path, out, err);
+
+	if (rc == 0)
+		rc = qmp_dial(*out, timeout_ms, err);
+	if (rc < 0) {
+		qmp_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int qmp_peer_pidfd(const struct qmp *q)
+{
+	return q->pidfd;
+}
+
+bool qmp_peer_gone(const struct qmp *q)
+{
+	return q->pid_gone;
+}
+
+int qmp_peer_inode(const struct qmp *q, unsigned long *ino, struct vs_err *err)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} rq;
+	union {
+		struct nlmsghdr nlh;
+		char buf[8192];
+	} rb;
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	struct stat st;
+	struct nlmsghdr *h;
+	ssize_t n;
+	int nfd, rc = -ENOENT;
+
+	*ino = 0;
+	if (fstat(q->fd, &st) < 0)
+		return vs_err_set(err, errno, "fstat of the monitor connection: %s", strerror(errno));
+	nfd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nfd < 0)
+		return vs_err_set(err, errno, "sock_diag: %s", strerror(errno));
+	memset(&rq, 0, sizeof(rq));
+	rq.nlh.nlmsg_len = sizeof(rq);
+	rq.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	rq.nlh.nlmsg_flags = NLM_F_REQUEST;
+	rq.req.sdiag_family = AF_UNIX;
+	rq.req.udiag_states = (__u32)-1;
+	rq.req.udiag_ino = (__u32)st.st_ino;
+	rq.req.udiag_show = UDIAG_SHOW_PEER;
+	rq.req.udiag_cookie[0] = rq.req.udiag_cookie[1] = (__u32)-1;
+	if (sendto(nfd, &rq, sizeof(rq), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0) {
+		rc = vs_err_set(err, errno, "sock_diag: %s", strerror(errno));
+		goto out;
+	}
+	n = recv(nfd, &rb, sizeof(rb), 0);
+	if (n < 0) {
+		rc = vs_err_set(err, errno, "sock_diag: %s", strerror(errno));
+		goto out;
+	}
+	for (h = &rb.nlh; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		struct unix_diag_msg *m = NLMSG_DATA(h);
+		struct rtattr *a;
+		int alen;
+
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			struct nlmsgerr *e = NLMSG_DATA(h);
+
+			rc = vs_err_set(err, e->error ? -e->error : EIO, "sock_diag: %s",
+					strerror(e->error ? -e->error : EIO));
+			goto out;
+		}
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+		    m->udiag_ino != (__u32)st.st_ino)
+			continue;
+		alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+		for (a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+			if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= sizeof(__u32)) {
+				*ino = *(__u32 *)RTA_DATA(a);
+				rc = 0;
+			}
+	}
+	if (rc < 0)
+		rc = vs_err_set(err, ENOENT, "sock_diag does not name the other end of the monitor "
+				"connection");
+out:
+	close(nfd);
 	return rc;
 }
 
@@ -162,6 +327,10 @@ void qmp_free(struct qmp *q)
 	}
 	if (q->fd >= 0)
 		close(q->fd);
+	if (q->path_fd >= 0)
+		close(q->path_fd);
+	if (q->pidfd >= 0)
+		close(q->pidfd);
 	free(q->buf);
 	free(q);
 }
@@ -216,6 +385,13 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 			return -ETIMEDOUT;
 		break;
 	}
+	if (q->start && q->cap - q->len < want) {
+		/* the lines read are gone: move the unread rest to the front, once per fill */
+		memmove(q->buf, q->buf + q->start, q->len - q->start);
+		q->len -= q->start;
+		q->scanned -= q->start;
+		q->start = 0;
+	}
 	if (q->cap - q->len < want) {
 		size_t ncap = q->cap ? q->cap : want;
 		char *nb;
@@ -237,7 +413,8 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 		return vs_err_set(err, errno, "read from monitor: %s", strerror(errno));
 	if (n <= 0) {
 		q->eof = true;
-		return vs_err_set(err, EPIPE, q->len ? "QEMU closed the monitor in the middle of a message"
+		return vs_err_set(err, EPIPE, q->len > q->start
+					     ? "QEMU closed the monitor in the middle of a message"
 					     : "QEMU closed the monitor connection");
 	}
 	q->len += (size_t)n;
@@ -340,20 +517,39 @@ static cJSON *parse_text(const char *text, size_t len)
 }
 
 /*
- * Next complete message, parsed; waits until deadline. Blank lines are skipped. Returns 1
- * with *msg, -ETIMEDOUT, or another negative errno.
+ * Past the deadline, a loop that keeps finding input goes round at most this many more
+ * times: enough to take what had arrived in time (a message and the EOF behind it), never a
+ * stream that does not stop (blank lines, events, a message trickling in byte by byte).
  */
-static int read_message(struct qmp *q, double deadline, cJSON **msg, struct vs_err *err)
-{
-	char *nl;
-	size_t linelen, used;
-	int rc;
+#define LATE_ROUNDS 3
 
+static bool too_late(double deadline, int *late)
+{
+	return vs_now_ms() >= deadline && ++*late > LATE_ROUNDS;
+}
+
+/*
+ * Next complete message, parsed; waits until deadline, which holds whatever arrives: blank
+ * lines are skipped, but one deadline bounds them all. Returns 1 with *msg (and its size in
+ * *size, if not NULL), -ETIMEDOUT, or another negative errno.
+ */
+static int read_message(struct qmp *q, double deadline, cJSON **msg, size_t *size,
+			struct vs_err *err)
+{
+	char *nl, *line;
+	size_t linelen, used;
+	int rc, late = 0;
+
+	*msg = NULL;
 	for (;;) {
+		if (too_late(deadline, &late))
+			return -ETIMEDOUT;
+		if (q->scanned < q->start)
+			q->scanned = q->start;
 		nl = q->len > q->scanned ? memchr(q->buf + q->scanned, '\n', q->len - q->scanned) : NULL;
 		if (!nl) {
 			q->scanned = q->len;
-			if (q->len > q->max_msg)
+			if (q->len - q->start > q->max_msg)
 				return vs_err_set(err, EMSGSIZE, "QMP message from QEMU exceeds %zu bytes",
 						  q->max_msg);
 			rc = fill(q, deadline, err);
@@ -361,67 +557,111 @@ static int read_message(struct qmp *q, double deadline, cJSON **msg, struct vs_e
 				return rc;
 			continue;
 		}
-		used = (size_t)(nl - q->buf) + 1;
+		line = q->buf + q->start;
+		used = (size_t)(nl - line) + 1;
 		linelen = used - 1;
-		if (linelen > 0 && q->buf[linelen - 1] == '\r')
+		if (linelen > 0 && line[linelen - 1] == '\r')
 			linelen--;
 		if (linelen > q->max_msg)
 			return vs_err_set(err, EMSGSIZE, "QMP message from QEMU exceeds %zu bytes",
 					  q->max_msg);
 		if (linelen > 0 && q->trace)
-			q->trace(q->trace_ctx, '<', q->buf, linelen);
-		*msg = linelen ? parse_text(q->buf, linelen) : NULL;
+			q->trace(q->trace_ctx, '<', line, linelen);
+		*msg = linelen ? parse_text(line, linelen) : NULL;
 		rc = linelen == 0 ? 0 : (!*msg || !cJSON_IsObject(*msg)) ? -EBADMSG : 1;
 		if (rc < 0) {
 			/* Quote the line only: the buffer goes on with whatever came after it. */
 			vs_err_set(err, EBADMSG, "malformed QMP message from QEMU: '%.*s%s'",
-				   (int)(linelen > 60 ? 60 : linelen), q->buf, linelen > 60 ? "..." : "");
+				   (int)(linelen > 60 ? 60 : linelen), line, linelen > 60 ? "..." : "");
 			cJSON_Delete(*msg);
 			*msg = NULL;
 		}
-		memmove(q->buf, q->buf + used, q->len - used);
-		q->len -= used;
-		q->scanned = 0;
-		if (q->cap > BUF_KEEP && q->len <= BUF_KEEP / 2) {
-			/* after a large message: give the memory back */
-			char *nb = realloc(q->buf, BUF_KEEP);
+		q->start += used;
+		q->scanned = q->start;
+		if (q->start == q->len) {
+			q->start = q->len = q->scanned = 0;
+			if (q->cap > BUF_KEEP) {
+				/* after a large message: give the memory back */
+				char *nb = realloc(q->buf, BUF_KEEP);
 
-			if (nb) {
-				q->buf = nb;
-				q->cap = BUF_KEEP;
+				if (nb) {
+					q->buf = nb;
+					q->cap = BUF_KEEP;
+				}
 			}
 		}
+		if (size)
+			*size = linelen;
 		if (rc != 0)
 			return rc;
 	}
 }
 
-static int queue_event(struct qmp *q, cJSON *ev, struct vs_err *err)
+void qmp_keep_events(struct qmp *q, const char *const *names)
+{
+	q->keep = names;
+}
+
+size_t qmp_queued_bytes(const struct qmp *q)
+{
+	return q->event_bytes;
+}
+
+/* Is ev one the caller keeps, and small enough? Others are dropped as they are read. */
+static bool wanted(const struct qmp *q, const cJSON *ev, size_t size)
+{
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "event"));
+	size_t i;
+
+	if (size > VS_MAX_EVENT || !name)
+		return false;
+	for (i = 0; q->keep && q->keep[i]; i++)
+		if (strcmp(q->keep[i], name) == 0)
+			return true;
+	return !q->keep;
+}
+
+static void drop_oldest(struct qmp *q)
+{
+	struct event_node *n = q->head;
+
+	q->head = n->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->event_bytes -= n->size;
+	cJSON_Delete(n->ev);
+	free(n);
+	q->nevents--;
+}
+
+/*
+ * Keep event ev (taken) of size bytes in order; bounded in count and bytes: the oldest go
+ * first. One the caller does not keep, or larger than VS_MAX_EVENT, is dropped at once.
+ */
+static int queue_event(struct qmp *q, cJSON *ev, size_t size, struct vs_err *err)
 {
 	struct event_node *n;
 
-	if (q->nevents >= VS_MAX_EVENTS && q->head) {
-		/* A flood of events must not grow memory: keep the newest. */
-		n = q->head;
-		q->head = n->next;
-		if (!q->head)
-			q->tail = NULL;
-		cJSON_Delete(n->ev);
-		free(n);
-		q->nevents--;
+	if (!wanted(q, ev, size)) {
+		cJSON_Delete(ev);
+		return 0;
 	}
+	while (q->head && (q->nevents >= VS_MAX_EVENTS || q->event_bytes + size > VS_MAX_EVENT_BYTES))
+		drop_oldest(q);
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		cJSON_Delete(ev);
 		return vs_err_set(err, ENOMEM, "out of memory queueing a QMP event");
 	}
 	n->ev = ev;
+	n->size = size;
 	if (q->tail)
 		q->tail->next = n;
 	else
 		q->head = n;
 	q->tail = n;
 	q->nevents++;
+	q->event_bytes += size;
 	return 0;
 }
 
@@ -463,13 +703,40 @@ static int send_line(struct qmp *q, const char *text, double deadline, struct vs
 	return rc;
 }
 
+int qmp_await(struct qmp *q, int timeout_ms, struct vs_err *err)
+{
+	struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+	double deadline = vs_now_ms() + timeout_ms;
+	int rc;
+
+	if (q->len > q->start)
+		return 0;
+	do
+		rc = poll(&pfd, 1, remaining(deadline));
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return vs_err_set(err, errno, "poll: %s", strerror(errno));
+	if (rc == 0)
+		return vs_err_set(err, EBUSY, "no QMP greeting from '%s' within %.1f s: another client "
+				  "(libvirtd?) holds the monitor; QEMU serves one client at a time",
+				  q->name, timeout_ms / 1000.0);
+	return 0;
+}
+
+bool qmp_hung_up(const struct qmp *q)
+{
+	struct pollfd pfd = { .fd = q->fd, .events = POLLIN | POLLRDHUP };
+
+	return q->eof || (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP)));
+}
+
 int qmp_greet(struct qmp *q, int timeout_ms, unsigned long *caps_id, struct vs_err *err)
 {
 	cJSON *msg = NULL, *v, *ver;
 	double deadline = vs_now_ms() + timeout_ms;
 	int rc;
 
-	rc = read_message(q, deadline, &msg, err);
+	rc = read_message(q, deadline, &msg, NULL, err);
 	if (rc == -ETIMEDOUT) {
 		rc = vs_err_set(err, EBUSY, "no QMP greeting from '%s' within %.1f s: another client "
 				"(libvirtd?) holds the monitor; QEMU serves one client at a time",
@@ -588,7 +855,8 @@ int qmp_receive(struct qmp *q, const char *cmd, unsigned long id, int timeout_ms
 	double deadline = vs_now_ms() + (lost ? 0 : timeout_ms);
 	cJSON *msg = NULL, *mid, *e;
 	unsigned long n;
-	int rc;
+	size_t size = 0;
+	int rc, late = 0;
 
 	if (ret)
 		*ret = NULL;
@@ -597,7 +865,9 @@ int qmp_receive(struct qmp *q, const char *cmd, unsigned long id, int timeout_ms
 	for (;;) {
 		cJSON_Delete(msg);
 		msg = NULL;
-		rc = read_message(q, deadline, &msg, err);
+		/* events (and stale replies) may keep coming: the one deadline holds across them */
+		rc = too_late(deadline, &late) ? -ETIMEDOUT
+					       : read_message(q, deadline, &msg, &size, err);
 		if (rc == -ETIMEDOUT && lost) {
 			/* nothing more said before it closed: the failed send is the news */
 			if (err)
@@ -613,7 +883,7 @@ int qmp_receive(struct qmp *q, const char *cmd, unsigned long id, int timeout_ms
 		if (rc < 0)
 			goto out;
 		if (cJSON_HasObjectItem(msg, "event")) {
-			rc = queue_event(q, msg, err);
+			rc = queue_event(q, msg, size, err);
 			msg = NULL;
 			if (rc < 0)
 				goto out;
@@ -677,7 +947,8 @@ int qmp_next_event(struct qmp *q, int timeout_ms, cJSON **ev, struct vs_err *err
 	double deadline = vs_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	struct event_node *n;
 	cJSON *msg = NULL;
-	int rc;
+	size_t size = 0;
+	int rc, late = 0;
 
 	*ev = NULL;
 	for (;;) {
@@ -687,11 +958,14 @@ int qmp_next_event(struct qmp *q, int timeout_ms, cJSON **ev, struct vs_err *err
 			if (!q->head)
 				q->tail = NULL;
 			q->nevents--;
+			q->event_bytes -= n->size;
 			*ev = n->ev;
 			free(n);
 			return 1;
 		}
-		rc = read_message(q, deadline, &msg, err);
+		if (too_late(deadline, &late))
+			return 0; /* a flood of events dropped as they come ends at the deadline too */
+		rc = read_message(q, deadline, &msg, &size, err);
 		if (rc == -ETIMEDOUT)
 			return 0;
 		if (rc < 0)
@@ -700,7 +974,7 @@ int qmp_next_event(struct qmp *q, int timeout_ms, cJSON **ev, struct vs_err *err
 			cJSON_Delete(msg);
 			return vs_err_set(err, EPROTO, "QEMU sent a reply nobody asked for");
 		}
-		rc = queue_event(q, msg, err);
+		rc = queue_event(q, msg, size, err);
 		msg = NULL;
 		if (rc < 0)
 			return rc;

@@ -3,6 +3,7 @@
 #ifndef VCPUSET_QMP_H
 #define VCPUSET_QMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
@@ -14,11 +15,47 @@ struct qmp;
 typedef void (*qmp_trace_fn)(void *ctx, char dir, const char *line, size_t len);
 
 /*
- * Connect to the unix socket at path (lstat first: it must be a socket, not a symlink) and
- * learn QEMU's pid from SO_PEERCRED. No bytes are exchanged yet. Returns 0 and a new client
- * in *out (free with qmp_free), or a negative errno.
+ * Open the socket file at path once (O_PATH, never following a symlink) and check that it is
+ * a unix socket; nothing is connected yet. The name is not looked up again: qmp_dial connects
+ * through this very inode, whatever the name points at by then. Returns 0 and a new client
+ * in *out (free with qmp_free), or a negative errno naming what the path is instead.
  */
+int qmp_open(const char *path, struct qmp **out, struct vs_err *err);
+
+/* The socket file's device and inode, from the fstat of the opened path (the VM's lock key). */
+void qmp_socket_id(const struct qmp *q, unsigned long long *dev, unsigned long long *ino);
+
+/*
+ * Connect a client made by qmp_open through /proc/self/fd/N, and learn who listens: the pid
+ * from SO_PEERCRED and a pidfd from SO_PEERPIDFD. No bytes are exchanged yet.
+ */
+int qmp_dial(struct qmp *q, int timeout_ms, struct vs_err *err);
+
+/* qmp_open and qmp_dial in one (tests, benchmarks). */
 int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_err *err);
+
+/*
+ * The listener's pidfd (SO_PEERPIDFD, Linux 6.5), owned by the client; -1 when the kernel
+ * gives none. qmp_peer_gone: the kernel refused one because that process has exited.
+ */
+int qmp_peer_pidfd(const struct qmp *q);
+bool qmp_peer_gone(const struct qmp *q);
+
+/*
+ * The inode of the socket at the other end of this connection (sock_diag UNIX_DIAG_PEER):
+ * the process serving the monitor holds it among its fds. 0 and *ino, or a negative errno.
+ */
+int qmp_peer_inode(const struct qmp *q, unsigned long *ino, struct vs_err *err);
+
+/*
+ * Events kept while waiting for replies: the NULL-terminated names (the array stays the
+ * caller's), all when NULL. Others, and any over VS_MAX_EVENT bytes, are dropped as they are
+ * read; the queue holds at most VS_MAX_EVENTS events and VS_MAX_EVENT_BYTES bytes.
+ */
+void qmp_keep_events(struct qmp *q, const char *const *names);
+
+/* Bytes of events queued now (their text's). */
+size_t qmp_queued_bytes(const struct qmp *q);
 
 /* Wrap an already connected stream fd (tests: a socketpair); the client owns fd after. */
 int qmp_adopt_fd(int fd, const char *name, struct qmp **out, struct vs_err *err);
@@ -36,6 +73,16 @@ void qmp_set_max_message(struct qmp *q, size_t max);
  * greeting is -EBUSY: QEMU serves one monitor client at a time, so another one holds it.
  */
 int qmp_handshake(struct qmp *q, int timeout_ms, struct vs_err *err);
+
+/*
+ * Wait up to timeout_ms for the peer to say something (QEMU greets as soon as it has
+ * accepted the connection), without reading it. -EBUSY when it stays silent: another client
+ * holds the monitor.
+ */
+int qmp_await(struct qmp *q, int timeout_ms, struct vs_err *err);
+
+/* Has the peer closed its end (or shut down its writing)? */
+bool qmp_hung_up(const struct qmp *q);
 
 /*
  * The first half of qmp_handshake, for pipelining: read the greeting and send

@@ -956,6 +956,9 @@ int topo_step_command(const struct topo_table *t, const struct topo_step *s, con
 	return 0;
 }
 
+const char *const topo_events[] = { "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "ACPI_DEVICE_OST",
+				    NULL };
+
 enum topo_event topo_event_kind(const cJSON *ev, const char *alias, const char *qom_path)
 {
 	const char *name = str_item(ev, "event");

@@ -149,6 +149,9 @@ enum topo_event {
 	TOPO_EV_REJECTED, /* the guest refused to release it */
 };
 
+/* The events vcpuset reads (NULL-terminated): the others need not be kept. */
+extern const char *const topo_events[];
+
 /* Classify event ev for the unplug of the device alias / qom_path. */
 enum topo_event topo_event_kind(const cJSON *ev, const char *alias, const char *qom_path);
 

@@ -28,6 +28,8 @@ enum vs_exit {
 #define VS_MAX_MESSAGE (16u << 20) /* bytes in one QMP message */
 #define VS_MAX_SLOTS 16384         /* vCPU slots in one table */
 #define VS_MAX_EVENTS 4096         /* events queued while waiting for a reply */
+#define VS_MAX_EVENT (64u << 10)   /* bytes in one event kept; larger ones are dropped */
+#define VS_MAX_EVENT_BYTES (1u << 20) /* bytes of events queued; the oldest go first */
 
 /*
  * Every fallible function returns >= 0 on success or a negative errno, and fills the

@@ -693,6 +693,15 @@ int peer_online(struct peer *p)
 	return n;
 }
 
+struct peer *peer_start_listen_fd(int lfd, const struct peer_config *cfg)
+{
+	struct peer *p = peer_new(cfg);
+
+	p->lfd = lfd;
+	pthread_create(&p->th, NULL, peer_main, p);
+	return p;
+}
+
 char *peer_ahead(struct peer *p)
 {
 	char *s;

@@ -47,6 +47,8 @@ struct peer;
 /* Serve over an fd (socketpair end, taken) or a new unix socket at path. */
 struct peer *peer_start_fd(int fd, const struct peer_config *cfg);
 struct peer *peer_start_unix(const char *path, const struct peer_config *cfg);
+/* Serve on a socket some other process bound and listen()ed on (lfd, taken). */
+struct peer *peer_start_listen_fd(int lfd, const struct peer_config *cfg);
 
 /* Wait for the client to leave (or stop it), free; returns the received log, caller frees. */
 char *peer_stop(struct peer *p);

@@ -672,7 +672,7 @@ static void ledger_path(char *buf, size_t size)
 	cr_assert(f && fgets(stat, sizeof(stat), f));
 	fclose(f);
 	p = strrchr(stat, ')');
-	for (field = 2; field < 21; field++)
+	for (field = 2; field < 22; field++) /* field 22 is starttime */
 		p = strchr(p + 1, ' ');
 	sscanf(p + 1, "%llu", &start);
 	snprintf(buf, size, "%s/qemu-%d-%llu.json", state_dir, (int)getpid(), start);
@@ -1302,4 +1302,43 @@ Test(cli, output_that_cannot_be_written_is_exit_1_with_a_message)
 	cr_assert_eq(run_to_full(err, sizeof(err), (const char *const[]){ "--json", "--no-cgroup",
 		     "--no-audit", "--socket", sock, "3", NULL }), 4, "%s", err);
 	cr_assert_eq(peer_online(peer), 3, "the step itself was done");
+}
+
+/*
+ * Issue 20 M2: the ledger of a VM that is gone (its pid now another process's, started at
+ * another time) is never taken for this VM's: no false record, and the file is removed.
+ */
+Test(cli, ledger_of_a_vm_that_is_gone_is_removed_and_never_finished, .fini = shim_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char mine[160], stale[2][200], text[512];
+	unsigned long long start;
+	FILE *f;
+	int i;
+
+	make_state_dir();
+	ledger_path(mine, sizeof(mine));
+	cr_assert(sscanf(strrchr(mine, '-') + 1, "%llu", &start) == 1 && start > 0,
+		  "the key's start time is the process's: %s", mine);
+	/* the old off-by-one key, and a VM that had this pid before this process started */
+	snprintf(stale[0], sizeof(stale[0]), "%s/qemu-%d-0.json", state_dir, (int)getpid());
+	snprintf(stale[1], sizeof(stale[1]), "%s/qemu-%d-%llu.json", state_dir, (int)getpid(), start - 1);
+	for (i = 0; i < 2; i++) {
+		f = fopen(stale[i], "w");
+		cr_assert_not_null(f);
+		fprintf(f, "{\"vcpuset_ledger\":1,\"qemu_pid\":%d,\"qemu_start\":%llu,\"pending\":"
+			   "[{\"vcpu\":2,\"vcpus\":1,\"alias\":\"vcpu2\",\"qom_path\":\"\",\"tid\":0,"
+			   "\"old\":3,\"new\":2,\"time\":1}]}\n", (int)getpid(), i ? start - 1 : 0);
+		fclose(f);
+	}
+	shim_on(NULL);
+	serve(&cfg);
+	RUN("--json", "--status", "--socket", sock, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 0, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0, "%s", r.out);
+	cr_assert_eq(shim_count("old-vcpu=3 new-vcpu=2"), 0, "a false record: %s",
+		     run_read_file(shim_log, text, sizeof(text)));
+	for (i = 0; i < 2; i++)
+		cr_assert_neq(access(stale[i], F_OK), 0, "%s was not removed", stale[i]);
 }

@@ -1043,3 +1043,32 @@ Test(hostres, qemu_in_a_root_vcpuset_would_not_tune_is_a_note_not_a_warning)
 	cr_assert_eq(cJSON_GetArraySize(warnings), 1);
 	cr_assert(strstr(cJSON_GetArrayItem(warnings, 0)->valuestring, "with the cpu or cpuset controller"));
 }
+
+/* Issue 20 M2: the key's start time is field 22 of /proc/<pid>/stat, as ps reads it. */
+Test(hostres, vm_key_start_time_is_when_the_process_started)
+{
+	struct hostres_vmkey k;
+	char cmd[160], line[64] = "", stat[256];
+	unsigned long long btime = 0;
+	long long ps_epoch;
+	FILE *f;
+
+	cr_assert_eq(hostres_open(NULL, &h, &err), 0, "%s", err.msg);
+	cr_assert_eq(hostres_vm_key(h, pid, &k, &err), 0, "%s", err.msg);
+	cr_assert_gt(k.start, 0, "field 21 (itrealvalue) is always 0");
+	f = fopen("/proc/stat", "r");
+	cr_assert_not_null(f);
+	while (fgets(stat, sizeof(stat), f))
+		if (sscanf(stat, "btime %llu", &btime) == 1)
+			break;
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "date -d \"$(ps -o lstart= -p %d)\" +%%s", pid);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof(line), f), "ps and date answer");
+	pclose(f);
+	ps_epoch = atoll(line);
+	cr_assert_leq(llabs((long long)(btime + k.start / (unsigned long long)sysconf(_SC_CLK_TCK)) -
+			    ps_epoch), 1, "start %llu ticks after boot %llu, ps says %lld", k.start,
+		      btime, ps_epoch);
+}

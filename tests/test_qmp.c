@@ -2,6 +2,7 @@
 /* Tests for qmp.c against a scripted peer on a socketpair. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -295,4 +296,129 @@ Test(qmp, connect_refuses_what_is_not_a_socket)
 	close(fd);
 	cr_assert_eq(qmp_connect(path, 500, &q, &err), -ENOENT);
 	cr_assert(strstr(err.msg, path), "%s", err.msg);
+}
+
+/* ---- bounds that hold whatever QEMU sends (issue 20 M3, M4) ---- */
+
+struct flood {
+	int fd;
+	int kind; /* 0 blank lines, 1 events */
+	double until;
+};
+
+static void write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void *flooder(void *arg)
+{
+	struct flood *f = arg;
+	static const char greeting[] = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 2, \"minor\": 0, "
+				       "\"major\": 10}}, \"capabilities\": []}}\r\n";
+	char *big = malloc(300 << 10);
+	int i;
+
+	write_all(f->fd, greeting, sizeof(greeting) - 1);
+	if (f->kind == 0) {
+		char blanks[4096];
+
+		memset(blanks, '\n', sizeof(blanks));
+		while (vs_now_ms() < f->until)
+			write_all(f->fd, blanks, sizeof(blanks));
+	} else {
+		/* 40 events too large to keep, 200 the caller does not keep, 40 of 48 KiB it keeps */
+		for (i = 0; i < 40; i++) {
+			int n = snprintf(big, 300 << 10, "{\"event\": \"ACPI_DEVICE_OST\", \"data\": "
+					 "{\"pad\": \"");
+
+			memset(big + n, 'x', 200 << 10);
+			n += 200 << 10;
+			n += snprintf(big + n, 64, "\"}}\r\n");
+			write_all(f->fd, big, (size_t)n);
+		}
+		for (i = 0; i < 200; i++) {
+			static const char other[] = "{\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 1}}\r\n";
+
+			write_all(f->fd, other, sizeof(other) - 1);
+		}
+		for (i = 0; i < 40; i++) {
+			int n = snprintf(big, 300 << 10, "{\"event\": \"DEVICE_DELETED\", \"data\": "
+					 "{\"n\": %d, \"pad\": \"", i);
+
+			memset(big + n, 'y', 48 << 10);
+			n += 48 << 10;
+			n += snprintf(big + n, 64, "\"}}\r\n");
+			write_all(f->fd, big, (size_t)n);
+		}
+		write_all(f->fd, "{\"return\": {}, \"id\": \"vcpuset-1\"}\r\n", 35);
+		while (vs_now_ms() < f->until)
+			usleep(10000);
+	}
+	free(big);
+	return NULL;
+}
+
+Test(qmp, a_stream_of_blank_lines_does_not_outlast_the_deadline)
+{
+	struct flood f;
+	pthread_t th;
+	unsigned long id;
+	double t0;
+	int sv[2], rc;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f = (struct flood){ sv[1], 0, vs_now_ms() + 5000 };
+	pthread_create(&th, NULL, flooder, &f);
+	cr_assert_eq(qmp_adopt_fd(sv[0], "test", &q, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_greet(q, 2000, &id, &err), 0, "%s", err.msg);
+	t0 = vs_now_ms();
+	rc = qmp_receive(q, "qmp_capabilities", id, 300, NULL, &err);
+	cr_assert_eq(rc, -ETIMEDOUT, "%d %s", rc, err.msg);
+	cr_assert_lt(vs_now_ms() - t0, 1500, "the 300 ms bound held for %.0f ms", vs_now_ms() - t0);
+	qmp_free(q);
+	q = NULL;
+	pthread_join(th, NULL);
+	close(sv[1]);
+}
+
+Test(qmp, queued_events_are_bounded_in_bytes_and_only_those_kept)
+{
+	static const char *const keep[] = { "DEVICE_DELETED", "ACPI_DEVICE_OST", NULL };
+	struct flood f;
+	pthread_t th;
+	unsigned long id;
+	cJSON *ev;
+	int sv[2], n = 0, last = -1;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f = (struct flood){ sv[1], 1, vs_now_ms() + 3000 };
+	pthread_create(&th, NULL, flooder, &f);
+	cr_assert_eq(qmp_adopt_fd(sv[0], "test", &q, &err), 0, "%s", err.msg);
+	qmp_keep_events(q, keep);
+	cr_assert_eq(qmp_greet(q, 2000, &id, &err), 0, "%s", err.msg);
+	cr_assert_eq(qmp_receive(q, "qmp_capabilities", id, 10000, NULL, &err), 0, "%s", err.msg);
+	cr_assert_leq(qmp_queued_bytes(q), VS_MAX_EVENT_BYTES);
+	cr_assert_gt(qmp_queued_bytes(q), VS_MAX_EVENT_BYTES / 2);
+	while (qmp_next_event(q, 0, &ev, &err) == 1) {
+		cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "event")), "DEVICE_DELETED",
+				 "only kept events of a size kept");
+		last = cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "data"), "n")->valueint;
+		n++;
+		cJSON_Delete(ev);
+	}
+	cr_assert_eq(last, 39, "the newest are kept");
+	cr_assert_lt(n, 40, "the oldest went first");
+	cr_assert_eq(qmp_queued_bytes(q), 0);
+	qmp_free(q);
+	q = NULL;
+	pthread_join(th, NULL);
+	close(sv[1]);
 }
