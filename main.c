@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -28,7 +29,7 @@
 #define STATE_DIR "/run/vcpuset"
 #define LOCK_TIMEOUT_S 10.0
 
-static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM seen */
+static volatile sig_atomic_t stop_signal; /* SIGINT, SIGTERM, SIGHUP or SIGQUIT seen */
 
 /* CPU time of this process (every thread), in milliseconds. */
 static double cpu_now_ms(void)
@@ -467,20 +468,44 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 }
 
 /*
- * Text that may hold what QEMU said, made safe for a terminal and a one-line message:
- * control characters (newlines, escapes) become \xNN. Returns buf.
+ * Text that may hold what QEMU (or a cgroup name) said, made safe for a terminal and a one-line
+ * message: control characters (C0, DEL, and C1 as UTF-8: U+0080..U+009F, which terminals take
+ * as CSI, OSC, ST), the bidirectional overrides, and bytes that are not UTF-8 become \xNN
+ * byte by byte. Returns buf; size must be at least 4 * len + 1 to hold everything.
  */
 static const char *esc(const char *s, size_t len, char *buf, size_t size)
 {
-	size_t i, o = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0, k, n;
 
-	for (i = 0; i < len && s[i] && o + 5 < size; i++) {
-		unsigned char ch = (unsigned char)s[i];
+	while (i < len && u[i]) {
+		unsigned int cp;
+		bool bad, quote;
 
-		if (ch < 0x20 || ch == 0x7f)
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
-		else
-			buf[o++] = (char)ch;
+		n = u[i] < 0x80 ? 1 : (u[i] & 0xe0) == 0xc0 ? 2 : (u[i] & 0xf0) == 0xe0 ? 3
+		  : (u[i] & 0xf8) == 0xf0 ? 4 : 0;
+		bad = n == 0 || i + n > len;
+		cp = n == 1 ? u[i] : n ? u[i] & (0x7f >> n) : 0;
+		for (k = 1; !bad && k < n; k++) {
+			bad = (u[i + k] & 0xc0) != 0x80;
+			cp = (cp << 6) | (u[i + k] & 0x3f);
+		}
+		if (!bad && n > 1 && (cp < (n == 2 ? 0x80u : n == 3 ? 0x800u : 0x10000u) || cp > 0x10ffff))
+			bad = true; /* overlong or out of range */
+		if (bad)
+			n = 1;
+		quote = bad || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+			(cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+		if (o + (quote ? 4 * n : n) + 1 > size)
+			break;
+		if (quote) {
+			for (k = 0; k < n; k++)
+				o += (size_t)snprintf(buf + o, size - o, "\\x%02x", u[i + k]);
+		} else {
+			memcpy(buf + o, s + i, n);
+			o += n;
+		}
+		i += n;
 	}
 	buf[o] = '\0';
 	return buf;
@@ -696,20 +721,34 @@ static int read_identity(struct ctx *c, const unsigned long ids[3])
 	return 0;
 }
 
-/* Name: QEMU's, else the libvirt socket path's, else --name; uuid: QEMU's, else --uuid. */
+/*
+ * The VM's identity for audit records, from the most trusted source that knows it: the
+ * admin's --name / --uuid, then libvirt's socket path, then what QEMU claims (a hostile QEMU
+ * may claim to be another VM). A claim of QEMU's that differs from a better source is warned
+ * about.
+ */
 static void audit_identity(struct ctx *c)
 {
+	char qn[4 * sizeof(c->name)], an[4 * sizeof(c->audit_name)];
 	size_t i;
 
-	if (c->name[0])
-		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->name);
+	if (c->o.name)
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name);
 	else if (!audit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
-		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name ? c->o.name : "?");
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->name[0] ? c->name : "?");
 	snprintf(c->audit_uuid, sizeof(c->audit_uuid), "%s",
-		 c->uuid[0] ? c->uuid : c->o.uuid ? c->o.uuid : "00000000-0000-0000-0000-000000000000");
+		 c->o.uuid ? c->o.uuid : c->uuid[0] ? c->uuid : "00000000-0000-0000-0000-000000000000");
 	for (i = 0; c->audit_uuid[i]; i++)
 		if (c->audit_uuid[i] >= 'A' && c->audit_uuid[i] <= 'F')
 			c->audit_uuid[i] = (char)(c->audit_uuid[i] - 'A' + 'a');
+	if (c->name[0] && strcmp(c->name, c->audit_name) != 0)
+		warn(c, "QEMU calls the VM '%s', but it is '%s' (%s): records name '%s'",
+		     esc(c->name, sizeof(c->name), qn, sizeof(qn)),
+		     esc(c->audit_name, sizeof(c->audit_name), an, sizeof(an)),
+		     c->o.name ? "--name" : "libvirt's socket path", an);
+	if (c->uuid[0] && c->o.uuid && strcasecmp(c->uuid, c->o.uuid) != 0)
+		warn(c, "QEMU gives the VM uuid %s, but --uuid says %s: records use %s", c->uuid,
+		     c->audit_uuid, c->audit_uuid);
 }
 
 /*
@@ -1694,14 +1733,23 @@ static cJSON *vm_json(const struct ctx *c)
 		cJSON_AddNumberToObject(vm, "pid", c->pid);
 	else
 		cJSON_AddNullToObject(vm, "pid");
-	if (c->name[0])
-		cJSON_AddStringToObject(vm, "name", c->name);
+	/* the identity records use, then what QEMU itself claims */
+	if (c->audit_name[0] && strcmp(c->audit_name, "?") != 0)
+		cJSON_AddStringToObject(vm, "name", c->audit_name);
 	else
 		cJSON_AddNullToObject(vm, "name");
-	if (c->uuid[0])
-		cJSON_AddStringToObject(vm, "uuid", c->uuid);
+	if (c->audit_uuid[0] && strspn(c->audit_uuid, "0-") != strlen(c->audit_uuid))
+		cJSON_AddStringToObject(vm, "uuid", c->audit_uuid);
 	else
 		cJSON_AddNullToObject(vm, "uuid");
+	if (c->name[0])
+		cJSON_AddStringToObject(vm, "qemu_name", c->name);
+	else
+		cJSON_AddNullToObject(vm, "qemu_name");
+	if (c->uuid[0])
+		cJSON_AddStringToObject(vm, "qemu_uuid", c->uuid);
+	else
+		cJSON_AddNullToObject(vm, "qemu_uuid");
 	if (c->q) {
 		cJSON_AddStringToObject(vm, "qemu", qmp_version(c->q));
 		cJSON_AddStringToObject(vm, "virt", c->kvm ? "kvm" : "qemu");
@@ -1900,11 +1948,13 @@ static void report_status_text(const struct ctx *c)
 {
 	char topo[160];
 	int i;
-	char name[4 * sizeof(c->name)], why[4 * sizeof(c->hotplug_error)];
+	char name[4 * sizeof(c->audit_name)], why[4 * sizeof(c->hotplug_error)];
+	bool named = c->audit_name[0] && strcmp(c->audit_name, "?") != 0;
 
 	printf("%s%s%s pid %d, QEMU %s (%s, %s): %d of %d vCPUs online\n",
-	       c->name[0] ? "vm '" : "vm", esc(c->name, sizeof(c->name), name, sizeof(name)),
-	       c->name[0] ? "'" : "", c->pid,
+	       named ? "vm '" : "vm", named ? esc(c->audit_name, sizeof(c->audit_name), name,
+						   sizeof(name)) : "",
+	       named ? "'" : "", c->pid,
 	       qmp_version(c->q), c->t->target[0] ? c->t->target : "?", c->kvm ? "kvm" : "tcg",
 	       c->t->online, c->t->n);
 	if (!c->can_hotplug)
@@ -1932,12 +1982,24 @@ static void print_action(const cJSON *a)
 	const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "path"));
 	const char *val = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "value"));
 	const cJSON *tid = cJSON_GetObjectItemCaseSensitive(a, "tid");
-	char t[24] = "<tid>";
+	char t[24] = "<tid>", *pb, *vb;
 
 	if (cJSON_IsNumber(tid) && tid->valuedouble > 0)
 		snprintf(t, sizeof(t), "%d", tid->valueint);
 	if (!op)
 		return;
+	/* cgroup paths hold directory names anyone with a delegated subtree may have chosen */
+	path = path ? path : "";
+	pb = malloc(4 * strlen(path) + 1);
+	vb = malloc(4 * (val ? strlen(val) : 0) + 1);
+	if (!pb || !vb) {
+		free(pb);
+		free(vb);
+		return;
+	}
+	path = esc(path, strlen(path), pb, 4 * strlen(path) + 1);
+	if (val)
+		val = esc(val, strlen(val), vb, 4 * strlen(val) + 1);
 	if (strcmp(op, "sched_setaffinity") == 0)
 		printf("           sched_setaffinity(%s, %s)\n", t,
 		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "cpus")));
@@ -1946,9 +2008,11 @@ static void print_action(const cJSON *a)
 		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "policy")),
 		       cJSON_GetObjectItemCaseSensitive(a, "priority")->valueint);
 	else if (val)
-		printf("           %s %s = %s\n", op, path ? path : "", val);
+		printf("           %s %s = %s\n", op, path, val);
 	else
-		printf("           %s %s\n", op, path ? path : "");
+		printf("           %s %s\n", op, path);
+	free(pb);
+	free(vb);
 }
 
 /* "inherits from vCPU 1: period/quota, cpus, affinity" and the like. */
@@ -2103,8 +2167,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: waits end early and look at the flag */
+	/* an ssh session that drops (HUP) or a Ctrl-\ (QUIT) finishes the step as TERM does */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	parse_args(argc, argv, &c.o);
 	c.warnings = cJSON_CreateArray();
 	c.host_log = cJSON_CreateArray();

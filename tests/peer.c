@@ -314,7 +314,8 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 	if (strcmp(cmd, "query-uuid") == 0) {
 		cJSON *r = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(r, "UUID", "00000000-0000-0000-0000-000000000000");
+		cJSON_AddStringToObject(r, "UUID", p->cfg.uuid ? p->cfg.uuid
+							       : "00000000-0000-0000-0000-000000000000");
 		return ret_obj(r);
 	}
 	if (strcmp(cmd, "query-kvm") == 0) {

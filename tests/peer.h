@@ -38,6 +38,7 @@ struct peer_config {
 	bool no_hotplug;        /* query-hotpluggable-cpus: GenericError */
 	bool legacy;            /* no query-hotpluggable-cpus, but cpu-add */
 	const char *name;       /* query-name */
+	const char *uuid;       /* query-uuid (all zeros when NULL) */
 	int chunk;              /* send everything in pieces of this many bytes (0 = whole) */
 	int hold_ms;            /* think this long before answering each command */
 };

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,5 +251,145 @@ Test(security, an_unsafe_state_directory_is_refused_before_anything_is_sent)
 	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
 	cr_assert(strstr(error_message(), "writable by it alone"), "%s", error_message());
 	run_assert_nothing_sent(peer);
+	unlink(sock);
+}
+
+/* ---- a hostile QEMU (issue 20 M5, L3, L4) ---- */
+
+static char shim_log[64];
+
+/* libaudit's send replaced by tests/audit_shim.so: every record lands in shim_log. */
+static void shim_on(void)
+{
+	char so[PATH_MAX], asan[512];
+	const char *old = getenv("ASAN_OPTIONS");
+
+	cr_assert_not_null(realpath("tests/audit_shim.so", so), "make tests/audit_shim.so");
+	snprintf(shim_log, sizeof(shim_log), "/tmp/vcpuset-sec-shim-%d.log", (int)getpid());
+	unlink(shim_log);
+	setenv("LD_PRELOAD", so, 1);
+	setenv("VCPUSET_SHIM_LOG", shim_log, 1);
+	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
+}
+
+static bool has_warning(const char *needle)
+{
+	const cJSON *w;
+
+	cJSON_ArrayForEach(w, run_item(r.json, "warnings"))
+		if (strstr(w->valuestring, needle))
+			return true;
+	return false;
+}
+
+/* M5: the admin's --name, then libvirt's socket path, beat what QEMU claims to be. */
+Test(security, audit_identity_is_the_admins_then_libvirts_then_qemus)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .name = "prod-db",
+				   .uuid = "6f1c2a9e-0000-4000-8000-00000000abcd" };
+	char d[82], text[2048];
+
+	make_dir(0755, 0);
+	snprintf(d, sizeof(d), "%s/domain-7-ol8", dir);
+	mkdir(d, 0755);
+	snprintf(sock, sizeof(sock), "%s/monitor.sock", d);
+	peer = peer_start_unix(sock, &cfg);
+	shim_on();
+	RUN("--json", "--no-cgroup", "--socket", sock, "3", "--name", "ol8-admin", "--uuid",
+	    "c7a5fdbd-edaf-9455-926a-d65c16db1809");
+	if (!cJSON_IsTrue(run_item(r.json, "audit")))
+		cr_skip_test("no audit subsystem here");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_read_file(shim_log, text, sizeof(text));
+	cr_assert(strstr(text, "vm=\"ol8-admin\" uuid=c7a5fdbd-edaf-9455-926a-d65c16db1809"), "%s", text);
+	cr_assert_null(strstr(text, "prod-db"), "%s", text);
+	cr_assert(has_warning("QEMU calls the VM 'prod-db', but it is 'ol8-admin' (--name)"), "%s", r.out);
+	cr_assert(has_warning("QEMU gives the VM uuid 6f1c2a9e"), "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "name")), "ol8-admin");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "qemu_name")), "prod-db");
+	run_free(&r);
+	unlink(shim_log);
+	/* no --name: libvirt's path is the VM */
+	RUN("--json", "--no-cgroup", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_read_file(shim_log, text, sizeof(text));
+	cr_assert(strstr(text, "vm=\"ol8\""), "%s", text);
+	cr_assert(has_warning("but it is 'ol8' (libvirt's socket path)"), "%s", r.out);
+	unsetenv("LD_PRELOAD");
+}
+
+/* L4: C1 controls from QEMU (CSI as UTF-8) and escapes in cgroup names never reach a terminal. */
+Test(security, terminal_controls_from_qemu_or_cgroup_names_are_escaped)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_add", .raw = "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+		  "\"plug failed \\u009b2J\\u009b31mRED \\u202e\"}, \"id\": %ID%}\r\n" },
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .name = "vm\xc2\x9b" "2J",
+				   .overrides = ov, .noverrides = 1 };
+	char parent[128], p[256];
+	size_t i;
+
+	snprintf(sock, sizeof(sock), "/tmp/vcpuset-sec-%d.sock", (int)getpid());
+	peer = peer_start_unix(sock, &cfg);
+	RUN("--no-audit", "--socket", sock, "--status");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "\xc2\x9b"), "a CSI reached stdout: %s", r.out);
+	cr_assert(strstr(r.out, "vm 'vm\\xc2\\x9b2J'"), "%s", r.out);
+	run_free(&r);
+	RUN("--no-audit", "--no-cgroup", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	cr_assert_null(strstr(r.err, "\xc2\x9b"), "a CSI reached stderr: %s", r.err);
+	cr_assert_null(strstr(r.err, "\xe2\x80\xae"), "a bidi override reached stderr: %s", r.err);
+	cr_assert(strstr(r.err, "plug failed \\xc2\\x9b2J"), "%s", r.err);
+	run_free(&r);
+	/* a cgroup directory name with an OSC and a CSI in it, shown by a dry run */
+	snprintf(parent, sizeof(parent), "/vcpuset-esc-%d-\x1b]0;pwned\x07\x1b[2J", (int)getpid());
+	for (i = 0; i < 4; i++) {
+		static const char *const h[] = { "cpu", "cpuacct", "cpuset", "unified" };
+
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s", h[i], parent);
+		cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
+	}
+	RUN("--no-audit", "--dry-run", "--socket", sock, "--cgroup", parent, "3");
+	for (i = 0; i < 4; i++) {
+		static const char *const h[] = { "cpu", "cpuacct", "cpuset", "unified" };
+
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s", h[i], parent);
+		rmdir(p);
+	}
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "mkdir"), "%s", r.out);
+	cr_assert_null(strchr(r.out, '\x1b'), "an escape reached stdout: %s", r.out);
+	cr_assert_null(strchr(r.out, '\x07'), "a BEL reached stdout: %s", r.out);
+	cr_assert(strstr(r.out, "\\x1b]0;pwned\\x07"), "%s", r.out);
+	unlink(sock);
+}
+
+/* L3: a dropped ssh session (SIGHUP) ends the run as SIGTERM does: the step done, one JSON. */
+Test(security, sighup_finishes_the_step_under_way_and_reports)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .hold_ms = 150 };
+	struct run_proc rp;
+	cJSON *s;
+	int i;
+
+	snprintf(sock, sizeof(sock), "/tmp/vcpuset-sec-%d.sock", (int)getpid());
+	peer = peer_start_unix(sock, &cfg);
+	run_start(&rp, (const char *const[]){ "--json", "--verbose", "--no-audit", "--no-cgroup",
+					      "--socket", sock, "6", NULL });
+	cr_assert(run_wait_stderr(&rp, "\"device_add\"", 5000), "%s", rp.err);
+	kill(rp.pid, SIGHUP);
+	run_finish(&rp, &r);
+	cr_assert(r.exit == 4 || r.exit == 0, "exit %d: %s%s", r.exit, r.out, r.err);
+	cr_assert_not_null(r.json, "one JSON document: %s", r.out);
+	if (r.exit == 4)
+		cr_assert(strstr(error_message(), "stopped by Hangup"), "%s", error_message());
+	cJSON_ArrayForEach(s, run_item(r.json, "steps"))
+		cr_assert(strcmp(cJSON_GetStringValue(run_item(s, "status")), "failed") != 0, "%s", r.out);
+	for (i = 0; i < 100 && peer_online(peer) < 3; i++)
+		usleep(10000);
+	cr_assert_geq(peer_online(peer), 3, "the step under way was done");
 	unlink(sock);
 }
