@@ -60,6 +60,7 @@ struct opts {
 	enum audit_mode audit;
 	bool wait;
 	bool trust_pid; /* --trust-pid: a peer without a pidfd, or without proof */
+	bool force;     /* --force: act on a paused or prelaunch VM */
 	bool status;
 	bool dry_run;
 	bool json;
@@ -126,6 +127,9 @@ struct ctx {
 	bool tid_vanished; /* the last tid refused is no thread at all */
 	bool idq_pending;  /* identity queries sent, replies not read yet (identity()) */
 	int pidfd;         /* QEMU's, owned by c->q; -1 without one (--trust-pid) */
+	unsigned long sq[2]; /* ids of query-status, query-migrate; 0 when not asked */
+	char run_state[32];  /* query-status, "" when unknown */
+	char migration[32];  /* query-migrate's status, "none" when none */
 	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
 };
 
@@ -167,6 +171,7 @@ static const char usage_text[] =
 	"     --state-dir DIR    pending unplugs and locks (default /run/vcpuset)\n"
 	"     --lock-timeout S   wait this long for another vcpuset on the same VM (default 10)\n"
 	"     --wait             wait (up to --timeout) for pending unplugs to finish\n"
+	"     --force            change a paused or not yet started (prelaunch) VM\n"
 	"     --trust-pid        accept QEMU's pid without proof (kernels before 6.5 have no\n"
 	"                        pidfd for it): unsafe on a socket others can reach\n"
 	"\n"
@@ -275,6 +280,7 @@ enum {
 	OPT_LOCK_TIMEOUT,
 	OPT_WAIT,
 	OPT_TRUST_PID,
+	OPT_FORCE,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -316,6 +322,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "trust-pid", no_argument, NULL, OPT_TRUST_PID },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -403,6 +410,9 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 			break;
 		case OPT_TRUST_PID:
 			o->trust_pid = true;
+			break;
+		case OPT_FORCE:
+			o->force = true;
 			break;
 		case OPT_PERIOD:
 			if (hostres_parse_period(optarg, &tu->period, &err) < 0)
@@ -1019,6 +1029,74 @@ static bool may_plug(const struct ctx *c)
 	return may_change(c) && c->o.count[0] != '-' && !c->o.dry_run && !c->o.no_cgroup;
 }
 
+/* The replies to query-status and query-migrate, when they were asked. */
+static int read_run_state(struct ctx *c)
+{
+	cJSON *r = NULL;
+	const char *st;
+	int rc;
+
+	if (!c->sq[0])
+		return 0;
+	rc = optional_reply(c, TOPO_CMD_STATUS, c->sq[0], &r);
+	if (rc < 0)
+		return rc;
+	st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
+	if (st && strlen(st) < sizeof(c->run_state) && topo_valid_name("status", st, NULL) == 0)
+		snprintf(c->run_state, sizeof(c->run_state), "%s", st);
+	cJSON_Delete(r);
+	rc = optional_reply(c, TOPO_CMD_MIGRATE, c->sq[1], &r);
+	if (rc < 0)
+		return rc;
+	st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
+	snprintf(c->migration, sizeof(c->migration), "%s", r && !st ? "none" : "");
+	if (st && strlen(st) < sizeof(c->migration) && topo_valid_name("migration", st, NULL) == 0)
+		snprintf(c->migration, sizeof(c->migration), "%s", st);
+	cJSON_Delete(r);
+	return 0;
+}
+
+/*
+ * Is the VM in a state where a change means what it says? Only a running guest sees a plug
+ * and lets a vCPU go; a migration in flight copies the old layout (or, as the destination,
+ * is not running the guest yet); QEMU has hung for good on a plug during a cancelling
+ * migration. --force allows paused (the guest sees the change when it resumes) and prelaunch
+ * (the vCPU is there when the guest first starts): nothing else.
+ */
+static int preflight(struct ctx *c)
+{
+	static const char *const settled[] = { "none", "completed", "failed", "cancelled" };
+	bool forcible = strcmp(c->run_state, "paused") == 0 || strcmp(c->run_state, "prelaunch") == 0;
+	size_t i;
+
+	c->exit = VS_EXIT_FAIL;
+	if (!c->run_state[0])
+		warn(c, "%s", "QEMU does not say whether the VM runs (query-status): not checked");
+	else if (strcmp(c->run_state, "running") != 0 && !(forcible && c->o.force))
+		return vs_err_set(&c->err, EAGAIN, "the VM is %s, not running: %s; nothing was sent",
+				  c->run_state,
+				  strcmp(c->run_state, "paused") == 0
+				  ? "a plug would not be seen and an unplug would stay pending until it "
+				    "resumes (--force changes it anyway)"
+				  : strcmp(c->run_state, "prelaunch") == 0
+				  ? "its guest has not started (--force changes it anyway: the vCPU is "
+				    "there at start)"
+				  : "the guest cannot take a change now");
+	else if (strcmp(c->run_state, "running") != 0)
+		warn(c, "the VM is %s (--force): the guest sees the change when it runs", c->run_state);
+	for (i = 0; i < sizeof(settled) / sizeof(*settled); i++)
+		if (strcmp(c->migration, settled[i]) == 0)
+			return 0;
+	if (!c->migration[0]) {
+		warn(c, "%s", "QEMU does not say whether a migration is under way (query-migrate): "
+		     "not checked");
+		return 0;
+	}
+	return vs_err_set(&c->err, EBUSY, "a migration of the VM is under way (%s): a change now "
+			  "would not reach the guest that runs after it, and QEMU may hang; nothing "
+			  "was sent", c->migration);
+}
+
 static int gather(struct ctx *c)
 {
 	struct vs_err *err = &c->err;
@@ -1068,6 +1146,11 @@ static int gather(struct ctx *c)
 	rc = qmp_greet(c->q, CONNECT_MS, &caps, err);
 	if (rc == 0)
 		rc = send_vcpu_queries(c, &ids, err);
+	if (rc == 0 && (may_change(c) || c->o.status)) { /* is the VM in a state to change? */
+		rc = qmp_send(c->q, TOPO_CMD_STATUS, NULL, COMMAND_MS, &c->sq[0], err);
+		if (rc == 0)
+			rc = qmp_send(c->q, TOPO_CMD_MIGRATE, NULL, COMMAND_MS, &c->sq[1], err);
+	}
 	if (rc == 0 && identity_used(c)) {
 		rc = qmp_send(c->q, TOPO_CMD_NAME, NULL, COMMAND_MS, &c->idq[0], err);
 		if (rc == 0)
@@ -1092,8 +1175,12 @@ static int gather(struct ctx *c)
 		snprintf(c->hotplug_error, sizeof(c->hotplug_error), "%s", probe.msg);
 		memset(err, 0, sizeof(*err));
 		rc = qmp_receive(c->q, TOPO_CMD_CPUS, ids.cf, COMMAND_MS, &cf, err);
-		if (rc < 0)
+		if (rc == 0)
+			rc = read_run_state(c);
+		if (rc < 0) {
+			cJSON_Delete(cf);
 			return rc;
+		}
 		if (strcmp(probe.qmp_class, "CommandNotFound") == 0) {
 			legacy = has_command(c, TOPO_CMD_LEGACY_ADD);
 			if (legacy < 0) {
@@ -1108,6 +1195,8 @@ static int gather(struct ctx *c)
 		if (may_change(c) && find_cgroups(c) < 0)
 			memset(err, 0, sizeof(*err)); /* host_prepare reports it */
 		rc = qmp_receive(c->q, TOPO_CMD_CPUS, ids.cf, COMMAND_MS, &cf, err);
+		if (rc == 0)
+			rc = read_run_state(c);
 	}
 	if (rc < 0) {
 		cJSON_Delete(hp);
@@ -1756,6 +1845,14 @@ static cJSON *vm_json(const struct ctx *c)
 	}
 	if (c->t && c->t->target[0])
 		cJSON_AddStringToObject(vm, "target", c->t->target);
+	if (c->run_state[0])
+		cJSON_AddStringToObject(vm, "run_state", c->run_state);
+	else
+		cJSON_AddNullToObject(vm, "run_state");
+	if (c->migration[0])
+		cJSON_AddStringToObject(vm, "migration", c->migration);
+	else
+		cJSON_AddNullToObject(vm, "migration");
 	return vm;
 }
 
@@ -1951,12 +2048,14 @@ static void report_status_text(const struct ctx *c)
 	char name[4 * sizeof(c->audit_name)], why[4 * sizeof(c->hotplug_error)];
 	bool named = c->audit_name[0] && strcmp(c->audit_name, "?") != 0;
 
-	printf("%s%s%s pid %d, QEMU %s (%s, %s): %d of %d vCPUs online\n",
+	printf("%s%s%s pid %d, QEMU %s (%s, %s): %d of %d vCPUs online%s%s%s%s\n",
 	       named ? "vm '" : "vm", named ? esc(c->audit_name, sizeof(c->audit_name), name,
 						   sizeof(name)) : "",
 	       named ? "'" : "", c->pid,
 	       qmp_version(c->q), c->t->target[0] ? c->t->target : "?", c->kvm ? "kvm" : "tcg",
-	       c->t->online, c->t->n);
+	       c->t->online, c->t->n, c->run_state[0] ? ", " : "", c->run_state,
+	       strcmp(c->migration, "none") && c->migration[0] ? ", migration " : "",
+	       strcmp(c->migration, "none") ? c->migration : "");
 	if (!c->can_hotplug)
 		printf("%s\n", c->hotplug_error[0]
 				       ? esc(c->hotplug_error, sizeof(c->hotplug_error), why, sizeof(why))
@@ -2182,7 +2281,9 @@ int main(int argc, char **argv)
 
 	rc = gather(&c);
 	if (rc == 0 && !c.o.status && !c.o.wait) {
-		rc = plan(&c);
+		rc = preflight(&c);
+		if (rc == 0)
+			rc = plan(&c);
 		if (rc == 0)
 			rc = host_prepare(&c);
 		if (rc < 0) {

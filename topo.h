@@ -19,6 +19,8 @@
 #define TOPO_CMD_UUID "query-uuid"
 #define TOPO_CMD_KVM "query-kvm"
 #define TOPO_CMD_LEGACY_ADD "cpu-add"
+#define TOPO_CMD_STATUS "query-status"
+#define TOPO_CMD_MIGRATE "query-migrate"
 
 /* Topology keys, outermost first; the first TOPO_NSORT are the sort keys. */
 enum topo_key {

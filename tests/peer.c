@@ -318,6 +318,22 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 							       : "00000000-0000-0000-0000-000000000000");
 		return ret_obj(r);
 	}
+	if (strcmp(cmd, "query-status") == 0) {
+		cJSON *r = cJSON_CreateObject();
+		const char *st = p->cfg.run_state ? p->cfg.run_state : "running";
+
+		cJSON_AddStringToObject(r, "status", st);
+		cJSON_AddBoolToObject(r, "running", strcmp(st, "running") == 0);
+		cJSON_AddBoolToObject(r, "singlestep", 0);
+		return ret_obj(r);
+	}
+	if (strcmp(cmd, "query-migrate") == 0) {
+		cJSON *r = cJSON_CreateObject();
+
+		if (p->cfg.migration)
+			cJSON_AddStringToObject(r, "status", p->cfg.migration);
+		return ret_obj(r);
+	}
 	if (strcmp(cmd, "query-kvm") == 0) {
 		cJSON *r = cJSON_CreateObject();
 

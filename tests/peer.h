@@ -39,6 +39,8 @@ struct peer_config {
 	bool legacy;            /* no query-hotpluggable-cpus, but cpu-add */
 	const char *name;       /* query-name */
 	const char *uuid;       /* query-uuid (all zeros when NULL) */
+	const char *run_state;  /* query-status ("running" when NULL) */
+	const char *migration;  /* query-migrate's status (none: {} when NULL) */
 	int chunk;              /* send everything in pieces of this many bytes (0 = whole) */
 	int hold_ms;            /* think this long before answering each command */
 };

@@ -170,11 +170,13 @@ Test(cli, queries_go_out_with_the_command_before_them)
 	cr_assert_eq(r.exit, 0, "%s", r.err);
 	ahead = peer_ahead(peer);
 	/*
-	 * start-up: qmp_capabilities, both vCPU queries, name, uuid and kvm in one go (kvm's reply
-	 * is read before the plug goes out); the plug: device_add with both queries
+	 * start-up: qmp_capabilities, both vCPU queries, the run state and migration, name, uuid and
+	 * kvm in one go (kvm's reply is read before the plug goes out); the plug: device_add with
+	 * both queries
 	 */
 	cr_assert_str_eq(ahead, "qmp_capabilities query-hotpluggable-cpus query-cpus-fast "
-				"query-name query-uuid device_add query-hotpluggable-cpus", "%s", ahead);
+				"query-status query-migrate query-name query-uuid device_add "
+				"query-hotpluggable-cpus", "%s", ahead);
 	free(ahead);
 }
 
@@ -1341,4 +1343,75 @@ Test(cli, ledger_of_a_vm_that_is_gone_is_removed_and_never_finished, .fini = shi
 		     run_read_file(shim_log, text, sizeof(text)));
 	for (i = 0; i < 2; i++)
 		cr_assert_neq(access(stale[i], F_OK), 0, "%s was not removed", stale[i]);
+}
+
+/* ---- preflight (issue 20): the VM's run state and migration, before anything is sent ---- */
+
+struct preflight_case {
+	const char *state, *migration;
+	bool force;
+	int exit;
+	const char *msg; /* in the error, or the warning when exit is 0 */
+};
+
+static const struct preflight_case preflight_cases[] = {
+	{ "running", NULL, false, 0, NULL },
+	{ "paused", NULL, false, 1, "the VM is paused, not running: a plug would not be seen" },
+	{ "paused", NULL, true, 0, "the VM is paused (--force)" },
+	{ "prelaunch", NULL, false, 1, "the VM is prelaunch, not running: its guest has not started" },
+	{ "prelaunch", NULL, true, 0, "the VM is prelaunch (--force)" },
+	{ "postmigrate", NULL, true, 1, "the VM is postmigrate, not running: the guest cannot take" },
+	{ "inmigrate", NULL, true, 1, "the VM is inmigrate, not running" },
+	{ "shutdown", NULL, true, 1, "the VM is shutdown, not running" },
+	{ "guest-panicked", NULL, true, 1, "the VM is guest-panicked, not running" },
+	{ "internal-error", NULL, false, 1, "the VM is internal-error" },
+	{ "running", "active", true, 1, "a migration of the VM is under way (active)" },
+	{ "running", "cancelling", false, 1, "a migration of the VM is under way (cancelling)" },
+	{ "running", "postcopy-active", false, 1, "under way (postcopy-active)" },
+	{ "running", "setup", false, 1, "under way (setup)" },
+	{ "running", "completed", false, 0, NULL },
+	{ "running", "failed", false, 0, NULL },
+	{ "running", "cancelled", false, 0, NULL },
+};
+
+Test(cli, preflight_refuses_a_vm_that_is_not_running_or_is_migrating)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(preflight_cases) / sizeof(preflight_cases[0]); i++) {
+		const struct preflight_case *pc = &preflight_cases[i];
+		struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .run_state = pc->state,
+					   .migration = pc->migration };
+
+		serve(&cfg);
+		if (pc->force)
+			RUN("--json", "--no-audit", "--no-cgroup", "--force", "--socket", sock, "3");
+		else
+			RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "3");
+		cr_assert_eq(r.exit, pc->exit, "%s/%s: %s", pc->state, pc->migration, r.out);
+		cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "run_state")),
+				 pc->state);
+		if (pc->exit) {
+			cr_assert(strstr(error_message(), pc->msg), "%s: %s", pc->state, error_message());
+			run_assert_nothing_sent(peer);
+			cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0);
+		} else {
+			cr_assert_eq(peer_online(peer), 3, "%s/%s", pc->state, pc->migration);
+			if (pc->msg)
+				cr_assert(has_warning(pc->msg), "%s: %s", pc->state, r.out);
+		}
+		run_free(&r);
+		free(peer_stop(peer));
+		peer = NULL;
+	}
+}
+
+Test(cli, status_shows_the_run_state)
+{
+	struct peer_config cfg = { .gen_slots = 4, .gen_online = 2, .run_state = "paused" };
+
+	serve(&cfg);
+	RUN("--status", "--socket", sock);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "2 of 4 vCPUs online, paused"), "%s", r.out);
 }

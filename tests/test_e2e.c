@@ -647,16 +647,16 @@ Test(e2e, pending_unplug_counts_as_gone_on_a_paused_guest)
 	e2e_state_dir();
 	baseline(5);
 	run_qmp(sock, "stop");
-	RUN("--json", "--state-dir", e2e_state, "--timeout", "0.5", "--socket", sock, "4");
+	RUN("--json", "--force", "--state-dir", e2e_state, "--timeout", "0.5", "--socket", sock, "4");
 	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
 	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 1);
 	run_free(&r);
-	RUN("--json", "--verbose", "--state-dir", e2e_state, "--socket", sock, "4");
+	RUN("--json", "--force", "--verbose", "--state-dir", e2e_state, "--socket", sock, "4");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0, "%s", r.out);
 	cr_assert_null(strstr(r.err, "\"execute\":\"device_"), "sent: %s", r.err);
 	run_free(&r);
-	RUN("--json", "--state-dir", e2e_state, "--socket", sock, "5");
+	RUN("--json", "--force", "--state-dir", e2e_state, "--socket", sock, "5");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	s = cJSON_GetArrayItem(run_item(r.json, "steps"), 0);
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 1, "%s", r.out);
@@ -724,7 +724,7 @@ Test(e2e, undo_of_a_failed_plug_on_a_paused_guest_is_finished_later, .fini = fre
 	cg_write("cpu", "vcpu2/tasks", num);
 	off = log_size();
 	run_qmp(sock, "stop");
-	RUN("--json", "--state-dir", e2e_state, "--timeout", "0.5", "--socket", sock, "3");
+	RUN("--json", "--force", "--state-dir", e2e_state, "--timeout", "0.5", "--socket", sock, "3");
 	cr_assert_eq(r.exit, 4, "%s%s", r.out, r.err);
 	cr_assert(strstr(error_text(), "host setup failed"), "%s", error_text());
 	cr_assert(strstr(error_text(), "pending, a later run finishes it"), "%s", error_text());
