@@ -962,7 +962,9 @@ static void reconcile(struct ctx *c)
 			     "entry is dropped", v);
 			changed = true;
 		} else {
-			for (i = v; i < v + n; i++)
+			/* a refused one is not leaving: it only waits to be finished if it goes */
+			for (i = v; i < v + n && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e,
+											    "refused")); i++)
 				c->busy[i] = true;
 			cJSON_AddItemToArray(keep, cJSON_Duplicate(e, 1));
 		}
@@ -990,10 +992,22 @@ static int counted(const struct ctx *c)
 	return c->t->online - pending_count(c);
 }
 
-static void ledger_add(struct ctx *c, const struct topo_step *s, const struct step_result *r)
+/*
+ * Record an unplug QEMU accepted and that has not completed: pending (counted as gone, its
+ * slot left alone), or refused by the guest (still counted; finished all the same if the
+ * vCPU goes later). An older entry for the same vCPU is replaced.
+ */
+static void ledger_add(struct ctx *c, const struct topo_step *s, const struct step_result *r,
+		       bool refused)
 {
-	cJSON *e = cJSON_CreateObject();
+	cJSON *e = cJSON_CreateObject(), *old, *next;
 	int i;
+
+	for (old = c->ledger ? c->ledger->child : NULL; old; old = next) {
+		next = old->next;
+		if (json_int(old, "vcpu", -1) == s->vcpu)
+			cJSON_Delete(cJSON_DetachItemViaPointer(c->ledger, old));
+	}
 
 	cJSON_AddNumberToObject(e, "vcpu", s->vcpu);
 	cJSON_AddNumberToObject(e, "vcpus", s->vcpus);
@@ -1003,9 +1017,11 @@ static void ledger_add(struct ctx *c, const struct topo_step *s, const struct st
 	cJSON_AddNumberToObject(e, "old", s->before);
 	cJSON_AddNumberToObject(e, "new", s->after);
 	cJSON_AddNumberToObject(e, "time", (double)time(NULL));
+	if (refused)
+		cJSON_AddTrueToObject(e, "refused");
 	cJSON_AddItemToArray(c->ledger, e);
 	for (i = s->vcpu; c->busy && i < s->vcpu + s->vcpus && i < c->t->n; i++)
-		c->busy[i] = true;
+		c->busy[i] = !refused;
 	if (!c->have_key)
 		warn(c, "vCPU %d: its pending unplug is not recorded (no state directory)", s->vcpu);
 	ledger_save(c);
@@ -1501,6 +1517,13 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 			break; /* a signal: what is left of the wait is a later run's */
 	}
 	if (rejected) {
+		/* believed only if the slot list agrees: a hostile QEMU may say so of a vCPU it frees */
+		rc = slot_gone(c, &head, &freed, &c->err);
+		if (rc < 0)
+			return rc;
+		gone = rc == 1;
+	}
+	if (rejected && !gone) {
 		audit_step(c, old_count, new_count, false);
 		return vs_err_set(&c->err, EPERM, "the guest refused to release it");
 	}
@@ -1624,7 +1647,7 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 	if (rc == 0) {
 		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; unplugged it again", what, stage, why, done);
 	} else if (rc == -EINPROGRESS || (rc != -EPERM && c->del_accepted)) {
-		ledger_add(c, &u, r);
+		ledger_add(c, &u, r, false);
 		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; its unplug to undo it did not complete in "
 			   "time: pending, a later run finishes it ('vcpuset --status' or '--wait')",
 			   what, stage, why, done);
@@ -1733,7 +1756,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 			 "after %.3g s%s; it may still complete: a later run finishes it ('vcpuset "
 			 "--status' or '--wait')", s->vcpu, r->alias, unplug_timeout_ms(c) / 1000.0,
 			 stop_signal ? " (interrupted)" : "");
-		ledger_add(c, s, r);
+		ledger_add(c, s, r, false);
 		return rc;
 	}
 	if (rc < 0 && rc != -EPERM && c->del_accepted) {
@@ -1742,13 +1765,39 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, then: %.300s; "
 			 "whether it completed is unknown: a later run finishes it ('vcpuset --status' "
 			 "or '--wait')", s->vcpu, r->alias, c->err.msg);
-		ledger_add(c, s, r);
+		ledger_add(c, s, r, false);
 		return -EINPROGRESS;
+	}
+	if (rc == -EPERM && c->del_accepted) {
+		ledger_add(c, s, r, true); /* if the guest lets it go after all, a later run finishes it */
+		vs_err_prefix(&c->err, "%s", what);
+		snprintf(r->error, sizeof(r->error), "%.380s; it stays online (if the guest releases "
+			 "it later, a later run finishes the unplug)", c->err.msg);
+		snprintf(c->err.msg, sizeof(c->err.msg), "%s", r->error);
+		r->status = ST_FAILED;
+		return rc;
 	}
 	if (rc < 0)
 		return step_fail(c, r, rc, what);
 	r->status = ST_DONE;
 	return 0;
+}
+
+/*
+ * Does step s still fit the VM as QEMU last described it (each step refreshes the table)?
+ * Another QMP client may have changed it since the plan: then going on would overshoot.
+ */
+static int step_fits(struct ctx *c, const struct topo_step *s, int i)
+{
+	const struct topo_vcpu *v = &c->t->v[s->vcpu];
+	bool slot_ok = s->op == TOPO_PLUG ? !v->online : v->online && v->alias[0];
+
+	if (counted(c) == s->before && slot_ok)
+		return 0;
+	return vs_err_set(&c->err, ESTALE, "the VM changed under vcpuset after %d of %d steps "
+			  "(another QMP client?): %d vCPUs where %d were expected, vCPU %d %s; "
+			  "stopped rather than overshoot COUNT %d", i, c->plan.nsteps, counted(c),
+			  s->before, s->vcpu, v->online ? "online" : "offline", c->plan.target);
 }
 
 static void apply(struct ctx *c)
@@ -1760,6 +1809,10 @@ static void apply(struct ctx *c)
 		const struct topo_step *s = &c->plan.steps[i];
 		struct step_result *r = &c->res[i];
 
+		if (i && step_fits(c, s, i) < 0) {
+			c->exit = VS_EXIT_PARTIAL;
+			return;
+		}
 		if (stop_signal) {
 			c->exit = VS_EXIT_PARTIAL;
 			c->failed = true;
@@ -1793,6 +1846,11 @@ static void apply(struct ctx *c)
 				      c->done_steps, c->plan.nsteps);
 			return;
 		}
+	}
+	if (c->plan.nsteps && counted(c) != c->plan.target) {
+		c->exit = VS_EXIT_PARTIAL;
+		vs_err_set(&c->err, ESTALE, "the VM has %d vCPUs after the run, not the %d asked for "
+			   "(another QMP client changed it?)", counted(c), c->plan.target);
 	}
 }
 
@@ -2154,7 +2212,7 @@ static const char *pending_text(const struct ctx *c, char *buf, size_t size)
 		return buf;
 	o = (size_t)snprintf(buf, size, " (%d online, vCPU", c->t->online);
 	cJSON_ArrayForEach(e, c->ledger) {
-		if (o < size)
+		if (o < size && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused")))
 			o += (size_t)snprintf(buf + o, size - o, "%s %d", k++ ? "," : "",
 					      json_int(e, "vcpu", -1));
 	}
@@ -2208,6 +2266,17 @@ static void report_text(const struct ctx *c)
 		printf("%d vCPUs%s\n", c->after, pend[0] ? pend : " online");
 }
 
+/* Entries of the ledger still pending (not refused by the guest). */
+static int pending_entries(const struct ctx *c)
+{
+	const cJSON *e;
+	int n = 0;
+
+	cJSON_ArrayForEach(e, c->ledger)
+		n += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused"));
+	return n;
+}
+
 /* --wait: until the pending unplugs finish, or the timeout. */
 static void wait_pending(struct ctx *c)
 {
@@ -2215,7 +2284,7 @@ static void wait_pending(struct ctx *c)
 	cJSON *ev = NULL;
 	int rc;
 
-	while (cJSON_GetArraySize(c->ledger) > 0 && vs_now_ms() < deadline && !stop_signal) {
+	while (pending_entries(c) > 0 && vs_now_ms() < deadline && !stop_signal) {
 		rc = qmp_next_event(c->q, 50, &ev, &c->err);
 		cJSON_Delete(ev);
 		ev = NULL;
@@ -2226,10 +2295,10 @@ static void wait_pending(struct ctx *c)
 		reconcile(c);
 	}
 	c->before = c->after = counted(c);
-	if (cJSON_GetArraySize(c->ledger) > 0) {
+	if (pending_entries(c) > 0) {
 		c->exit = VS_EXIT_PENDING;
 		vs_err_set(&c->err, EINPROGRESS, "%d unplug(s) still pending after %.3g s",
-			   cJSON_GetArraySize(c->ledger), unplug_timeout_ms(c) / 1000.0);
+			   pending_entries(c), unplug_timeout_ms(c) / 1000.0);
 	} else {
 		c->exit = VS_EXIT_OK;
 	}
@@ -2251,8 +2320,10 @@ static void report_ledger_text(const struct ctx *c, bool show_pending)
 
 		if (localtime_r(&when, &tm))
 			strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("unplug of vCPU %d (%s) pending since %s\n", json_int(e, "vcpu", -1),
-		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias")), ts);
+		printf("unplug of vCPU %d (%s) %s since %s\n", json_int(e, "vcpu", -1),
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias")),
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused"))
+		       ? "refused by the guest (still online)" : "pending", ts);
 	}
 }
 

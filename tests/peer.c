@@ -50,6 +50,7 @@ struct peer {
 	char ahead[1024]; /* commands the next one arrived during (hold_ms) */
 	char *hp_text;    /* query-hotpluggable-cpus's return value, printed; NULL after a change */
 	size_t rest;      /* bytes read after the line being handled */
+	bool meddled;
 	pthread_mutex_t mu;
 	volatile int quit;
 };
@@ -426,6 +427,11 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 				return error_obj("GenericError", "CPU is already present");
 			snprintf(q, sizeof(q), "/machine/peripheral/%s", id);
 			plug(p, &p->slots[i], q, id);
+			if (p->cfg.meddle && !p->meddled && !p->slots[0].qom[0]) {
+				/* slot 0 holds the highest core: another client's vcpu it is */
+				p->meddled = true;
+				plug(p, &p->slots[0], "/machine/peripheral/other", "other");
+			}
 			return ret_obj(NULL);
 		}
 		return error_obj("GenericError", "no such slot");
@@ -447,12 +453,14 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 			snprintf(msg, sizeof(msg), "Device %s is already in the process of unplug", id);
 			return error_obj("GenericError", msg);
 		}
-		if (p->cfg.unplug == PEER_UNPLUG_REJECT) {
+		if (p->cfg.unplug == PEER_UNPLUG_REJECT || p->cfg.unplug == PEER_UNPLUG_REJECT_LATE) {
 			cJSON *d = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(d, "device", id);
 			cJSON_AddStringToObject(d, "path", s->qom);
 			send_event(p, "DEVICE_UNPLUG_GUEST_ERROR", d);
+			if (p->cfg.unplug == PEER_UNPLUG_REJECT_LATE)
+				s->remove_at = vs_now_ms() + p->cfg.unplug_ms + 0.001;
 		} else {
 			/* NEVER: the guest holds on to it (paused) until peer_release() */
 			s->remove_at = p->cfg.unplug == PEER_UNPLUG_NEVER

@@ -24,7 +24,9 @@ struct peer_override {
 };
 
 /* GONE: the vCPU is already gone when device_del arrives, which answers DeviceNotFound. */
-enum peer_unplug { PEER_UNPLUG_TCG, PEER_UNPLUG_KVM, PEER_UNPLUG_NEVER, PEER_UNPLUG_REJECT, PEER_UNPLUG_GONE };
+/* REJECT_LATE: the refusal event comes, then the vCPU goes all the same after unplug_ms. */
+enum peer_unplug { PEER_UNPLUG_TCG, PEER_UNPLUG_KVM, PEER_UNPLUG_NEVER, PEER_UNPLUG_REJECT, PEER_UNPLUG_GONE,
+		   PEER_UNPLUG_REJECT_LATE };
 
 struct peer_config {
 	enum peer_greet greet;
@@ -43,6 +45,7 @@ struct peer_config {
 	const char *migration;  /* query-migrate's status (none: {} when NULL) */
 	int chunk;              /* send everything in pieces of this many bytes (0 = whole) */
 	int hold_ms;            /* think this long before answering each command */
+	bool meddle;            /* another client: with the first device_add, plug the last free slot too */
 };
 
 struct peer;

@@ -1415,3 +1415,51 @@ Test(cli, status_shows_the_run_state)
 	cr_assert_eq(r.exit, 0, "%s", r.err);
 	cr_assert(strstr(r.out, "2 of 4 vCPUs online, paused"), "%s", r.out);
 }
+
+/* Issue 20 L6: another client plugs a vCPU in the middle of the run: stop, never overshoot. */
+Test(cli, a_vm_changed_by_another_client_stops_the_run)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .meddle = true };
+
+	serve(&cfg);
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 4, "%s", r.out);
+	cr_assert(strstr(error_message(), "the VM changed under vcpuset after 1 of 2 steps (another "
+			 "QMP client?): 4 vCPUs where 3 were expected"), "%s", error_message());
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(step(1), "status")), "planned");
+	cr_assert_eq(peer_online(peer), 4, "the 4 asked for, not 5");
+}
+
+/*
+ * Issue 20 L2: a refusal is checked against the slot list, and a refused unplug is recorded:
+ * if the vCPU goes after all (a guest that changed its mind, or a QEMU that lied), a later
+ * run finishes it (groups, record) instead of leaving its groups behind.
+ */
+Test(cli, a_refused_unplug_that_completes_later_is_finished, .fini = cg_state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_REJECT_LATE,
+				   .unplug_ms = 300 };
+	cJSON *e;
+
+	parent_with_qemu();
+	make_state_dir();
+	serve(&cfg);
+	RUN("--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(cpu_group_exists("vcpu2"));
+	run_free(&r);
+	RUN("--json", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "2");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_message(), "the guest refused to release it; it stays online"), "%s",
+		  error_message());
+	e = cJSON_GetArrayItem(run_item(r.json, "pending"), 0);
+	cr_assert(cJSON_IsTrue(run_item(e, "refused")), "recorded as refused: %s", r.out);
+	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 0, "a refused one still counts");
+	cr_assert_eq(run_item(r.json, "after")->valueint, 3);
+	run_free(&r);
+	usleep(500 * 1000); /* it goes after all */
+	RUN("--json", "--status", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	cr_assert(!cpu_group_exists("vcpu2"), "its groups are removed");
+}
