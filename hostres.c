@@ -61,6 +61,8 @@ struct hostres {
 	char warm_pid[16];
 	struct mnt *mnts; /* the cgroup mounts, read once (mounts()) */
 	int nmnts;
+	void (*act_hook)(void *ctx, const char *act); /* tests: after each act on a thread */
+	void *act_ctx;
 };
 
 static void hwarn(struct hostres *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1857,22 +1859,103 @@ static int set_resctrl(struct hostres *h, int tid, const struct hostres_tune *t,
 	return 0;
 }
 
+/*
+ * A thread pinned for the time of its setup: QEMU's thread tid, with its start time and, on
+ * kernels that have them (6.9), a pidfd of the thread itself. A thread id is only a number:
+ * the thread may exit and the number go to a thread of another process between two acts.
+ */
+struct pinned {
+	int pid, tid, pidfd;
+	unsigned long long start; /* 0 when the stat cannot be read (fixture trees) */
+	const char *act;          /* the last act done to it */
+};
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9 */
+#endif
+
+static unsigned long long thread_start(struct hostres *h, int pid, int tid)
+{
+	char rel[64], buf[1024], *p;
+	unsigned long long start = 0;
+	int field;
+
+	snprintf(rel, sizeof(rel), "%d/task/%d/stat", pid, tid);
+	if (read_at(h->proc_fd, rel, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	for (field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		start = strtoull(p + 1, NULL, 10);
+	return start;
+}
+
+static int pin_thread(struct hostres *h, int pid, int tid, struct pinned *t, struct vs_err *err)
+{
+	*t = (struct pinned){ pid, tid, -1, 0, "none yet" };
+	if (h->dry)
+		return 0;
+	if (tid <= 0 || hostres_is_thread_of(h, pid, tid) != 1)
+		return vs_err_set(err, ESRCH, "thread %d is not a thread of QEMU (pid %d): refusing to "
+				  "touch it", tid, pid);
+	t->start = thread_start(h, pid, tid);
+	t->pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (hostres_is_thread_of(h, pid, tid) != 1) /* it went before the pidfd was taken */
+		return vs_err_set(err, ESRCH, "thread %d of QEMU exited before its setup", tid);
+	return 0;
+}
+
+static void unpin_thread(struct pinned *t)
+{
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	t->pidfd = -1;
+}
+
+/*
+ * After each act by number: is the thread the one pinned? If not, the act may have reached
+ * a thread of another process that got the number: say so, the caller undoes what it can.
+ */
+static int still_pinned(struct hostres *h, struct pinned *t, const char *act, struct vs_err *err)
+{
+	bool same;
+
+	if (h->dry)
+		return 0;
+	if (h->act_hook)
+		h->act_hook(h->act_ctx, act);
+	same = hostres_is_thread_of(h, t->pid, t->tid) == 1 &&
+	       (!t->start || thread_start(h, t->pid, t->tid) == t->start) &&
+	       (t->pidfd < 0 || hostres_pidfd_alive(t->pidfd));
+	if (same) {
+		t->act = act;
+		return 0;
+	}
+	return vs_err_set(err, ESRCH, "thread %d of QEMU (pid %d) exited during its setup, after %s "
+			  "(its number may be another process's thread now, which %s may have "
+			  "reached): stopped", t->tid, t->pid, t->act, act);
+}
+
 int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
 		       const struct hostres_tune *t, struct vs_err *err)
 {
 	char name[32], dir[2 * HOSTRES_PATH_MAX + 32];
 	int i, rc = 0, fds[MAX_HIER];
+	struct pinned th;
 
 	h->pid = pid;
-	if (!h->dry && (tid <= 0 || hostres_is_thread_of(h, pid, tid) != 1))
-		return vs_err_set(err, ESRCH, "thread %d is not a thread of QEMU (pid %d): refusing to "
-				  "touch it", tid, pid);
+	rc = pin_thread(h, pid, tid, &th, err);
+	if (rc < 0)
+		return rc;
 	snprintf(name, sizeof(name), "vcpu%d", index);
 	for (i = 0; i < MAX_HIER; i++)
 		fds[i] = -1;
 	/* groups first, the thread moved into each, then the limits */
-	for (i = 0; i < h->nh && rc == 0; i++)
+	for (i = 0; i < h->nh && rc == 0; i++) {
 		rc = setup_group(h, &h->hh[i], name, tid, &fds[i], err);
+		if (rc == 0)
+			rc = still_pinned(h, &th, "its move into a cgroup", err);
+	}
 	for (i = 0; i < h->nh && rc == 0; i++) {
 		struct hier *x = &h->hh[i];
 
@@ -1895,25 +1978,73 @@ int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
 	for (i = 0; i < h->nh; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	if (rc < 0)
-		return rc;
-	if (t->aff_src != HR_UNSET) {
+	if (rc == 0 && t->aff_src != HR_UNSET) {
 		rc = set_affinity(h, tid, t->aff, err);
 		if (rc < 0 && t->aff_src == HR_DEFAULT) {
 			hwarn(h, "%s (ignored: it is only the default)", err->msg);
 			memset(err, 0, sizeof(*err));
 			rc = 0;
 		}
-		if (rc < 0)
-			return rc;
+		if (rc == 0)
+			rc = still_pinned(h, &th, "its CPU affinity", err);
 	}
-	if (t->sched_src != HR_UNSET) {
+	if (rc == 0 && t->sched_src != HR_UNSET) {
 		rc = set_sched(h, tid, t->policy, t->prio, err);
-		if (rc < 0)
-			return rc;
+		if (rc == 0)
+			rc = still_pinned(h, &th, "its scheduler policy", err);
 	}
-	if (t->rc_src != HR_UNSET)
-		return set_resctrl(h, tid, t, err);
+	if (rc == 0 && t->rc_src != HR_UNSET) {
+		rc = set_resctrl(h, tid, t, err);
+		if (rc == 0)
+			rc = still_pinned(h, &th, "its resctrl groups", err);
+	}
+	unpin_thread(&th);
+	return rc;
+}
+
+void hostres_set_act_hook(struct hostres *h, void (*hook)(void *ctx, const char *act), void *ctx)
+{
+	h->act_hook = hook;
+	h->act_ctx = ctx;
+}
+
+int hostres_tasks(struct hostres *h, int pid, int **out, int *n)
+{
+	char rel[32];
+	struct dirent *d;
+	int *v = NULL, cap = 0, fd;
+	DIR *dir;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(rel, sizeof(rel), "%d/task", pid);
+	fd = openat(h->proc_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	while ((d = readdir(dir))) {
+		long t = strtol(d->d_name, NULL, 10);
+
+		if (t <= 0 || t > INT_MAX)
+			continue;
+		if (*n == cap) {
+			int *nv = realloc(v, (size_t)(cap = cap ? 2 * cap : 64) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				closedir(dir);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[(*n)++] = (int)t;
+	}
+	closedir(dir);
+	*out = v;
 	return 0;
 }
 

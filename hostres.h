@@ -144,7 +144,10 @@ int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune
 /*
  * Give thread tid of QEMU (pid) the vcpu<index> groups and the settings of t, in libvirt's
  * order: groups, move, cpuset, bandwidth, affinity, scheduler, resctrl. tid 0 is allowed in
- * dry mode only (the thread does not exist yet).
+ * dry mode only (the thread does not exist yet). The thread is pinned for the setup (its start
+ * time, a thread pidfd where the kernel has them) and checked after every act by its number:
+ * one that exited meanwhile stops the setup with -ESRCH naming what may have reached another
+ * thread.
  */
 int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
 		       const struct hostres_tune *t, struct vs_err *err);
@@ -159,6 +162,15 @@ int hostres_vcpu_setup(struct hostres *h, int pid, int index, int tid,
  */
 void hostres_warm_start(struct hostres *h);
 void hostres_warm_wait(struct hostres *h);
+
+/*
+ * Tests: hook is called after each act on a thread by its number (its move into a cgroup, its
+ * affinity, policy, resctrl groups), before the thread is checked to be the same one.
+ */
+void hostres_set_act_hook(struct hostres *h, void (*hook)(void *ctx, const char *act), void *ctx);
+
+/* The thread ids of process pid now (/proc/<pid>/task): *out (caller frees), *n. */
+int hostres_tasks(struct hostres *h, int pid, int **out, int *n);
 
 /* Remove vcpu<index> from every hierarchy in use; problems are warnings. Returns removed. */
 int hostres_vcpu_remove(struct hostres *h, int index);

@@ -1674,11 +1674,14 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	unsigned long id = 0;
 	char what[96];
 	bool queried;
-	int rc, i;
+	int rc, i, k, nbefore = 0, *before = NULL;
 
 	snprintf(what, sizeof(what), "plug vCPU %d%s%s", s->vcpu, r->alias[0] ? " as " : "", r->alias);
 	if (c->host_tune)
 		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU works */
+	/* QEMU's threads before: the new vCPU's must not be one of them */
+	if (c->t->tids_valid && hostres_tasks(c->h, c->pid, &before, &nbefore) < 0)
+		nbefore = -1;
 	/* The two queries go out with device_add: they answer right after it, plugged or not. */
 	rc = qmp_send(c->q, cmd->valuestring, args, COMMAND_MS, &id, &c->err);
 	queried = rc == 0 && send_vcpu_queries(c, &ids, &qerr) == 0;
@@ -1686,27 +1689,42 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 		rc = qmp_receive(c->q, cmd->valuestring, id, COMMAND_MS, NULL, &c->err);
 	if (id) /* sent: a refusal and a broken monitor get a failed record, as libvirt writes */
 		audit_step(c, s->before, s->after, rc == 0);
-	if (rc < 0)
+	if (rc < 0) {
+		free(before);
 		return step_fail(c, r, rc, what);
+	}
 	/* QEMU took it: from here on a failure takes the vCPU out again, or says it could not. */
 	rc = queried ? receive_vcpu_queries(c, &ids, &hp, &cf, &c->err) : 0;
 	if (rc == 0)
 		rc = refresh(c, hp, cf, &c->err);
 	else
 		cJSON_Delete(hp);
-	if (rc < 0)
+	if (rc < 0) {
+		free(before);
 		return plug_rollback(c, s, r, what, "checking it failed");
+	}
 	v = &c->t->v[s->vcpu];
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		if (!c->t->v[i].online) {
 			vs_err_set(&c->err, EPROTO, "QEMU accepted it but does not list vCPU %d online", i);
+			free(before);
 			return step_fail(c, r, -EPROTO, what);
 		}
 		if (c->t->tids_valid && c->t->v[i].tid <= 0) {
 			vs_err_set(&c->err, EPROTO, "QEMU reports no thread for vCPU %d", i);
+			free(before);
 			return plug_rollback(c, s, r, what, "checking it failed");
 		}
+		for (k = 0; c->t->tids_valid && k < nbefore; k++)
+			if (before[k] == c->t->v[i].tid) {
+				vs_err_set(&c->err, EPROTO, "QEMU names thread %d for the new vCPU %d, but "
+					   "that thread was there before the plug: it is not the new "
+					   "vCPU's; refusing to touch it", c->t->v[i].tid, i);
+				free(before);
+				return plug_rollback(c, s, r, what, "checking it failed");
+			}
 	}
+	free(before);
 	r->tid = c->t->tids_valid ? v->tid : 0;
 	snprintf(r->qom_path, sizeof(r->qom_path), "%s", v->qom_path);
 	if (v->alias[0])

@@ -33,6 +33,7 @@ struct slot {
 	int cpu_index[MAXTHREADS];
 	struct vthread *threads[MAXTHREADS];
 	double remove_at; /* > 0: device_del pending, completes then */
+	bool borrowed;    /* threads[0] is the peer's helper, not its own */
 	int created;      /* creation sequence, for query-cpus-fast order */
 };
 
@@ -51,6 +52,7 @@ struct peer {
 	char *hp_text;    /* query-hotpluggable-cpus's return value, printed; NULL after a change */
 	size_t rest;      /* bytes read after the line being handled */
 	bool meddled;
+	struct vthread *helper; /* old_thread: there from the start, named as a new vCPU's */
 	pthread_mutex_t mu;
 	volatile int quit;
 };
@@ -127,9 +129,11 @@ static void unplug(struct slot *s)
 	int i;
 
 	for (i = 0; i < MAXTHREADS; i++) {
-		vthread_free(s->threads[i]);
+		if (!s->borrowed || i)
+			vthread_free(s->threads[i]);
 		s->threads[i] = NULL;
 	}
+	s->borrowed = false;
 	s->qom[0] = s->id[0] = '\0';
 	s->remove_at = 0;
 }
@@ -427,6 +431,11 @@ static cJSON *sim_command(struct peer *p, const char *cmd, cJSON *args)
 				return error_obj("GenericError", "CPU is already present");
 			snprintf(q, sizeof(q), "/machine/peripheral/%s", id);
 			plug(p, &p->slots[i], q, id);
+			if (p->cfg.old_thread) {
+				vthread_free(p->slots[i].threads[0]);
+				p->slots[i].threads[0] = p->helper;
+				p->slots[i].borrowed = true;
+			}
 			if (p->cfg.meddle && !p->meddled && !p->slots[0].qom[0]) {
 				/* slot 0 holds the highest core: another client's vcpu it is */
 				p->meddled = true;
@@ -666,6 +675,8 @@ static struct peer *peer_new(const struct peer_config *cfg)
 	p->log = calloc(1, 1);
 	pthread_mutex_init(&p->mu, NULL);
 	sim_init(p);
+	if (cfg->old_thread)
+		p->helper = vthread_new();
 	return p;
 }
 
@@ -760,6 +771,7 @@ char *peer_stop(struct peer *p)
 		unlink(p->path);
 	}
 	sim_free(p);
+	vthread_free(p->helper);
 	free(p->hp_text);
 	log = p->log;
 	free(p->counts);

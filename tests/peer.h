@@ -46,6 +46,7 @@ struct peer_config {
 	int chunk;              /* send everything in pieces of this many bytes (0 = whole) */
 	int hold_ms;            /* think this long before answering each command */
 	bool meddle;            /* another client: with the first device_add, plug the last free slot too */
+	bool old_thread;        /* a plugged vCPU's thread is a helper thread made at the start */
 };
 
 struct peer;

@@ -1072,3 +1072,42 @@ Test(hostres, vm_key_start_time_is_when_the_process_started)
 			    ps_epoch), 1, "start %llu ticks after boot %llu, ps says %lld", k.start,
 		      btime, ps_epoch);
 }
+
+/*
+ * Issue 20 M1: a thread that exits during its setup, its number going to another process's
+ * thread (here: its start time changes after the first act), stops the setup at once.
+ */
+static void thread_replaced(void *ctx, const char *act)
+{
+	char rel[96];
+
+	(void)act;
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d/stat", pid, tid);
+	fx_put(rel, (const char *)ctx);
+}
+
+Test(hostres, a_thread_replaced_during_its_setup_stops_it)
+{
+	struct hostres_tune t = tune();
+	char rel[96];
+
+	v2_libvirt_tree();
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d/stat", pid, tid);
+	fx_put(rel, "1 (qemu) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0\n");
+	open_fx();
+	cr_assert_eq(hostres_cgroups_find(h, pid, NULL, &err), 1, "%s", err.msg);
+	hostres_set_act_hook(h, thread_replaced,
+			     "1 (sleep) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n");
+	t.sched_src = HR_GIVEN;
+	t.policy = SCHED_BATCH;
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), -ESRCH);
+	cr_assert(strstr(err.msg, "exited during its setup, after none yet"), "%s", err.msg);
+	cr_assert(strstr(err.msg, "its move into a cgroup may have reached"), "%s", err.msg);
+	cr_assert_neq(sched_getscheduler(tid), SCHED_BATCH, "nothing after the change was done");
+	/* the same thread throughout: done */
+	hostres_set_act_hook(h, thread_replaced,
+			     "1 (qemu) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0\n");
+	fx_put(rel, "1 (qemu) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0\n");
+	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
+	cr_assert_eq(sched_getscheduler(tid), SCHED_BATCH);
+}

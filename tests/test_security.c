@@ -393,3 +393,19 @@ Test(security, sighup_finishes_the_step_under_way_and_reports)
 	cr_assert_geq(peer_online(peer), 3, "the step under way was done");
 	unlink(sock);
 }
+
+/* L1: QEMU names a thread that existed before the plug as the new vCPU's: never tuned. */
+Test(security, a_thread_older_than_the_plug_is_not_the_new_vcpus)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .old_thread = true };
+
+	snprintf(sock, sizeof(sock), "/tmp/vcpuset-sec-%d.sock", (int)getpid());
+	peer = peer_start_unix(sock, &cfg);
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "3", "--sched", "batch");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_message(), "that thread was there before the plug"), "%s",
+		  error_message());
+	cr_assert(strstr(error_message(), "unplugged it again"), "%s", error_message());
+	cr_assert_eq(peer_online(peer), 2);
+	unlink(sock);
+}
