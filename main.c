@@ -23,12 +23,13 @@
 #include "topo.h"
 
 #define CONNECT_MS 3000  /* connect and greeting */
-#define COMMAND_MS 30000 /* any one QMP command */
+#define COMMAND_MS command_ms /* any one QMP command: 30 s, or --command-timeout */
 #define POLL_MS 10       /* re-query interval while waiting for an unplug */
 #define REFRESH_TRIES 5
 #define STATE_DIR "/run/vcpuset"
 #define LOCK_TIMEOUT_S 10.0
 
+static int command_ms = 30000;
 static volatile sig_atomic_t stop_signal; /* SIGINT, SIGTERM, SIGHUP or SIGQUIT seen */
 
 /* CPU time of this process (every thread), in milliseconds. */
@@ -69,8 +70,8 @@ struct opts {
 	double timeout_s;
 };
 
-enum step_status { ST_PLANNED, ST_DONE, ST_PENDING, ST_FAILED };
-static const char *const status_names[] = { "planned", "done", "pending", "failed" };
+enum step_status { ST_PLANNED, ST_DONE, ST_PENDING, ST_FAILED, ST_UNKNOWN };
+static const char *const status_names[] = { "planned", "done", "pending", "failed", "unknown" };
 
 struct step_result {
 	enum step_status status;
@@ -172,6 +173,7 @@ static const char usage_text[] =
 	"     --lock-timeout S   wait this long for another vcpuset on the same VM (default 10)\n"
 	"     --wait             wait (up to --timeout) for pending unplugs to finish\n"
 	"     --force            change a paused or not yet started (prelaunch) VM\n"
+	"     --command-timeout S  wait this long for QEMU's answer to a command (default 30)\n"
 	"     --trust-pid        accept QEMU's pid without proof (kernels before 6.5 have no\n"
 	"                        pidfd for it): unsafe on a socket others can reach\n"
 	"\n"
@@ -231,7 +233,7 @@ static char **reorder_relative_count(int *argc, char **argv)
 		static const char *const takes_value[] = {
 			"-s", "--socket", "-t", "--timeout", "--cgroup", "--period", "--quota",
 			"--cpuset", "--mems", "--sched", "--cachetune", "--monitor", "--name",
-			"--uuid", "--state-dir", "--lock-timeout",
+			"--uuid", "--state-dir", "--lock-timeout", "--command-timeout",
 		};
 		const char *a = argv[i], *prev = i ? argv[i - 1] : "";
 		bool value = false;
@@ -281,6 +283,7 @@ enum {
 	OPT_WAIT,
 	OPT_TRUST_PID,
 	OPT_FORCE,
+	OPT_COMMAND_TIMEOUT,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -323,6 +326,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "trust-pid", no_argument, NULL, OPT_TRUST_PID },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -414,6 +418,14 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		case OPT_FORCE:
 			o->force = true;
 			break;
+		case OPT_COMMAND_TIMEOUT: {
+			double sec;
+
+			if (topo_parse_seconds("--command-timeout", optarg, 0.1, 3600, &sec, &err) < 0)
+				usage_error("%s", err.msg);
+			command_ms = (int)(sec * 1000.0);
+			break;
+		}
 		case OPT_PERIOD:
 			if (hostres_parse_period(optarg, &tu->period, &err) < 0)
 				usage_error("%s", err.msg);
@@ -1427,6 +1439,32 @@ static int step_fail(struct ctx *c, struct step_result *r, int rc, const char *w
 }
 
 /*
+ * A command went to QEMU and its answer never came (a timeout, a broken connection): ask QEMU
+ * again on a new connection, through the same socket inode, to the same process. QEMU serves
+ * one client at a time, so once it greets the new one the old command has been done or
+ * dropped: the table read then is the truth. -EBUSY and the like when QEMU cannot be asked.
+ */
+static int reconnect(struct ctx *c, struct vs_err *err)
+{
+	int pid = c->pid, rc;
+
+	rc = qmp_redial(c->q, CONNECT_MS, err);
+	if (rc == 0)
+		rc = qmp_await(c->q, CONNECT_MS, err);
+	if (rc == 0 && qmp_peer_pid(c->q) != pid)
+		rc = vs_err_set(err, ESRCH, "the socket is served by pid %d now, not QEMU's %d",
+				qmp_peer_pid(c->q), pid);
+	if (rc == 0) {
+		rc = prove_peer(c);
+		if (rc < 0)
+			*err = c->err;
+	}
+	if (rc == 0)
+		rc = qmp_handshake(c->q, CONNECT_MS, err);
+	return rc;
+}
+
+/*
  * Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno.
  * When gone, *hp keeps the reply that says so.
  */
@@ -1468,6 +1506,22 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 	head.extra = NULL;
 	c->del_accepted = false;
 	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
+	if (rc < 0 && rc != -EREMOTEIO) {
+		/* no answer: whether QEMU took it is unknown; ask again on a new connection */
+		struct vs_err why = c->err, e = { 0 };
+
+		if (reconnect(c, &e) < 0) {
+			vs_err_set(&c->err, ENOTRECOVERABLE, "device_del got no answer (%.200s) and QEMU "
+				   "cannot be asked again (%.200s): whether the unplug was taken is "
+				   "unknown", why.msg, e.msg);
+			return -ENOTRECOVERABLE;
+		}
+		rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
+		if (rc == -EREMOTEIO && strstr(c->err.msg, "already in the process of unplug")) {
+			rc = 0; /* the first one was taken after all */
+			memset(&c->err, 0, sizeof(c->err));
+		}
+	}
 	c->del_accepted = rc == 0;
 	if (rc == -EREMOTEIO && strcmp(c->err.qmp_class, "DeviceNotFound") == 0) {
 		gone = true; /* already removed: the refresh below confirms it */
@@ -1663,6 +1717,43 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 	return -EIO;
 }
 
+/*
+ * device_add went out and its answer never came: ask QEMU again (reconnect). 0 when QEMU has
+ * plugged it (success record; the table is fresh), -EIO when it has not (failed record, the
+ * step fails), -ENOTRECOVERABLE when QEMU cannot be asked: the outcome is unknown, no record.
+ */
+static int learn_plug(struct ctx *c, const struct topo_step *s, struct step_result *r,
+		      const char *what)
+{
+	struct vs_err why = c->err, e = { 0 };
+	int rc;
+
+	rc = reconnect(c, &e);
+	if (rc == 0)
+		rc = refresh(c, NULL, NULL, &e);
+	if (rc < 0) {
+		r->status = ST_UNKNOWN;
+		vs_err_set(&c->err, ENOTRECOVERABLE, "%s: device_add got no answer (%.200s), and QEMU "
+			   "cannot be asked again (%.200s): whether vCPU %d is plugged is unknown; no "
+			   "audit record was written ('vcpuset --status' tells, once QEMU answers)",
+			   what, why.msg, e.msg, s->vcpu);
+		snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
+		return -ENOTRECOVERABLE;
+	}
+	if (!c->t->v[s->vcpu].online) {
+		audit_step(c, s->before, s->after, false);
+		r->status = ST_FAILED;
+		vs_err_set(&c->err, EIO, "%s: device_add got no answer (%.200s); asked again, QEMU has "
+			   "not plugged it", what, why.msg);
+		snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
+		return -EIO;
+	}
+	audit_step(c, s->before, s->after, true);
+	warn(c, "vCPU %d: device_add got no answer (%s), but QEMU has plugged it: going on",
+	     s->vcpu, why.msg);
+	return 0;
+}
+
 static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments");
@@ -1687,17 +1778,26 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	queried = rc == 0 && send_vcpu_queries(c, &ids, &qerr) == 0;
 	if (rc == 0)
 		rc = qmp_receive(c->q, cmd->valuestring, id, COMMAND_MS, NULL, &c->err);
-	if (id) /* sent: a refusal and a broken monitor get a failed record, as libvirt writes */
+	if (rc < 0 && rc != -EREMOTEIO && id) {
+		/* sent, and no answer: never "unchanged" without asking QEMU what it did */
+		rc = learn_plug(c, s, r, what);
+		if (rc == -ENOTRECOVERABLE || rc == -EIO) {
+			free(before);
+			return rc;
+		}
+		queried = false; /* the table is the new connection's */
+	} else if (id) { /* QEMU answered: success, or a refusal with its failed record */
 		audit_step(c, s->before, s->after, rc == 0);
+	}
 	if (rc < 0) {
 		free(before);
 		return step_fail(c, r, rc, what);
 	}
 	/* QEMU took it: from here on a failure takes the vCPU out again, or says it could not. */
 	rc = queried ? receive_vcpu_queries(c, &ids, &hp, &cf, &c->err) : 0;
-	if (rc == 0)
+	if (rc == 0 && queried)
 		rc = refresh(c, hp, cf, &c->err);
-	else
+	else if (rc < 0)
 		cJSON_Delete(hp);
 	if (rc < 0) {
 		free(before);
@@ -1845,6 +1945,12 @@ static void apply(struct ctx *c)
 		r->ms = vs_now_ms() - t0;
 		r->cpu_ms = cpu_now_ms() - c0;
 		c->after = counted(c);
+		if (rc == -ENOTRECOVERABLE) {
+			r->status = ST_UNKNOWN;
+			snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
+			c->exit = VS_EXIT_UNKNOWN;
+			return;
+		}
 		if (rc == -EINPROGRESS) {
 			c->exit = stop_signal && i + 1 < c->plan.nsteps ? VS_EXIT_PARTIAL : VS_EXIT_PENDING;
 			vs_err_set(&c->err, EINPROGRESS, "%s", r->error);

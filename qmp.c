@@ -178,6 +178,11 @@ int qmp_dial(struct qmp *q, int timeout_ms, struct vs_err *err)
 
 	if (q->path_fd < 0 || q->fd >= 0)
 		return vs_err_set(err, EINVAL, "'%s' is not a socket waiting to be connected", q->name);
+	if (q->pidfd >= 0)
+		close(q->pidfd);
+	q->pidfd = -1;
+	q->pid = 0;
+	q->pid_gone = false;
 	/* through the inode opened and checked, whatever the name points at now */
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", q->path_fd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -209,9 +214,7 @@ int qmp_dial(struct qmp *q, int timeout_ms, struct vs_err *err)
 		goto fail;
 	}
 	q->fd = fd;
-	close(q->path_fd);
-	q->path_fd = -1;
-	peer_ids(q);
+	peer_ids(q); /* path_fd stays: qmp_redial connects through the same inode again */
 	if (q->pid <= 0 && !q->pid_gone)
 		return vs_err_set(err, EPROTO, "socket '%s': the kernel did not report the peer's pid",
 				  q->name);
@@ -219,6 +222,28 @@ int qmp_dial(struct qmp *q, int timeout_ms, struct vs_err *err)
 fail:
 	close(fd);
 	return rc;
+}
+
+int qmp_redial(struct qmp *q, int timeout_ms, struct vs_err *err)
+{
+	struct event_node *n, *next;
+
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+	for (n = q->head; n; n = next) {
+		next = n->next;
+		cJSON_Delete(n->ev);
+		free(n);
+	}
+	q->head = q->tail = NULL;
+	q->nevents = q->event_bytes = 0;
+	q->len = q->start = q->scanned = 0;
+	q->eof = false;
+	q->lost_from = 0;
+	memset(&q->lost, 0, sizeof(q->lost));
+	q->recv_next = q->next_id; /* the old connection's replies are gone with it */
+	return qmp_dial(q, timeout_ms, err);
 }
 
 int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_err *err)

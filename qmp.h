@@ -31,6 +31,13 @@ void qmp_socket_id(const struct qmp *q, unsigned long long *dev, unsigned long l
  */
 int qmp_dial(struct qmp *q, int timeout_ms, struct vs_err *err);
 
+/*
+ * Drop the connection (replies and events not read yet go with it) and connect again through
+ * the inode opened by qmp_open: to learn what became of a command whose reply never came.
+ * The peer must be proven again; the greeting and negotiation follow as after qmp_dial.
+ */
+int qmp_redial(struct qmp *q, int timeout_ms, struct vs_err *err);
+
 /* qmp_open and qmp_dial in one (tests, benchmarks). */
 int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_err *err);
 

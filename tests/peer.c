@@ -52,6 +52,7 @@ struct peer {
 	char *hp_text;    /* query-hotpluggable-cpus's return value, printed; NULL after a change */
 	size_t rest;      /* bytes read after the line being handled */
 	bool meddled;
+	int served; /* clients greeted */
 	struct vthread *helper; /* old_thread: there from the start, named as a new vCPU's */
 	pthread_mutex_t mu;
 	volatile int quit;
@@ -552,6 +553,8 @@ static int handle(struct peer *p, const char *line, size_t len)
 		p->counts[i]++;
 		if (o->nth && o->nth != p->counts[i])
 			continue;
+		if (o->execute)
+			cJSON_Delete(sim_command(p, cmd, cJSON_GetObjectItem(m, "arguments")));
 		if (o->raw && o->raw[0]) {
 			char *out = subst_id(o->raw, cJSON_GetObjectItem(m, "id"));
 
@@ -613,7 +616,7 @@ static void serve(struct peer *p)
 
 	if (p->cfg.greet == PEER_CLOSE_AT_ONCE)
 		goto out;
-	if (p->cfg.greet != PEER_NO_GREETING)
+	if (p->cfg.greet != PEER_NO_GREETING && !(p->cfg.greet_once && p->served++))
 		send_all(p, greeting, sizeof(greeting) - 1, p->cfg.chunk, 0);
 	if (p->cfg.greet == PEER_CLOSE_AFTER_GREETING)
 		goto out;

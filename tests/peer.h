@@ -21,6 +21,7 @@ struct peer_override {
 	int chunk;
 	int delay_ms;
 	bool close_after;
+	bool execute; /* the simulated QEMU carries the command out all the same */
 };
 
 /* GONE: the vCPU is already gone when device_del arrives, which answers DeviceNotFound. */
@@ -47,6 +48,7 @@ struct peer_config {
 	int hold_ms;            /* think this long before answering each command */
 	bool meddle;            /* another client: with the first device_add, plug the last free slot too */
 	bool old_thread;        /* a plugged vCPU's thread is a helper thread made at the start */
+	bool greet_once;        /* later clients get no greeting (a QEMU hung for good) */
 };
 
 struct peer;

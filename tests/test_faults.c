@@ -426,3 +426,53 @@ Test(faults, hundred_thousand_slots_are_refused)
 	finish();
 	free(raw);
 }
+
+/* ---- a command whose answer never comes (issue 20 M6) ---- */
+
+#define RUN(...) run_vcpuset(&r, (const char *const[]){ __VA_ARGS__, NULL })
+
+Test(faults, a_plug_whose_answer_is_lost_but_done_is_found_out_and_finished)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_add", .raw = "", .execute = true }, /* plugs, never answers */
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .overrides = ov, .noverrides = 1 };
+
+	serve(&cfg);
+	RUN("--json", "--no-audit", "--no-cgroup", "--command-timeout", "0.5", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(r.json, "steps"), 0), "status")), "done");
+	cr_assert(strstr(r.out, "device_add got no answer"), "a warning says so: %s", r.out);
+	cr_assert_eq(cJSON_GetObjectItem(r.json, "after")->valueint, 3);
+}
+
+Test(faults, a_plug_whose_answer_is_lost_and_not_done_is_a_failure)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_add", .raw = "" }, /* neither plugs nor answers */
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .overrides = ov, .noverrides = 1 };
+
+	serve(&cfg);
+	RUN("--no-audit", "--no-cgroup", "--command-timeout", "0.5", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	assert_one_error_line("asked again, QEMU has not plugged it");
+	cr_assert(strstr(r.err, "plug vCPU 2 as vcpu2: device_add got no answer ("), "%s", r.err);
+}
+
+Test(faults, a_plug_whose_answer_is_lost_by_a_hung_qemu_is_unknown_exit_5)
+{
+	static const struct peer_override ov[] = {
+		{ .cmd = "device_add", .raw = "", .execute = true },
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .overrides = ov, .noverrides = 1,
+				   .greet_once = true };
+
+	serve(&cfg);
+	RUN("--json", "--no-audit", "--no-cgroup", "--command-timeout", "0.5", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 5, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "whether vCPU 2 is plugged is unknown"), "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(r.json, "steps"), 0), "status")), "unknown");
+}
