@@ -28,6 +28,7 @@
 #define REFRESH_TRIES 5
 #define STATE_DIR "/run/vcpuset"
 #define LOCK_TIMEOUT_S 10.0
+#define ACK_TIMEOUT_S 3.0 /* the guest's answer to a plug comes in tens of ms when it comes */
 
 static int command_ms = 30000;
 static volatile sig_atomic_t stop_signal; /* SIGINT, SIGTERM, SIGHUP or SIGQUIT seen */
@@ -62,6 +63,7 @@ struct opts {
 	bool wait;
 	bool trust_pid; /* --trust-pid: a peer without a pidfd, or without proof */
 	bool force;     /* --force: act on a paused or prelaunch VM */
+	double ack_timeout_s; /* --ack-timeout */
 	bool status;
 	bool dry_run;
 	bool json;
@@ -80,6 +82,8 @@ struct step_result {
 	int tid;
 	char alias[TOPO_NAME_MAX];
 	char qom_path[TOPO_PATH_MAX];
+	int ack;     /* the guest's ACPI answer to a plug: 1 taken, 0 none (yet), -1 not applicable */
+	int ack_status; /* its status when not 0 */
 	cJSON *qmp;  /* the command sent, or to be sent */
 	cJSON *host; /* host changes made (or to be made) and what the kernel reports after */
 	char error[512];
@@ -174,6 +178,8 @@ static const char usage_text[] =
 	"     --wait             wait (up to --timeout) for pending unplugs to finish\n"
 	"     --force            change a paused or not yet started (prelaunch) VM\n"
 	"     --command-timeout S  wait this long for QEMU's answer to a command (default 30)\n"
+	"     --ack-timeout S    wait this long for the guest to take each plugged vCPU (x86\n"
+	"                        ACPI; default 3, 0 = do not wait)\n"
 	"     --trust-pid        accept QEMU's pid without proof (kernels before 6.5 have no\n"
 	"                        pidfd for it): unsafe on a socket others can reach\n"
 	"\n"
@@ -233,7 +239,7 @@ static char **reorder_relative_count(int *argc, char **argv)
 		static const char *const takes_value[] = {
 			"-s", "--socket", "-t", "--timeout", "--cgroup", "--period", "--quota",
 			"--cpuset", "--mems", "--sched", "--cachetune", "--monitor", "--name",
-			"--uuid", "--state-dir", "--lock-timeout", "--command-timeout",
+			"--uuid", "--state-dir", "--lock-timeout", "--command-timeout", "--ack-timeout",
 		};
 		const char *a = argv[i], *prev = i ? argv[i - 1] : "";
 		bool value = false;
@@ -284,6 +290,7 @@ enum {
 	OPT_TRUST_PID,
 	OPT_FORCE,
 	OPT_COMMAND_TIMEOUT,
+	OPT_ACK_TIMEOUT,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -327,6 +334,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "trust-pid", no_argument, NULL, OPT_TRUST_PID },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
+		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -337,6 +345,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->state_dir = STATE_DIR;
 	o->lock_timeout_s = LOCK_TIMEOUT_S;
+	o->ack_timeout_s = ACK_TIMEOUT_S;
 	while ((c = getopt_long(argc, argv, "hjlns:t:vV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
@@ -417,6 +426,11 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 			break;
 		case OPT_FORCE:
 			o->force = true;
+			break;
+		case OPT_ACK_TIMEOUT:
+			if (topo_parse_seconds("--ack-timeout", optarg, 0, 3600, &o->ack_timeout_s,
+					       &err) < 0)
+				usage_error("%s", err.msg);
 			break;
 		case OPT_COMMAND_TIMEOUT: {
 			double sec;
@@ -1438,6 +1452,24 @@ static int step_fail(struct ctx *c, struct step_result *r, int rc, const char *w
 	return rc;
 }
 
+/* An event read anywhere in the run: the guest's answer to one of this run's plugs? */
+static void note_event(struct ctx *c, const cJSON *ev)
+{
+	const char *dev;
+	int i, status;
+
+	if (!c->res || !topo_ost_insert(ev, &dev, &status))
+		return;
+	for (i = 0; i < c->plan.nsteps; i++) {
+		struct step_result *r = &c->res[i];
+
+		if (c->plan.steps[i].op == TOPO_PLUG && r->ack == 0 && strcmp(r->alias, dev) == 0) {
+			r->ack = status == 0 ? 1 : 0;
+			r->ack_status = status;
+		}
+	}
+}
+
 /*
  * A command went to QEMU and its answer never came (a timeout, a broken connection): ask QEMU
  * again on a new connection, through the same socket inode, to the same process. QEMU serves
@@ -1544,6 +1576,7 @@ static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, i
 			return rc;
 		look = false;
 		if (rc == 1) {
+			note_event(c, ev);
 			switch (topo_event_kind(ev, head.alias, head.qom_path)) {
 			case TOPO_EV_REJECTED:
 				rejected = true;
@@ -1978,6 +2011,68 @@ static void apply(struct ctx *c)
 	}
 }
 
+/* Does the guest answer plugs (x86 ACPI CPU hotplug through device_add)? */
+static bool acks_apply(const struct ctx *c)
+{
+	return !c->t->legacy && (strcmp(c->t->target, "x86_64") == 0 ||
+				 strcmp(c->t->target, "i386") == 0);
+}
+
+/* Plugged vCPUs the guest has not answered for yet. */
+static int unacked(const struct ctx *c)
+{
+	int i, n = 0;
+
+	for (i = 0; i < c->plan.nsteps; i++)
+		n += c->plan.steps[i].op == TOPO_PLUG && c->res[i].status == ST_DONE &&
+		     c->res[i].ack == 0 && !c->res[i].ack_status;
+	return n;
+}
+
+/*
+ * Before exit: the guest's acknowledgment of each vCPU plugged (ACPI_DEVICE_OST, insert,
+ * status 0), collected while the run went on, and waited for up to --ack-timeout. A booted
+ * guest answers within tens of ms; an early-boot or broken one never does, and then QEMU
+ * lists a vCPU the guest does not use.
+ */
+static void wait_acks(struct ctx *c)
+{
+	double deadline = vs_now_ms() + c->o.ack_timeout_s * 1000.0;
+	cJSON *ev = NULL;
+	int i, rc;
+
+	if (!c->res || !c->q)
+		return;
+	if (!acks_apply(c)) {
+		for (i = 0; i < c->plan.nsteps; i++)
+			c->res[i].ack = -1;
+		return;
+	}
+	while (unacked(c) > 0 && !stop_signal) {
+		double left = deadline - vs_now_ms();
+
+		rc = qmp_next_event(c->q, left > 0 ? (int)left + 1 : 0, &ev, NULL);
+		if (rc <= 0)
+			break; /* no more in time, or the monitor is gone: what came is what we know */
+		note_event(c, ev);
+		cJSON_Delete(ev);
+		ev = NULL;
+	}
+	for (i = 0; i < c->plan.nsteps; i++) {
+		const struct step_result *r = &c->res[i];
+
+		if (c->plan.steps[i].op != TOPO_PLUG || r->status != ST_DONE || r->ack == 1)
+			continue;
+		if (r->ack_status)
+			warn(c, "vCPU %d: the guest could not take it (ACPI status %d): QEMU lists it, "
+			     "the guest does not use it", c->plan.steps[i].vcpu, r->ack_status);
+		else
+			warn(c, "vCPU %d: the guest did not acknowledge it within %.3g s (still booting, "
+			     "or no ACPI CPU hotplug?): QEMU lists it, the guest may not use it",
+			     c->plan.steps[i].vcpu, c->o.ack_timeout_s);
+	}
+}
+
 /* Apply the plan, with QEMU's emulator cpuset widened for as long as plugs run. */
 static void apply_all(struct ctx *c)
 {
@@ -1992,6 +2087,7 @@ static void apply_all(struct ctx *c)
 	hostres_set_log(c->h, c->host_log);
 	hostres_emulator_restore(c->h);
 	hostres_set_log(c->h, NULL);
+	wait_acks(c);
 }
 
 /* ---- report ---- */
@@ -2150,6 +2246,10 @@ static cJSON *step_json(const struct ctx *c, int i)
 	else
 		cJSON_AddNullToObject(o, "tid");
 	cJSON_AddStringToObject(o, "status", status_names[r->status]);
+	if (s->op == TOPO_PLUG && r->status == ST_DONE && r->ack >= 0)
+		cJSON_AddBoolToObject(o, "acknowledged", r->ack == 1);
+	else
+		cJSON_AddNullToObject(o, "acknowledged");
 	cJSON_AddNumberToObject(o, "ms", (double)(long long)(r->ms * 1000) / 1000.0);
 	cJSON_AddNumberToObject(o, "cpu_ms", (double)(long long)(r->cpu_ms * 1000) / 1000.0);
 	cJSON_AddItemToObject(o, "qmp", cJSON_Duplicate(r->qmp, 1));
@@ -2375,9 +2475,11 @@ static void report_text(const struct ctx *c)
 			       s->vcpu, topo_describe(&c->t->v[s->vcpu], topo, sizeof(topo)),
 			       cmd ? cmd : "");
 		else
-			printf("  %-6s vCPU %-4d %-8s tid %-8d %-8s %.1f ms\n",
+			printf("  %-6s vCPU %-4d %-8s tid %-8d %-8s %.1f ms%s\n",
 			       s->op == TOPO_PLUG ? "plug" : "unplug", s->vcpu,
-			       r->alias[0] ? r->alias : "-", r->tid, status_names[r->status], r->ms);
+			       r->alias[0] ? r->alias : "-", r->tid, status_names[r->status], r->ms,
+			       s->op != TOPO_PLUG || r->status != ST_DONE || r->ack < 0 ? ""
+			       : r->ack ? "  guest: taken" : "  guest: no answer");
 		free(cmd);
 		if (r->host && (c->o.dry_run || c->o.verbose)) {
 			const cJSON *a;

@@ -984,11 +984,38 @@ enum topo_event topo_event_kind(const cJSON *ev, const char *alias, const char *
 	if (strcmp(name, "DEVICE_UNPLUG_GUEST_ERROR") == 0)
 		return mine ? TOPO_EV_REJECTED : TOPO_EV_OTHER;
 	if (strcmp(name, "ACPI_DEVICE_OST") == 0) {
-		const char *st = str_item(cJSON_GetObjectItemCaseSensitive(data, "info"), "slot-type");
+		const cJSON *info = cJSON_GetObjectItemCaseSensitive(data, "info");
+		const char *st = str_item(info, "slot-type"), *idev = str_item(info, "device");
+		const cJSON *src = cJSON_GetObjectItemCaseSensitive(info, "source");
+		const cJSON *status = cJSON_GetObjectItemCaseSensitive(info, "status");
 
-		return st && strcmp(st, "CPU") == 0 ? TOPO_EV_RELATED : TOPO_EV_OTHER;
+		if (!st || strcmp(st, "CPU") != 0)
+			return TOPO_EV_OTHER;
+		/* the guest's answer to an eject request (source 3): 0x84 is "in progress" */
+		if (idev && alias && alias[0] && strcmp(idev, alias) == 0 && cJSON_IsNumber(src) &&
+		    src->valuedouble == 3 && cJSON_IsNumber(status) && status->valuedouble != 0 &&
+		    status->valuedouble != 0x84)
+			return TOPO_EV_REJECTED;
+		return TOPO_EV_RELATED;
 	}
 	return TOPO_EV_OTHER;
+}
+
+int topo_ost_insert(const cJSON *ev, const char **device, int *status)
+{
+	const cJSON *info = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev,
+									     "data"), "info");
+	const char *name = str_item(ev, "event"), *st = str_item(info, "slot-type");
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(info, "source");
+	const cJSON *stat = cJSON_GetObjectItemCaseSensitive(info, "status");
+
+	*device = str_item(info, "device");
+	if (!name || strcmp(name, "ACPI_DEVICE_OST") != 0 || !st || strcmp(st, "CPU") != 0 ||
+	    !*device || !cJSON_IsNumber(src) || src->valuedouble != 1 || !cJSON_IsNumber(stat) ||
+	    stat->valuedouble < 0 || stat->valuedouble > 0xffff)
+		return 0;
+	*status = (int)stat->valuedouble;
+	return 1;
 }
 
 int topo_slot_plugged(const cJSON *hotpluggable, const struct topo_vcpu *head, struct vs_err *err)

@@ -158,6 +158,12 @@ extern const char *const topo_events[];
 enum topo_event topo_event_kind(const cJSON *ev, const char *alias, const char *qom_path);
 
 /*
+ * Is ev the guest's ACPI answer to a CPU insert (ACPI_DEVICE_OST, source 1)? 1 with the
+ * device id (*device points into ev) and the status (0 = taken), else 0.
+ */
+int topo_ost_insert(const cJSON *ev, const char **device, int *status);
+
+/*
  * In the return value of query-hotpluggable-cpus, is the slot with head's topology still
  * plugged? 1 plugged, 0 free, negative errno if the reply is malformed or lacks the slot.
  */

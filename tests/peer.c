@@ -593,9 +593,13 @@ static int handle(struct peer *p, const char *line, size_t len)
 	send_json(p, reply);
 	ok = cJSON_HasObjectItem(reply, "return");
 	cJSON_Delete(reply);
-	if (strcmp(cmd, "device_add") == 0 && ok) {
+	if (strcmp(cmd, "device_add") == 0 && ok && !p->cfg.no_ack) {
 		cJSON *d = cJSON_CreateObject(), *info = cJSON_AddObjectToObject(d, "info");
+		const char *dev = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(m,
+										"arguments"), "id"));
 
+		if (dev)
+			cJSON_AddStringToObject(info, "device", dev);
 		cJSON_AddStringToObject(info, "slot-type", "CPU");
 		cJSON_AddNumberToObject(info, "source", 1);
 		cJSON_AddNumberToObject(info, "status", 0);

@@ -49,6 +49,7 @@ struct peer_config {
 	bool meddle;            /* another client: with the first device_add, plug the last free slot too */
 	bool old_thread;        /* a plugged vCPU's thread is a helper thread made at the start */
 	bool greet_once;        /* later clients get no greeting (a QEMU hung for good) */
+	bool no_ack;            /* the guest never answers a plug (ACPI_DEVICE_OST): early boot */
 };
 
 struct peer;

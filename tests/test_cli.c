@@ -16,6 +16,7 @@
 
 #include "peer.h"
 #include "run.h"
+#include "vcpuset.h"
 
 static struct peer *peer;
 static char sock[64];
@@ -1462,4 +1463,42 @@ Test(cli, a_refused_unplug_that_completes_later_is_finished, .fini = cg_state_te
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
 	cr_assert(!cpu_group_exists("vcpu2"), "its groups are removed");
+}
+
+/* ---- the guest's acknowledgment of a plug (issue 20, x86 ACPI) ---- */
+
+Test(cli, each_plug_reports_whether_the_guest_took_it)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+
+	serve(&cfg);
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert(cJSON_IsTrue(run_item(step(0), "acknowledged")), "%s", r.out);
+	cr_assert(cJSON_IsTrue(run_item(step(1), "acknowledged")), "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 0, "%s", r.out);
+	run_free(&r);
+	RUN("--no-audit", "--no-cgroup", "--socket", sock, "5");
+	cr_assert(strstr(r.out, "done") && strstr(r.out, "guest: taken"), "%s", r.out);
+	run_free(&r);
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "4");
+	cr_assert(cJSON_IsNull(run_item(step(0), "acknowledged")), "an unplug: %s", r.out);
+}
+
+Test(cli, a_plug_the_guest_does_not_take_is_a_warning_after_the_ack_timeout)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .no_ack = true };
+	double t0;
+
+	serve(&cfg);
+	t0 = vs_now_ms();
+	RUN("--json", "--no-audit", "--no-cgroup", "--ack-timeout", "0.3", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_geq(vs_now_ms() - t0, 300, "it waited for the guest");
+	cr_assert(cJSON_IsFalse(run_item(step(0), "acknowledged")), "%s", r.out);
+	cr_assert(has_warning("vCPU 2: the guest did not acknowledge it within 0.3 s"), "%s", r.out);
+	run_free(&r);
+	RUN("--json", "--no-audit", "--no-cgroup", "--ack-timeout", "0", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert(cJSON_IsFalse(run_item(step(0), "acknowledged")), "%s", r.out);
 }
