@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <linux/capability.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -555,7 +557,33 @@ int hostres_holds_socket(struct hostres *h, int pid, unsigned long ino, struct v
 
 bool hostres_pidfd_alive(int pidfd)
 {
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+	/* signal 0 only asks; EPERM (QEMU runs as another user, CAP_KILL dropped) is alive too */
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM;
+}
+
+int hostres_drop_privileges(struct vs_err *err)
+{
+	static const int keep[] = { CAP_DAC_OVERRIDE, CAP_SYS_NICE, CAP_AUDIT_WRITE };
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	uint32_t mask[2] = { 0, 0 };
+	size_t i;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return vs_err_set(err, errno, "cannot set no_new_privs: %s", strerror(errno));
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return vs_err_set(err, errno, "cannot read this process's capabilities: %s",
+				  strerror(errno));
+	for (i = 0; i < sizeof(keep) / sizeof(*keep); i++)
+		mask[keep[i] / 32] |= 1u << (keep[i] % 32);
+	for (i = 0; i < 2; i++) {
+		data[i].effective &= mask[i];
+		data[i].permitted &= mask[i];
+		data[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return vs_err_set(err, errno, "cannot drop capabilities: %s", strerror(errno));
+	return 0;
 }
 
 /* ---- finding the cgroups ---- */

@@ -88,6 +88,15 @@ int hostres_holds_socket(struct hostres *h, int pid, unsigned long ino, struct v
 bool hostres_pidfd_alive(int pidfd);
 
 /*
+ * Keep only the capabilities the rest of the run needs, before anything QEMU says is read:
+ * CAP_SYS_NICE (affinity and policy of QEMU's threads, which another user may own),
+ * CAP_AUDIT_WRITE (the records) and CAP_DAC_OVERRIDE (a monitor socket, cgroup or resctrl
+ * file owned by another user: QEMU's, a delegated subtree's). no_new_privs is set too. Calls
+ * by this thread only: before any other thread is started.
+ */
+int hostres_drop_privileges(struct vs_err *err);
+
+/*
  * Find QEMU's (pid) cgroups and choose the parent of the vCPU groups in each hierarchy that
  * has the cpu, cpuacct or cpuset controller, plus the unified (v2) one. override, if not
  * NULL, is the parent path inside every hierarchy. Hierarchies where QEMU sits in the root

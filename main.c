@@ -9,6 +9,7 @@
  *   hostres.c everything on the host: /proc, sysfs, cgroups, affinity, resctrl
  * This file names no QMP command and no host path: it asks the modules.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
@@ -1109,9 +1110,13 @@ static int preflight(struct ctx *c)
 {
 	static const char *const settled[] = { "none", "completed", "failed", "cancelled" };
 	bool forcible = strcmp(c->run_state, "paused") == 0 || strcmp(c->run_state, "prelaunch") == 0;
+	char why[320];
 	size_t i;
 
 	c->exit = VS_EXIT_FAIL;
+	/* the accelerator is known when the identity was asked; else assume the worst, TCG */
+	if (topo_qemu_known_bad(qmp_version(c->q), !c->kvm, why, sizeof(why)))
+		warn(c, "%s", why);
 	if (!c->run_state[0])
 		warn(c, "%s", "QEMU does not say whether the VM runs (query-status): not checked");
 	else if (strcmp(c->run_state, "running") != 0 && !(forcible && c->o.force))
@@ -1171,6 +1176,8 @@ static int gather(struct ctx *c)
 		rc = qmp_await(c->q, CONNECT_MS, err);
 	if (rc == 0)
 		rc = prove_peer(c);
+	if (rc == 0) /* all that needed more is done: QEMU's words are read with less */
+		rc = hostres_drop_privileges(err);
 	if (rc < 0)
 		return rc;
 	qmp_keep_events(c->q, topo_events); /* and no other: they are dropped as they come */
@@ -1478,19 +1485,21 @@ static void note_event(struct ctx *c, const cJSON *ev)
  */
 static int reconnect(struct ctx *c, struct vs_err *err)
 {
-	int pid = c->pid, rc;
+	int pid = c->pid, old = c->pidfd >= 0 ? fcntl(c->pidfd, F_DUPFD_CLOEXEC, 0) : -1, rc;
 
 	rc = qmp_redial(c->q, CONNECT_MS, err);
 	if (rc == 0)
 		rc = qmp_await(c->q, CONNECT_MS, err);
-	if (rc == 0 && qmp_peer_pid(c->q) != pid)
-		rc = vs_err_set(err, ESRCH, "the socket is served by pid %d now, not QEMU's %d",
-				qmp_peer_pid(c->q), pid);
-	if (rc == 0) {
-		rc = prove_peer(c);
-		if (rc < 0)
-			*err = c->err;
-	}
+	c->pidfd = qmp_peer_pidfd(c->q);
+	/*
+	 * The same process as proven at the start: the pid the kernel names now, and the process
+	 * pinned then still alive (so that pid was not reused meanwhile).
+	 */
+	if (rc == 0 && (qmp_peer_pid(c->q) != pid || (old >= 0 && !hostres_pidfd_alive(old)) ||
+			(old < 0 && !c->o.trust_pid)))
+		rc = vs_err_set(err, ESRCH, "the socket is not served by QEMU (pid %d) any more", pid);
+	if (old >= 0)
+		close(old);
 	if (rc == 0)
 		rc = qmp_handshake(c->q, CONNECT_MS, err);
 	return rc;

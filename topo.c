@@ -956,6 +956,47 @@ int topo_step_command(const struct topo_table *t, const struct topo_step *s, con
 	return 0;
 }
 
+/*
+ * QEMU versions known to break vCPU hot-plug, with where that is known from. Measured here or
+ * reported with a reproduction; a version not listed is not known to be good either.
+ */
+static const struct {
+	int from[3], to[3]; /* inclusive */
+	bool tcg_only;
+	const char *what;
+} bad_qemu[] = {
+	{ { 7, 2, 0 }, { 7, 2, 99 }, true,
+	  "crashes (SIGSEGV) on the first device_add of a CPU after any CPU was unplugged "
+	  "(Debian 12's 7.2, measured: shared/reference/qemu-on-this-machine.md)" },
+};
+
+static int version_cmp(const int a[3], const int b[3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
+}
+
+bool topo_qemu_known_bad(const char *version, bool tcg, char *why, size_t size)
+{
+	int v[3] = { 0, 0, 0 };
+	size_t i;
+
+	if (!version || sscanf(version, "%d.%d.%d", &v[0], &v[1], &v[2]) != 3)
+		return false;
+	for (i = 0; i < sizeof(bad_qemu) / sizeof(*bad_qemu); i++)
+		if (version_cmp(v, bad_qemu[i].from) >= 0 && version_cmp(v, bad_qemu[i].to) <= 0 &&
+		    (tcg || !bad_qemu[i].tcg_only)) {
+			snprintf(why, size, "QEMU %s%s %s", version, bad_qemu[i].tcg_only ? " under TCG"
+				 : "", bad_qemu[i].what);
+			return true;
+		}
+	return false;
+}
+
 const char *const topo_events[] = { "DEVICE_DELETED", "DEVICE_UNPLUG_GUEST_ERROR", "ACPI_DEVICE_OST",
 				    NULL };
 

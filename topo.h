@@ -151,6 +151,12 @@ enum topo_event {
 	TOPO_EV_REJECTED, /* the guest refused to release it */
 };
 
+/*
+ * Is this QEMU version ("7.2.11") known to break vCPU hot-plug (under TCG when tcg)? true with
+ * why (what breaks, and the source) in buf. The table is in topo.c.
+ */
+bool topo_qemu_known_bad(const char *version, bool tcg, char *why, size_t size);
+
 /* The events vcpuset reads (NULL-terminated): the others need not be kept. */
 extern const char *const topo_events[];
 

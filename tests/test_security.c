@@ -409,3 +409,35 @@ Test(security, a_thread_older_than_the_plug_is_not_the_new_vcpus)
 	cr_assert_eq(peer_online(peer), 2);
 	unlink(sock);
 }
+
+/* Info: QEMU's words are read with CAP_DAC_OVERRIDE, CAP_SYS_NICE and CAP_AUDIT_WRITE only. */
+Test(security, hostile_input_is_read_with_only_the_capabilities_needed)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .hold_ms = 200 };
+	const unsigned long long want = (1ULL << 1) | (1ULL << 23) | (1ULL << 29);
+	struct run_proc rp;
+	char path[64], line[128];
+	unsigned long long eff = ~0ULL;
+	int nnp = -1, i;
+
+	snprintf(sock, sizeof(sock), "/tmp/vcpuset-sec-%d.sock", (int)getpid());
+	peer = peer_start_unix(sock, &cfg);
+	run_start(&rp, (const char *const[]){ "--no-audit", "--socket", sock, "--status", NULL });
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)rp.pid);
+	for (i = 0; i < 200 && eff != want; i++) {
+		FILE *f = fopen(path, "r");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			sscanf(line, "CapEff: %llx", &eff);
+			sscanf(line, "NoNewPrivs: %d", &nnp);
+		}
+		if (f)
+			fclose(f);
+		usleep(5000);
+	}
+	run_finish(&rp, &r);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_eq(eff, want, "CapEff %llx while QEMU talks, want %llx", eff, want);
+	cr_assert_eq(nnp, 1, "no_new_privs");
+	unlink(sock);
+}

@@ -726,3 +726,17 @@ Test(topo, seconds_and_counts)
 	cr_assert_eq(topo_parse_count("+", &c, &err), -EINVAL);
 	cr_assert_eq(topo_parse_count("99999999999", &c, &err), -ERANGE);
 }
+
+Test(topo, known_bad_qemu_versions_are_named)
+{
+	char why[320];
+
+	cr_assert(topo_qemu_known_bad("7.2.11", true, why, sizeof(why)));
+	cr_assert(strstr(why, "QEMU 7.2.11 under TCG crashes"), "%s", why);
+	cr_assert(strstr(why, "qemu-on-this-machine.md"), "the source is named: %s", why);
+	cr_assert(!topo_qemu_known_bad("7.2.11", false, why, sizeof(why)), "KVM is not affected");
+	cr_assert(!topo_qemu_known_bad("10.0.2", true, why, sizeof(why)));
+	cr_assert(!topo_qemu_known_bad("7.1.0", true, why, sizeof(why)));
+	cr_assert(!topo_qemu_known_bad("", true, why, sizeof(why)));
+	cr_assert(!topo_qemu_known_bad("x.y", true, why, sizeof(why)));
+}
