@@ -2,6 +2,8 @@
 /* run: exec the built vcpuset binary and capture what it says (tests only). */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,19 +224,76 @@ void run_wait_guest_count(const char *serial, int want, int timeout_ms)
 	cr_assert_fail("guest shows CPUs '%s' online, want %d of them", got, want);
 }
 
-void run_qmp(const char *sock, const char *cmd)
+cJSON *run_qmp_args(const char *sock, const char *cmd, const char *args)
 {
 	struct vs_err e = { 0 };
 	struct qmp *q = NULL;
+	cJSON *a = args ? cJSON_Parse(args) : NULL, *ret = NULL;
 	int rc;
 
+	cr_assert(!args || a, "arguments %s", args);
 	rc = qmp_connect(sock, 3000, &q, &e);
 	if (rc == 0)
 		rc = qmp_handshake(q, 3000, &e);
 	if (rc == 0)
-		rc = qmp_execute(q, cmd, NULL, 10000, NULL, &e);
+		rc = qmp_execute(q, cmd, a, 10000, &ret, &e);
 	qmp_free(q);
+	cJSON_Delete(a);
 	cr_assert_eq(rc, 0, "QMP '%s' on %s: %s", cmd, sock, e.msg);
+	return ret;
+}
+
+void run_qmp(const char *sock, const char *cmd)
+{
+	cJSON_Delete(run_qmp_args(sock, cmd, NULL));
+}
+
+pid_t run_qemu(const char *dir, const char *const *extra, char *sock, size_t size)
+{
+	const char *out = getenv("VCPUSET_GUEST_OUT");
+	char kernel[256], initrd[256], serial[256], qmp[256];
+	const char *argv[48] = { "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu",
+				 "qemu64", "-m", "256", "-smp", "2,maxcpus=8", "-display", "none",
+				 "-no-reboot", "-kernel", kernel, "-initrd", initrd, "-serial", serial,
+				 "-qmp", qmp };
+	int n = 22, i;
+	pid_t pid;
+
+	cr_assert_not_null(out, "run through tests/guest/run.sh, which exports VCPUSET_GUEST_OUT");
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", out);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.gz", out);
+	snprintf(serial, sizeof(serial), "file:%s/serial.log", dir);
+	snprintf(sock, size, "%s/qmp.sock", dir);
+	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", sock);
+	for (i = 0; extra[i] && n < 46; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (i = 0; i < 300 && access(sock, F_OK) != 0; i++)
+		usleep(10000);
+	cr_assert_eq(access(sock, F_OK), 0, "QEMU made its monitor socket %s", sock);
+	return pid;
+}
+
+void run_qemu_stop(pid_t pid)
+{
+	int i;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (i = 0; i < 100 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+		usleep(50000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 void run_wait_guest(const char *serial, const char *want, int timeout_ms)

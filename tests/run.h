@@ -55,6 +55,16 @@ void run_wait_guest_count(const char *serial, int want, int timeout_ms);
 
 /* Send QMP command cmd (no arguments) to the monitor at sock; fails the test if refused. */
 void run_qmp(const char *sock, const char *cmd);
+/* The same with arguments (JSON text, or NULL); the "return" value, caller deletes. */
+cJSON *run_qmp_args(const char *sock, const char *cmd, const char *args);
+
+/*
+ * Start another throw-away TCG guest (the test guest's kernel and initrd, 2 of 8 vCPUs) with
+ * the NULL-terminated extra QEMU arguments; its files go in dir, its QMP socket path to sock.
+ * Returns its pid once the socket is there. run_qemu_stop ends it.
+ */
+pid_t run_qemu(const char *dir, const char *const *extra, char *sock, size_t size);
+void run_qemu_stop(pid_t pid);
 
 /* Member k of JSON object o; fails the test when it is missing. */
 cJSON *run_item(const cJSON *o, const char *k);

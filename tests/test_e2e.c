@@ -647,6 +647,10 @@ Test(e2e, pending_unplug_counts_as_gone_on_a_paused_guest)
 	e2e_state_dir();
 	baseline(5);
 	run_qmp(sock, "stop");
+	RUN("--json", "--state-dir", e2e_state, "--socket", sock, "4");
+	cr_assert_eq(r.exit, 1, "a paused VM is refused without --force: %s", r.out);
+	cr_assert(strstr(error_text(), "the VM is paused, not running"), "%s", error_text());
+	run_free(&r);
 	RUN("--json", "--force", "--state-dir", e2e_state, "--timeout", "0.5", "--socket", sock, "4");
 	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
 	cr_assert_eq(run_item(r.json, "pending_count")->valueint, 1);
@@ -750,4 +754,153 @@ Test(e2e, undo_of_a_failed_plug_on_a_paused_guest_is_finished_later, .fini = fre
 	wait_guest("0-1");
 	snprintf(p, sizeof(p), "rm -rf %s", e2e_state);
 	cr_assert_eq(system(p), 0);
+}
+
+/* ---- preflight on real QEMUs of their own (issue 20): states the shared guest must not enter ---- */
+
+static char qdir[64];
+static pid_t qpid;
+
+static void qemu_teardown(void)
+{
+	char cmd[128];
+
+	run_qemu_stop(qpid);
+	qpid = 0;
+	if (qdir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", qdir);
+		cr_assert_eq(system(cmd), 0);
+	}
+	qdir[0] = '\0';
+	teardown();
+}
+
+static void own_qemu(const char *const *extra, char *qsock, size_t size)
+{
+	snprintf(qdir, sizeof(qdir), "/tmp/vcpuset-pre-XXXXXX");
+	cr_assert_not_null(mkdtemp(qdir));
+	qpid = run_qemu(qdir, extra, qsock, size);
+}
+
+static const char *run_state(const char *qsock)
+{
+	static char st[32];
+	cJSON *qs = run_qmp_args(qsock, "query-status", NULL);
+
+	snprintf(st, sizeof(st), "%s", cJSON_GetStringValue(cJSON_GetObjectItem(qs, "status")));
+	cJSON_Delete(qs);
+	return st;
+}
+
+Test(e2e, the_destination_of_a_migration_is_never_changed, .fini = qemu_teardown)
+{
+	char qsock[128];
+
+	own_qemu((const char *const[]){ "-incoming", "defer", NULL }, qsock, sizeof(qsock));
+	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_text(), "the VM is inmigrate, not running"), "%s", error_text());
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0);
+}
+
+/* prelaunch (-S): refused, and with --force the vCPU is there when the guest first starts */
+Test(e2e, a_vm_not_started_yet_takes_a_forced_plug_at_boot, .fini = qemu_teardown)
+{
+	char qsock[128], serial_log[128];
+
+	own_qemu((const char *const[]){ "-S", "-append", "console=ttyS0 quiet panic=-1", NULL },
+		 qsock, sizeof(qsock));
+	RUN("--json", "--no-audit", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_text(), "the VM is prelaunch"), "%s", error_text());
+	run_free(&r);
+	RUN("--json", "--no-audit", "--force", "--ack-timeout", "0", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsFalse(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0),
+					 "acknowledged")), "no guest yet to answer: %s", r.out);
+	run_qmp(qsock, "cont");
+	snprintf(serial_log, sizeof(serial_log), "%s/serial.log", qdir);
+	run_wait_guest_count(serial_log, 3, 60000);
+}
+
+/* migration: in flight (throttled), cancelled, then completed to a file (postmigrate) */
+Test(e2e, a_migrating_or_migrated_vm_is_never_changed, .fini = qemu_teardown)
+{
+	char qsock[128], args[256];
+	int i;
+
+	own_qemu((const char *const[]){ "-S", NULL }, qsock, sizeof(qsock));
+	cJSON_Delete(run_qmp_args(qsock, "migrate-set-parameters", "{\"max-bandwidth\": 65536}"));
+	snprintf(args, sizeof(args), "{\"uri\": \"file:%s/mig\"}", qdir);
+	cJSON_Delete(run_qmp_args(qsock, "migrate", args));
+	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_text(), "a migration of the VM is under way (active)") ||
+		  strstr(error_text(), "under way (setup)"), "%s", error_text());
+	run_free(&r);
+	run_qmp(qsock, "migrate_cancel");
+	cJSON_Delete(run_qmp_args(qsock, "migrate-set-parameters", "{\"max-bandwidth\": 1073741824}"));
+	for (i = 0; i < 100; i++) { /* cancelling, then cancelled */
+		cJSON *m = run_qmp_args(qsock, "query-migrate", NULL);
+		bool settled = strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "status")),
+				      "cancelled") == 0;
+
+		cJSON_Delete(m);
+		if (settled)
+			break;
+		usleep(100000);
+	}
+	cJSON_Delete(run_qmp_args(qsock, "migrate", args));
+	for (i = 0; i < 300 && strcmp(run_state(qsock), "postmigrate") != 0; i++)
+		usleep(100000);
+	cr_assert_str_eq(run_state(qsock), "postmigrate");
+	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_text(), "the VM is postmigrate, not running"), "%s", error_text());
+}
+
+/* a guest that powered off (-no-shutdown keeps QEMU): shutdown */
+Test(e2e, a_vm_whose_guest_powered_off_is_never_changed, .fini = qemu_teardown)
+{
+	char qsock[128];
+	int i;
+
+	own_qemu((const char *const[]){ "-no-shutdown", "-append",
+					"console=ttyS0 quiet panic=-1 vcpuset.poweroff", NULL },
+		 qsock, sizeof(qsock));
+	for (i = 0; i < 600 && strcmp(run_state(qsock), "shutdown") != 0; i++)
+		usleep(100000);
+	cr_assert_str_eq(run_state(qsock), "shutdown");
+	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_text(), "the VM is shutdown, not running"), "%s", error_text());
+}
+
+/* a plug before the guest's OS runs is not acknowledged: the warning says the guest may not use it */
+Test(e2e, a_plug_during_early_boot_is_not_acknowledged, .fini = qemu_teardown)
+{
+	char qsock[128];
+
+	own_qemu((const char *const[]){ "-append", "console=ttyS0 quiet panic=-1", NULL }, qsock,
+		 sizeof(qsock));
+	RUN("--json", "--no-audit", "--ack-timeout", "1", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsFalse(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0),
+					 "acknowledged")), "%s", r.out);
+	cr_assert(strstr(r.out, "the guest did not acknowledge it within 1 s"), "%s", r.out);
+}
+
+/* a booted guest acknowledges each plug */
+Test(e2e, a_booted_guest_acknowledges_each_plug)
+{
+	baseline(2);
+	RUN("--json", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsTrue(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0),
+					"acknowledged")), "%s", r.out);
+	cr_assert(cJSON_IsTrue(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 1),
+					"acknowledged")), "%s", r.out);
+	run_free(&r);
+	wait_guest("0-3");
+	baseline(2);
 }

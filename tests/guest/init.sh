@@ -12,6 +12,8 @@ cpus() { ls -di /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null; }
 seen=$(cpus)
 last=""
 echo "VCPUSET-GUEST-UP"
+# a guest asked to power off (the preflight tests' "shutdown" state, with -no-shutdown)
+case "$(cat /proc/cmdline)" in *vcpuset.poweroff*) echo "VCPUSET-POWEROFF"; poweroff -f ;; esac
 while :; do
 	now=$(cpus)
 	echo "$now" | while read -r ino c; do

@@ -24,7 +24,7 @@ qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64 -m 256 -smp 2,maxcpus=64 
 	-serial "file:$dir/serial.log" -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
 	-daemonize -pidfile "$dir/qemu.pid"
 wait_boot "$dir/serial.log" guest
-export VCPUSET_SOCKET="$dir/qmp.sock" VCPUSET_SERIAL="$dir/serial.log"
+export VCPUSET_SOCKET="$dir/qmp.sock" VCPUSET_SERIAL="$dir/serial.log" VCPUSET_GUEST_OUT="$out"
 VCPUSET_QEMU_PID=$(cat "$dir/qemu.pid")
 export VCPUSET_QEMU_PID
 sh "$here/cgroup.sh" place "$VCPUSET_QEMU_PID" "$group"
