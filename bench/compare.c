@@ -38,13 +38,22 @@ static void daemon_ctl(const char *what)
 	}
 }
 
-static bool vcpuset(int count, double *ms)
+/* vcpuset to count vCPUs; with ack, waiting for the guest to take a plug (the default). */
+static bool vcpuset_run(int count, bool ack, double *ms)
 {
 	char n[16];
-	char *argv[] = { "./vcpuset", "--no-audit", "--socket", sock, n, NULL };
+	char *argv[] = { "./vcpuset", "--no-audit", "--socket", sock, n, "--ack-timeout", "0", NULL };
+
+	if (ack)
+		argv[5] = NULL;
 
 	snprintf(n, sizeof(n), "%d", count);
 	return bench_run(argv, NULL, 0, ms, NULL, NULL) == 0;
+}
+
+static bool vcpuset(int count, double *ms)
+{
+	return vcpuset_run(count, false, ms);
 }
 
 static bool virsh(int count, double *ms)
@@ -286,6 +295,7 @@ struct kind {
 	const char *what;
 	int from, to;
 	struct bench_series tool, floor_, cli, virsh;
+	struct bench_series ack; /* vcpuset waiting for the guest's acknowledgment (plugs) */
 };
 
 /* A pause before each timed step: the guest has onlined or offlined the last vCPU. */
@@ -300,6 +310,11 @@ typedef bool step_fn(bool plug, const struct kind *up, double *ms);
 static bool vcpuset_step(bool plug, const struct kind *up, double *ms)
 {
 	return vcpuset(plug ? up->to : up->from, ms);
+}
+
+static bool vcpuset_ack_step(bool plug, const struct kind *up, double *ms)
+{
+	return vcpuset_run(plug ? up->to : up->from, true, ms);
 }
 
 static bool floor_in_process(bool plug, const struct kind *up, double *ms)
@@ -350,8 +365,12 @@ static void measure(struct kind *up, struct kind *down, bool virsh_back, bool cl
 	if (!last)
 		there_and_back(vcpuset_step, up, &up->tool, &down->tool);
 	there_and_back(floor_in_process, up, &up->floor_, &down->floor_);
-	if (cli)
+	if (cli) {
 		there_and_back(floor_cli_step, up, &up->cli, &down->cli);
+		there_and_back(vcpuset_ack_step, up, &up->ack, NULL); /* and back, untimed: */
+		if (!vcpuset(up->from, NULL))
+			fprintf(stderr, "bench: could not go back to %d vCPUs\n", up->from);
+	}
 	if (last)
 		there_and_back(vcpuset_step, up, &up->tool, &down->tool);
 	daemon_ctl("start");
@@ -404,7 +423,7 @@ int main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "/var/lib/libvirt/qemu/domain-%s-%.20s/monitor.sock",
 		 getenv("VCPUSET_LV_ID"), name);
 	if (rounds < 1 || rounds > 5)
-		rounds = 5; /* 4 plugs a round, 36 for the 2->8 part: within TCG's 62 */
+		rounds = 5; /* 5 plugs a round, 36 for the 2->8 part: within TCG's 62 */
 	for (i = 0; i < 5; i++) {
 		double w = first_move_ms();
 
@@ -427,6 +446,11 @@ int main(int argc, char **argv)
 	row(&unplug);
 	row(&up);
 	row(&down);
+	if (plug.ack.n)
+		printf("\nplug 1 waiting for the guest's acknowledgment (the default, --ack-timeout 3): "
+		       "median %.1f ms, %.1f-%.1f (vcpuset above: --ack-timeout 0, %.1f ms)\n",
+		       bench_median(&plug.ack), bench_min(&plug.ack), bench_max(&plug.ack),
+		       bench_median(&plug.tool));
 	if (wait.n)
 		printf("\nkernel: a first cgroup move after a quiet while (what placing a new vCPU thread "
 		       "waits for): median %.1f ms, %.1f-%.1f over %d tries\n", bench_median(&wait),
