@@ -2060,6 +2060,7 @@ static void wait_acks(struct ctx *c)
 	while (unacked(c) > 0 && !stop_signal) {
 		double left = deadline - vs_now_ms();
 
+		/* --ack-timeout 0 takes what is here already and waits for nothing */
 		rc = qmp_next_event(c->q, left > 0 ? (int)left + 1 : 0, &ev, NULL);
 		if (rc <= 0)
 			break; /* no more in time, or the monitor is gone: what came is what we know */
@@ -2068,10 +2069,14 @@ static void wait_acks(struct ctx *c)
 		ev = NULL;
 	}
 	for (i = 0; i < c->plan.nsteps; i++) {
-		const struct step_result *r = &c->res[i];
+		struct step_result *r = &c->res[i];
 
 		if (c->plan.steps[i].op != TOPO_PLUG || r->status != ST_DONE || r->ack == 1)
 			continue;
+		if (!r->ack_status && c->o.ack_timeout_s <= 0) {
+			r->ack = -1; /* not waited for: not known */
+			continue;
+		}
 		if (r->ack_status)
 			warn(c, "vCPU %d: the guest could not take it (ACPI status %d): QEMU lists it, "
 			     "the guest does not use it", c->plan.steps[i].vcpu, r->ack_status);

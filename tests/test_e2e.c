@@ -814,7 +814,7 @@ Test(e2e, a_vm_not_started_yet_takes_a_forced_plug_at_boot, .fini = qemu_teardow
 	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
 	cr_assert(strstr(error_text(), "the VM is prelaunch"), "%s", error_text());
 	run_free(&r);
-	RUN("--json", "--no-audit", "--force", "--ack-timeout", "0", "--socket", qsock, "3");
+	RUN("--json", "--no-audit", "--force", "--ack-timeout", "0.5", "--socket", qsock, "3");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(cJSON_IsFalse(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0),
 					 "acknowledged")), "no guest yet to answer: %s", r.out);
