@@ -2106,6 +2106,15 @@ static void apply_all(struct ctx *c)
 
 /* ---- report ---- */
 
+/* key: the string, or null when it is empty. */
+static void add_text(cJSON *o, const char *key, const char *s)
+{
+	if (s[0])
+		cJSON_AddStringToObject(o, key, s);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
 static cJSON *vm_json(const struct ctx *c)
 {
 	cJSON *vm = cJSON_CreateObject();
@@ -2115,36 +2124,18 @@ static cJSON *vm_json(const struct ctx *c)
 	else
 		cJSON_AddNullToObject(vm, "pid");
 	/* the identity records use, then what QEMU itself claims */
-	if (c->audit_name[0] && strcmp(c->audit_name, "?") != 0)
-		cJSON_AddStringToObject(vm, "name", c->audit_name);
-	else
-		cJSON_AddNullToObject(vm, "name");
-	if (c->audit_uuid[0] && strspn(c->audit_uuid, "0-") != strlen(c->audit_uuid))
-		cJSON_AddStringToObject(vm, "uuid", c->audit_uuid);
-	else
-		cJSON_AddNullToObject(vm, "uuid");
-	if (c->name[0])
-		cJSON_AddStringToObject(vm, "qemu_name", c->name);
-	else
-		cJSON_AddNullToObject(vm, "qemu_name");
-	if (c->uuid[0])
-		cJSON_AddStringToObject(vm, "qemu_uuid", c->uuid);
-	else
-		cJSON_AddNullToObject(vm, "qemu_uuid");
+	add_text(vm, "name", strcmp(c->audit_name, "?") != 0 ? c->audit_name : "");
+	add_text(vm, "uuid", strspn(c->audit_uuid, "0-") != strlen(c->audit_uuid) ? c->audit_uuid : "");
+	add_text(vm, "qemu_name", c->name);
+	add_text(vm, "qemu_uuid", c->uuid);
 	if (c->q) {
 		cJSON_AddStringToObject(vm, "qemu", qmp_version(c->q));
 		cJSON_AddStringToObject(vm, "virt", c->kvm ? "kvm" : "qemu");
 	}
 	if (c->t && c->t->target[0])
 		cJSON_AddStringToObject(vm, "target", c->t->target);
-	if (c->run_state[0])
-		cJSON_AddStringToObject(vm, "run_state", c->run_state);
-	else
-		cJSON_AddNullToObject(vm, "run_state");
-	if (c->migration[0])
-		cJSON_AddStringToObject(vm, "migration", c->migration);
-	else
-		cJSON_AddNullToObject(vm, "migration");
+	add_text(vm, "run_state", c->run_state);
+	add_text(vm, "migration", c->migration);
 	return vm;
 }
 

@@ -2,6 +2,7 @@
 /* run: exec the built vcpuset binary and capture what it says (tests only). */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <poll.h>
@@ -310,4 +311,36 @@ void run_wait_guest(const char *serial, const char *want, int timeout_ms)
 		usleep(50000);
 	}
 	cr_assert_fail("guest shows CPUs '%s' online, want '%s'", got, want);
+}
+
+bool run_has_warning(const struct run_result *res, const char *needle)
+{
+	const cJSON *w;
+
+	cJSON_ArrayForEach(w, run_item(res->json, "warnings"))
+		if (strstr(w->valuestring, needle))
+			return true;
+	return false;
+}
+
+void run_audit_shim(const char *mode, char *log, size_t size)
+{
+	char so[PATH_MAX], asan[512];
+	const char *old = getenv("ASAN_OPTIONS");
+
+	cr_assert_not_null(realpath("tests/audit_shim.so", so), "make tests/audit_shim.so");
+	snprintf(log, size, "/tmp/vcpuset-shim-%d.log", (int)getpid());
+	unlink(log);
+	setenv("LD_PRELOAD", so, 1);
+	setenv("VCPUSET_SHIM_LOG", log, 1);
+	if (mode)
+		setenv("VCPUSET_SHIM_AUDIT", mode, 1);
+	else
+		unsetenv("VCPUSET_SHIM_AUDIT");
+	/* a sanitized vcpuset wants its runtime first: the shim is not sanitized */
+	if (!old || !strstr(old, "verify_asan_link_order")) {
+		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "",
+			 old ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+	}
 }

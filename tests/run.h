@@ -66,6 +66,16 @@ cJSON *run_qmp_args(const char *sock, const char *cmd, const char *args);
 pid_t run_qemu(const char *dir, const char *const *extra, char *sock, size_t size);
 void run_qemu_stop(pid_t pid);
 
+/* Does the JSON report of res have a warning holding needle? */
+bool run_has_warning(const struct run_result *res, const char *needle);
+
+/*
+ * From now on, vcpuset runs with tests/audit_shim.so in place of libaudit's send (mode as the
+ * shim's VCPUSET_SHIM_AUDIT, NULL: every send succeeds); the records it was asked for go to
+ * the file named in log. Unset LD_PRELOAD to end it.
+ */
+void run_audit_shim(const char *mode, char *log, size_t size);
+
 /* Member k of JSON object o; fails the test when it is missing. */
 cJSON *run_item(const cJSON *o, const char *k);
 

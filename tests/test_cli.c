@@ -683,12 +683,7 @@ static void ledger_path(char *buf, size_t size)
 
 static bool has_warning(const char *needle)
 {
-	const cJSON *w;
-
-	cJSON_ArrayForEach(w, run_item(r.json, "warnings"))
-		if (strstr(w->valuestring, needle))
-			return true;
-	return false;
+	return run_has_warning(&r, needle);
 }
 
 Test(cli, pending_unplug_is_recorded_shown_and_its_slot_kept, .fini = state_teardown)
@@ -1156,19 +1151,7 @@ static char shim_log[64];
 
 static void shim_on(const char *mode)
 {
-	char so[PATH_MAX], asan[512];
-	const char *old = getenv("ASAN_OPTIONS");
-
-	cr_assert_not_null(realpath("tests/audit_shim.so", so), "make tests/audit_shim.so");
-	snprintf(shim_log, sizeof(shim_log), "/tmp/vcpuset-shim-%d.log", (int)getpid());
-	unlink(shim_log);
-	setenv("LD_PRELOAD", so, 1);
-	setenv("VCPUSET_SHIM_LOG", shim_log, 1);
-	if (mode)
-		setenv("VCPUSET_SHIM_AUDIT", mode, 1);
-	/* a sanitized vcpuset wants its runtime first: the shim is not sanitized */
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "");
-	setenv("ASAN_OPTIONS", asan, 1);
+	run_audit_shim(mode, shim_log, sizeof(shim_log));
 }
 
 static void shim_teardown(void)

@@ -243,6 +243,18 @@ static bool cg_exists(const char *h, const char *leaf)
 	return stat(p, &st) == 0;
 }
 
+/* Remove the (empty) group leaf beside QEMU's in every hierarchy, where there is one. */
+static void cg_remove(const char *leaf)
+{
+	char p[512];
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		cg_path(p, sizeof(p), hierarchies[i], leaf);
+		rmdir(p);
+	}
+}
+
 /* The kernel's word on which group of hierarchy h (a /proc/<tid>/cgroup key) tid is in. */
 static void tid_group(int tid, const char *key, char *buf, size_t size)
 {
@@ -345,12 +357,7 @@ static void untune_sibling(void)
 		sched_setaffinity(sibling_tid, sizeof(all), &all);
 	}
 	sibling_tid = 0;
-	for (size_t i = 0; i < 4; i++) {
-		char p[512];
-
-		cg_path(p, sizeof(p), hierarchies[i], "vcpu1");
-		rmdir(p);
-	}
+	cg_remove("vcpu1");
 	teardown();
 }
 
@@ -694,12 +701,7 @@ static void free_stranger(void)
 		waitpid(stranger, NULL, 0);
 	}
 	stranger = 0;
-	for (size_t i = 0; i < 4; i++) {
-		char p[512];
-
-		cg_path(p, sizeof(p), hierarchies[i], "vcpu2");
-		rmdir(p);
-	}
+	cg_remove("vcpu2");
 	teardown();
 }
 

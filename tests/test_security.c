@@ -258,29 +258,9 @@ Test(security, an_unsafe_state_directory_is_refused_before_anything_is_sent)
 
 static char shim_log[64];
 
-/* libaudit's send replaced by tests/audit_shim.so: every record lands in shim_log. */
-static void shim_on(void)
-{
-	char so[PATH_MAX], asan[512];
-	const char *old = getenv("ASAN_OPTIONS");
-
-	cr_assert_not_null(realpath("tests/audit_shim.so", so), "make tests/audit_shim.so");
-	snprintf(shim_log, sizeof(shim_log), "/tmp/vcpuset-sec-shim-%d.log", (int)getpid());
-	unlink(shim_log);
-	setenv("LD_PRELOAD", so, 1);
-	setenv("VCPUSET_SHIM_LOG", shim_log, 1);
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "", old ? ":" : "");
-	setenv("ASAN_OPTIONS", asan, 1);
-}
-
 static bool has_warning(const char *needle)
 {
-	const cJSON *w;
-
-	cJSON_ArrayForEach(w, run_item(r.json, "warnings"))
-		if (strstr(w->valuestring, needle))
-			return true;
-	return false;
+	return run_has_warning(&r, needle);
 }
 
 /* M5: the admin's --name, then libvirt's socket path, beat what QEMU claims to be. */
@@ -295,7 +275,7 @@ Test(security, audit_identity_is_the_admins_then_libvirts_then_qemus)
 	mkdir(d, 0755);
 	snprintf(sock, sizeof(sock), "%s/monitor.sock", d);
 	peer = peer_start_unix(sock, &cfg);
-	shim_on();
+	run_audit_shim(NULL, shim_log, sizeof(shim_log));
 	RUN("--json", "--no-cgroup", "--socket", sock, "3", "--name", "ol8-admin", "--uuid",
 	    "c7a5fdbd-edaf-9455-926a-d65c16db1809");
 	if (!cJSON_IsTrue(run_item(r.json, "audit")))
