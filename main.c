@@ -137,6 +137,7 @@ struct ctx {
 	char run_state[32];  /* query-status, "" when unknown */
 	char migration[32];  /* query-migrate's status, "none" when none */
 	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
+	int refused;             /* pending unplugs --wait saw the guest refuse */
 };
 
 static const char usage_text[] =
@@ -2509,6 +2510,36 @@ static int pending_entries(const struct ctx *c)
 }
 
 /* --wait: until the pending unplugs finish, or the timeout. */
+/*
+ * A refusal by the guest of a pending unplug, seen while waiting: the vCPU stays, so it counts
+ * again (the VM is one entity above the count that asked for its removal), and the entry is
+ * kept as refused (finished all the same if the vCPU goes later). Believed only if QEMU
+ * still lists the vCPU, which the refresh that follows every event tells.
+ */
+static void note_refusal(struct ctx *c, const cJSON *ev)
+{
+	cJSON *e;
+
+	cJSON_ArrayForEach(e, c->ledger) {
+		const char *alias = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias"));
+		const char *qom = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "qom_path"));
+		int v = json_int(e, "vcpu", -1);
+
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused")) || v < 0 ||
+		    v >= c->t->n || !c->t->v[v].online ||
+		    topo_event_kind(ev, alias, qom ? qom : "") != TOPO_EV_REJECTED)
+			continue;
+		cJSON_AddTrueToObject(e, "refused");
+		audit_step(c, json_int(e, "old", 0), json_int(e, "new", 0), false);
+		warn(c, "the guest refused the pending unplug of vCPU %d (%s): it stays online, one "
+		     "vCPU above the count that asked for its removal, and counts again", v,
+		     alias ? alias : "?");
+		c->refused++;
+		if (!c->o.dry_run)
+			ledger_save(c);
+	}
+}
+
 static void wait_pending(struct ctx *c)
 {
 	double deadline = vs_now_ms() + unplug_timeout_ms(c);
@@ -2517,16 +2548,23 @@ static void wait_pending(struct ctx *c)
 
 	while (pending_entries(c) > 0 && vs_now_ms() < deadline && !stop_signal) {
 		rc = qmp_next_event(c->q, 50, &ev, &c->err);
-		cJSON_Delete(ev);
-		ev = NULL;
 		if (rc < 0 || refresh(c, NULL, NULL, &c->err) < 0) {
+			cJSON_Delete(ev);
 			c->exit = VS_EXIT_FAIL;
 			return;
 		}
+		if (ev)
+			note_refusal(c, ev);
+		cJSON_Delete(ev);
+		ev = NULL;
 		reconcile(c);
 	}
 	c->before = c->after = counted(c);
-	if (pending_entries(c) > 0) {
+	if (c->refused && pending_entries(c) == 0) {
+		c->exit = VS_EXIT_FAIL;
+		vs_err_set(&c->err, EPERM, "the guest refused %d pending unplug(s): see the warnings",
+			   c->refused);
+	} else if (pending_entries(c) > 0) {
 		c->exit = VS_EXIT_PENDING;
 		vs_err_set(&c->err, EINPROGRESS, "%d unplug(s) still pending after %.3g s",
 			   pending_entries(c), unplug_timeout_ms(c) / 1000.0);

@@ -53,6 +53,7 @@ struct peer {
 	size_t rest;      /* bytes read after the line being handled */
 	bool meddled;
 	int served; /* clients greeted */
+	volatile int refuse_now; /* peer_refuse: the guest refuses the pending unplugs */
 	struct vthread *helper; /* old_thread: there from the start, named as a new vCPU's */
 	pthread_mutex_t mu;
 	volatile int quit;
@@ -267,6 +268,21 @@ static void complete_removals(struct peer *p)
 {
 	int i;
 
+	if (p->refuse_now) {
+		p->refuse_now = 0;
+		for (i = 0; i < p->nslots; i++) {
+			struct slot *s = &p->slots[i];
+			cJSON *d;
+
+			if (s->remove_at <= 0)
+				continue;
+			s->remove_at = 0;
+			d = cJSON_CreateObject();
+			cJSON_AddStringToObject(d, "device", s->id);
+			cJSON_AddStringToObject(d, "path", s->qom);
+			send_event(p, "DEVICE_UNPLUG_GUEST_ERROR", d);
+		}
+	}
 	for (i = 0; i < p->nslots; i++) {
 		struct slot *s = &p->slots[i];
 		char path[160], id[64];
@@ -711,6 +727,11 @@ struct peer *peer_start_unix(const char *path, const struct peer_config *cfg)
 	}
 	pthread_create(&p->th, NULL, peer_main, p);
 	return p;
+}
+
+void peer_refuse(struct peer *p)
+{
+	p->refuse_now = 1;
 }
 
 void peer_release(struct peer *p)

@@ -78,6 +78,9 @@ char *peer_ahead(struct peer *p);
  */
 void peer_release(struct peer *p);
 
+/* The guest refuses the device_del it was holding on to, telling the client connected now. */
+void peer_refuse(struct peer *p);
+
 /* vCPUs the simulated QEMU has now. */
 int peer_online(struct peer *p);
 

@@ -1486,3 +1486,38 @@ Test(cli, a_plug_the_guest_does_not_take_is_a_warning_after_the_ack_timeout)
 	cr_assert(cJSON_IsNull(run_item(step(0), "acknowledged")), "not waited for: %s", r.out);
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 0, "%s", r.out);
 }
+
+/*
+ * Issue 13 B1: a pending unplug the guest refuses later. A run connected then (--wait) says
+ * so: the vCPU counts again, one above the count that asked for its removal.
+ */
+Test(cli, a_pending_unplug_refused_later_counts_again_and_is_said, .fini = state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_NEVER };
+	struct run_proc rp;
+
+	make_state_dir();
+	serve(&cfg);
+	RUN("--socket", sock, "--state-dir", state_dir, "4");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--json", "--socket", sock, "--state-dir", state_dir, "--timeout", "0.1", "3");
+	cr_assert_eq(r.exit, 3, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 3);
+	run_free(&r);
+	run_start(&rp, (const char *const[]){ "--json", "--verbose", "--socket", sock, "--state-dir",
+					      state_dir, "--wait", "--timeout", "5", NULL });
+	cr_assert(run_wait_stderr(&rp, "query-hotpluggable-cpus", 3000), "%s", rp.err);
+	peer_refuse(peer);
+	run_finish(&rp, &r);
+	cr_assert_eq(r.exit, 1, "%s", r.out);
+	cr_assert(has_warning("the guest refused the pending unplug of vCPU 3 (vcpu3): it stays "
+			      "online, one vCPU above the count"), "%s", r.out);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 4, "it counts again");
+	cr_assert(cJSON_IsTrue(run_item(cJSON_GetArrayItem(run_item(r.json, "pending"), 0),
+					"refused")), "%s", r.out);
+	run_free(&r);
+	RUN("--socket", sock, "--state-dir", state_dir, "--status");
+	cr_assert(strstr(r.out, "unplug of vCPU 3 (vcpu3) refused by the guest (still online)"),
+		  "%s", r.out);
+}
