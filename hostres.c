@@ -2287,19 +2287,27 @@ void hostres_state_gc(struct hostres *h)
 		return;
 	}
 	while ((d = readdir(dir))) {
-		struct hostres_vmkey k;
+		struct hostres_vmkey k = { 0, 0 };
 		unsigned long long start;
-		char tail[8];
-		int pid;
+		char *end;
+		long pid;
 
-		if (sscanf(d->d_name, "qemu-%d-%llu.%7s", &pid, &start, tail) != 3 ||
-		    strcmp(tail, "json") != 0 || pid <= 0)
+		/* qemu-<pid>-<start>.json, as key_name makes them */
+		if (strncmp(d->d_name, "qemu-", 5) != 0)
 			continue;
-		if (hostres_vm_key(h, pid, &k, NULL) == 0 && k.start == start)
+		errno = 0;
+		pid = strtol(d->d_name + 5, &end, 10);
+		if (errno || pid <= 0 || pid > INT_MAX || *end != '-' || !(end[1] >= '0' && end[1] <= '9'))
+			continue;
+		start = strtoull(end + 1, &end, 10);
+		if (errno || strcmp(end, ".json") != 0)
+			continue;
+		if (hostres_vm_key(h, (int)pid, &k, NULL) == 0 && k.start == start)
 			continue;
 		if (unlinkat(dirfd(dir), d->d_name, 0) == 0)
-			hnote(h, "removed %s/%s: QEMU pid %d %s", h->state_path, d->d_name, pid,
-			      kill(pid, 0) == 0 || errno == EPERM ? "is another process now" : "is gone");
+			hnote(h, "removed %s/%s: QEMU pid %ld %s", h->state_path, d->d_name, pid,
+			      kill((pid_t)pid, 0) == 0 || errno == EPERM ? "is another process now"
+									 : "is gone");
 	}
 	closedir(dir);
 }

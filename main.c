@@ -91,53 +91,54 @@ struct step_result {
 };
 
 struct ctx {
-	struct opts o;
+	/* grouped by size (clang's padding check): pointers, ids, structs, ints, bools, text */
 	struct qmp *q;
 	struct hostres *h;
-	int pid;
-	char name[256];
-	char uuid[40];
-	bool kvm;
-	bool can_hotplug;
-	int legacy_max;
-	char hotplug_error[512];
-	bool del_accepted; /* the last device_del was taken by QEMU */
 	struct topo_table *t;
-	unsigned long idq[3]; /* ids of query-name, query-uuid, query-kvm */
-	struct topo_plan plan;
-	struct hostres_tune tune; /* what each new vCPU thread gets */
-	int inherit_from;         /* the first sibling vCPU inherited from, or -1 */
-	int nsiblings;            /* tuned online siblings looked at */
-	char why[HR_NSETTINGS][HOSTRES_WHY_MAX]; /* why a setting was not inherited, or "" */
-	bool host_tune;           /* per-thread setup runs for plugged vCPUs */
 	cJSON *host_log;          /* run-wide host changes (emulator cpuset.mems) */
 	struct step_result *res;
-	int done_steps;
-	int before, after;
 	cJSON *warnings;
 	struct vs_audit *audit;
-	char audit_name[256];
-	char audit_uuid[40];
-	struct hostres_vmkey key;
-	bool have_key;
 	cJSON *ledger;      /* pending unplugs of this VM */
 	cJSON *reconciled;  /* pending unplugs finished by this run */
 	bool *busy;         /* slots of pending unplugs: not to be touched */
-	bool cgroups_found;
+	struct hostres_vmkey key;
+	unsigned long sq[2];  /* ids of query-status, query-migrate; 0 when not asked */
+	unsigned long idq[3]; /* ids of query-name, query-uuid, query-kvm */
+	struct topo_plan plan;
+	struct hostres_tune tune; /* what each new vCPU thread gets */
+	struct opts o;
+	int pid;
+	int legacy_max;
+	int inherit_from;   /* the first sibling vCPU inherited from, or -1 */
+	int nsiblings;      /* tuned online siblings looked at */
+	int done_steps;
+	int before, after;
 	int cgroups_rc;     /* what finding them returned */
-	struct vs_err cgroups_err; /* and why, when it failed */
+	int exit;
+	int pidfd;          /* QEMU's, owned by c->q; -1 without one (--trust-pid) */
+	int refused;        /* pending unplugs --wait saw the guest refuse */
+	struct vs_err cgroups_err; /* why finding the cgroups failed */
 	struct vs_err err;
+	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
+	bool kvm;
+	bool can_hotplug;
+	bool del_accepted;  /* the last device_del was taken by QEMU */
+	bool host_tune;     /* per-thread setup runs for plugged vCPUs */
+	bool have_key;
+	bool cgroups_found;
 	bool failed;
 	bool force_partial; /* a vCPU stays plugged but untuned */
-	int exit;
-	bool tid_vanished; /* the last tid refused is no thread at all */
-	bool idq_pending;  /* identity queries sent, replies not read yet (identity()) */
-	int pidfd;         /* QEMU's, owned by c->q; -1 without one (--trust-pid) */
-	unsigned long sq[2]; /* ids of query-status, query-migrate; 0 when not asked */
-	char run_state[32];  /* query-status, "" when unknown */
-	char migration[32];  /* query-migrate's status, "none" when none */
-	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
-	int refused;             /* pending unplugs --wait saw the guest refuse */
+	bool tid_vanished;  /* the last tid refused is no thread at all */
+	bool idq_pending;   /* identity queries sent, replies not read yet (identity()) */
+	char run_state[32]; /* query-status, "" when unknown */
+	char migration[32]; /* query-migrate's status, "none" when none */
+	char uuid[40];
+	char audit_uuid[40];
+	char name[256];
+	char audit_name[256];
+	char hotplug_error[512];
+	char why[HR_NSETTINGS][HOSTRES_WHY_MAX]; /* why a setting was not inherited, or "" */
 };
 
 static const char usage_text[] =
@@ -2342,8 +2343,8 @@ static void report_status_text(const struct ctx *c)
 	       named ? "'" : "", c->pid,
 	       qmp_version(c->q), c->t->target[0] ? c->t->target : "?", c->kvm ? "kvm" : "tcg",
 	       c->t->online, c->t->n, c->run_state[0] ? ", " : "", c->run_state,
-	       strcmp(c->migration, "none") && c->migration[0] ? ", migration " : "",
-	       strcmp(c->migration, "none") ? c->migration : "");
+	       strcmp(c->migration, "none") != 0 && c->migration[0] ? ", migration " : "",
+	       strcmp(c->migration, "none") != 0 ? c->migration : "");
 	if (!c->can_hotplug)
 		printf("%s\n", c->hotplug_error[0]
 				       ? esc(c->hotplug_error, sizeof(c->hotplug_error), why, sizeof(why))

@@ -250,7 +250,7 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **out, struct vs_er
 {
 	int rc = qmp_open(path, out, err);
 
-	if (rc == 0)
+	if (rc == 0 && *out)
 		rc = qmp_dial(*out, timeout_ms, err);
 	if (rc < 0) {
 		qmp_free(*out);

@@ -982,10 +982,20 @@ static int version_cmp(const int a[3], const int b[3])
 
 bool topo_qemu_known_bad(const char *version, bool tcg, char *why, size_t size)
 {
+	const char *p = version;
 	int v[3] = { 0, 0, 0 };
 	size_t i;
 
-	if (!version || sscanf(version, "%d.%d.%d", &v[0], &v[1], &v[2]) != 3)
+	for (i = 0; p && i < 3; i++) {
+		char *end;
+		long n = strtol(p, &end, 10);
+
+		if (end == p || n < 0 || n > 9999 || *end != (i < 2 ? '.' : '\0'))
+			return false;
+		v[i] = (int)n;
+		p = end + 1;
+	}
+	if (!p)
 		return false;
 	for (i = 0; i < sizeof(bad_qemu) / sizeof(*bad_qemu); i++)
 		if (version_cmp(v, bad_qemu[i].from) >= 0 && version_cmp(v, bad_qemu[i].to) <= 0 &&
