@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -557,8 +558,14 @@ int hostres_holds_socket(struct hostres *h, int pid, unsigned long ino, struct v
 
 bool hostres_pidfd_alive(int pidfd)
 {
-	/* signal 0 only asks; EPERM (QEMU runs as another user, CAP_KILL dropped) is alive too */
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int rc;
+
+	/* a pidfd turns readable when its process (or, a thread pidfd, its thread) has exited */
+	do
+		rc = poll(&p, 1, 0);
+	while (rc < 0 && errno == EINTR);
+	return rc == 0;
 }
 
 int hostres_drop_privileges(struct vs_err *err)
