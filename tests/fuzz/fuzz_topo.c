@@ -165,9 +165,13 @@ static void check_table(const struct topo_table *t)
 static void check_plan(const struct topo_table *t, const struct topo_plan *p, const bool *busy,
 		       const cJSON *hp)
 {
-	int i, now = p->before;
+	int i, now = p->before, pending = 0;
 
-	CHECK(p->before == t->online);
+	for (i = 0; busy && i < t->n; i++)
+		pending += busy[i] && t->v[i].online;
+	/* a slot whose unplug is pending counts as gone: COUNT starts from online minus those */
+	CHECK(p->pending == pending);
+	CHECK(p->before == t->online - pending);
 	for (i = 0; i < p->nsteps; i++) {
 		const struct topo_step *s = &p->steps[i];
 		const char *cmd;
