@@ -50,8 +50,6 @@ struct hostres {
 	void *warn_ctx, *note_ctx;
 	cJSON *log;
 	int pid;
-	int state_fd, lock_fd;
-	char state_path[HOSTRES_PATH_MAX];
 	/* emulator cpuset.mems widening */
 	int emu_fd;
 	bool emu_widened;
@@ -439,7 +437,7 @@ int hostres_open(const struct hostres_roots *roots, struct hostres **out, struct
 	*out = NULL;
 	if (!h)
 		return vs_err_set(err, ENOMEM, "out of memory");
-	h->proc_fd = h->sys_fd = h->resctrl_fd = h->emu_fd = h->state_fd = h->lock_fd = -1;
+	h->proc_fd = h->sys_fd = h->resctrl_fd = h->emu_fd = -1;
 	h->warm_fd = -1;
 	rc = open_root(roots && roots->proc ? roots->proc : "/proc", &h->proc_fd, err);
 	if (rc == 0)
@@ -480,10 +478,6 @@ void hostres_free(struct hostres *h)
 		close(h->resctrl_fd);
 	if (h->emu_fd >= 0)
 		close(h->emu_fd);
-	if (h->lock_fd >= 0)
-		close(h->lock_fd); /* releases the flock */
-	if (h->state_fd >= 0)
-		close(h->state_fd);
 	for (i = 0; i < h->nh; i++)
 		if (h->hh[i].fd >= 0)
 			close(h->hh[i].fd);
@@ -2179,11 +2173,9 @@ void hostres_emulator_restore(struct hostres *h)
 	h->emu_fd = -1;
 }
 
-/* ---- per-VM state ---- */
+/* ---- a process's start time ---- */
 
-#define LEDGER_MAX (1u << 20)
-
-int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct vs_err *err)
+int hostres_start_time(struct hostres *h, int pid, unsigned long long *out, struct vs_err *err)
 {
 	char rel[32], buf[2048], *p, *end;
 	unsigned long long start;
@@ -2206,274 +2198,6 @@ int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct v
 	start = strtoull(p + 1, &end, 10);
 	if (errno || (*end != ' ' && *end != '\0'))
 		return vs_err_set(err, EINVAL, "/proc/%d/stat has no start time", pid);
-	k->pid = pid;
-	k->start = start;
-	return 0;
-}
-
-int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err)
-{
-	char comp[NAME_MAX + 1];
-	const char *p = dir;
-	struct stat st;
-	int fd, nfd;
-
-	snprintf(h->state_path, sizeof(h->state_path), "%s", dir);
-	if (dir[0] != '/')
-		return vs_err_set(err, EINVAL, "the state directory %s is not an absolute path", dir);
-	/* one component at a time, never through a symlink; only the last one is made */
-	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return vs_err_set(err, errno, "cannot open /: %s", strerror(errno));
-	while (*p) {
-		size_t n;
-		bool last;
-
-		p += strspn(p, "/");
-		n = strcspn(p, "/");
-		if (n == 0)
-			break;
-		last = p[n + strspn(p + n, "/")] == '\0';
-		if (n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
-			close(fd);
-			return vs_err_set(err, EINVAL, "the state directory %s has a '.' or '..' "
-					  "component", dir);
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		p += n;
-		if (last && mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
-			int e = errno;
-
-			close(fd);
-			return vs_err_set(err, e, "cannot create the state directory %s: %s", dir,
-					  strerror(e));
-		}
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0) {
-			int e = errno;
-
-			if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-				e = ELOOP;
-			close(fd);
-			if (e == ELOOP)
-				return vs_err_set(err, e, "the state directory %s: its path goes "
-						  "through a symlink ('%s'): refusing", dir, comp);
-			return vs_err_set(err, e, "the state directory %s: %s", dir, strerror(e));
-		}
-		close(fd);
-		fd = nfd;
-	}
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		close(fd);
-		return vs_err_set(err, EPERM, "the state directory %s must be owned by uid %d and "
-				  "writable by it alone", dir, (int)geteuid());
-	}
-	if (h->state_fd >= 0)
-		close(h->state_fd);
-	h->state_fd = fd;
-	return 0;
-}
-
-/*
- * Ledgers of VMs that are gone: no process with that pid, or one started at another time
- * (the pid was given to a new process). Their entries can never be finished; removed.
- */
-void hostres_state_gc(struct hostres *h)
-{
-	struct dirent *d;
-	DIR *dir;
-	int fd;
-
-	if (h->state_fd < 0 || h->dry)
-		return;
-	fd = openat(h->state_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((d = readdir(dir))) {
-		struct hostres_vmkey k = { 0, 0 };
-		unsigned long long start;
-		char *end;
-		long pid;
-
-		/* qemu-<pid>-<start>.json, as key_name makes them */
-		if (strncmp(d->d_name, "qemu-", 5) != 0)
-			continue;
-		errno = 0;
-		pid = strtol(d->d_name + 5, &end, 10);
-		if (errno || pid <= 0 || pid > INT_MAX || *end != '-' || !(end[1] >= '0' && end[1] <= '9'))
-			continue;
-		start = strtoull(end + 1, &end, 10);
-		if (errno || strcmp(end, ".json") != 0)
-			continue;
-		if (hostres_vm_key(h, (int)pid, &k, NULL) == 0 && k.start == start)
-			continue;
-		if (unlinkat(dirfd(dir), d->d_name, 0) == 0)
-			hnote(h, "removed %s/%s: QEMU pid %ld %s", h->state_path, d->d_name, pid,
-			      kill((pid_t)pid, 0) == 0 || errno == EPERM ? "is another process now"
-									 : "is gone");
-	}
-	closedir(dir);
-}
-
-static void key_name(const struct hostres_vmkey *k, const char *ext, char *buf, size_t size)
-{
-	snprintf(buf, size, "qemu-%d-%llu.%s", k->pid, k->start, ext);
-}
-
-int hostres_lock(struct hostres *h, unsigned long long dev, unsigned long long ino,
-		 double timeout_s, struct vs_err *err)
-{
-	double until = vs_now_ms() + timeout_s * 1000.0;
-	char name[96], holder[32], mine[32];
-	struct stat sst;
-	int fd;
-
-	if (h->state_fd < 0)
-		return vs_err_set(err, EBADF, "no state directory");
-	snprintf(name, sizeof(name), "sock-%llu-%llu.lock", dev, ino);
-	fd = openat(h->state_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0)
-		return vs_err_set(err, errno, "cannot open the lock %s/%s: %s", h->state_path, name,
-				  strerror(errno));
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			int e = errno;
-
-			close(fd);
-			return vs_err_set(err, e, "cannot lock %s/%s: %s", h->state_path, name,
-					  strerror(e));
-		}
-		if (vs_now_ms() >= until) {
-			ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
-
-			holder[n > 0 ? n : 0] = '\0';
-			holder[strcspn(holder, "\n")] = '\0';
-			close(fd);
-			return vs_err_set(err, EWOULDBLOCK, "another vcpuset (pid %s) is changing this VM; "
-					  "gave up after %.3g s (--lock-timeout)",
-					  holder[0] ? holder : "?", timeout_s);
-		}
-		usleep(20000);
-	}
-	snprintf(mine, sizeof(mine), "%d\n", (int)getpid());
-	/* in place; truncated only when an earlier holder's pid was longer (a truncate costs) */
-	if (pwrite(fd, mine, strlen(mine), 0) != (ssize_t)strlen(mine) || fstat(fd, &sst) < 0 ||
-	    (sst.st_size > (off_t)strlen(mine) && ftruncate(fd, (off_t)strlen(mine)) < 0))
-		hwarn(h, "cannot record this pid in the lock %s/%s", h->state_path, name);
-	if (h->lock_fd >= 0)
-		close(h->lock_fd);
-	h->lock_fd = fd;
-	return 0;
-}
-
-int hostres_ledger_load(struct hostres *h, const struct hostres_vmkey *k, cJSON **out,
-			struct vs_err *err)
-{
-	char name[96];
-	const cJSON *pid, *start, *pending;
-	cJSON *doc;
-	char *text = NULL;
-	struct stat st;
-	int fd, rc;
-
-	*out = cJSON_CreateArray();
-	if (h->state_fd < 0)
-		return 0;
-	key_name(k, "json", name, sizeof(name));
-	fd = openat(h->state_fd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		hwarn(h, "state file %s/%s: %s; ignored", h->state_path, name,
-		      errno == ELOOP ? "a symlink" : strerror(errno));
-		return 0;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)LEDGER_MAX ||
-	    st.st_uid != geteuid()) {
-		close(fd);
-		hwarn(h, "state file %s/%s is not a regular file of ours under 1 MiB; ignored",
-		      h->state_path, name);
-		return 0;
-	}
-	rc = slurp_fd(fd, LEDGER_MAX + 1, &text); /* the file just checked, not its name again */
-	close(fd);
-	if (rc < 0) {
-		hwarn(h, "state file %s/%s: %s; ignored", h->state_path, name, strerror(-rc));
-		return 0;
-	}
-	doc = cJSON_ParseWithLength(text, (size_t)rc);
-	free(text);
-	pid = cJSON_GetObjectItemCaseSensitive(doc, "qemu_pid");
-	start = cJSON_GetObjectItemCaseSensitive(doc, "qemu_start");
-	pending = cJSON_GetObjectItemCaseSensitive(doc, "pending");
-	if (!cJSON_IsObject(doc) || !cJSON_IsNumber(pid) || !cJSON_IsNumber(start) ||
-	    !cJSON_IsArray(pending) || pid->valuedouble != (double)k->pid ||
-	    start->valuedouble != (double)k->start) {
-		hwarn(h, "state file %s/%s is torn or not this VM's; ignored", h->state_path, name);
-		cJSON_Delete(doc);
-		return 0;
-	}
-	cJSON_Delete(*out);
-	*out = cJSON_Duplicate(pending, 1);
-	cJSON_Delete(doc);
-	(void)err;
-	return 0;
-}
-
-int hostres_ledger_save(struct hostres *h, const struct hostres_vmkey *k, const cJSON *pending,
-			struct vs_err *err)
-{
-	char name[96], tmp[128];
-	cJSON *doc;
-	char *text;
-	size_t len;
-	int fd, rc = 0;
-
-	if (h->state_fd < 0)
-		return 0;
-	key_name(k, "json", name, sizeof(name));
-	if (cJSON_GetArraySize(pending) == 0) {
-		if (unlinkat(h->state_fd, name, 0) < 0 && errno != ENOENT)
-			return vs_err_set(err, errno, "cannot remove %s/%s: %s", h->state_path, name,
-					  strerror(errno));
-		return 0;
-	}
-	doc = cJSON_CreateObject();
-	cJSON_AddNumberToObject(doc, "vcpuset_ledger", 1);
-	cJSON_AddNumberToObject(doc, "qemu_pid", k->pid);
-	cJSON_AddNumberToObject(doc, "qemu_start", (double)k->start);
-	cJSON_AddItemToObject(doc, "pending", cJSON_Duplicate(pending, 1));
-	text = cJSON_PrintUnformatted(doc);
-	cJSON_Delete(doc);
-	if (!text)
-		return vs_err_set(err, ENOMEM, "out of memory");
-	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
-	fd = openat(h->state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = vs_err_set(err, errno, "cannot create %s/%s: %s", h->state_path, tmp,
-				strerror(errno));
-		free(text);
-		return rc;
-	}
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-		rc = vs_err_set(err, errno ? errno : EIO, "cannot write %s/%s: %s", h->state_path,
-				tmp, strerror(errno ? errno : EIO));
-	free(text);
-	if (close(fd) < 0 && rc == 0)
-		rc = vs_err_set(err, errno, "cannot write %s/%s: %s", h->state_path, tmp,
-				strerror(errno));
-	if (rc == 0 && renameat(h->state_fd, tmp, h->state_fd, name) < 0)
-		rc = vs_err_set(err, errno, "cannot rename %s/%s: %s", h->state_path, tmp,
-				strerror(errno));
-	if (rc < 0) {
-		unlinkat(h->state_fd, tmp, 0);
-		return rc;
-	}
-	fsync(h->state_fd);
+	*out = start;
 	return 0;
 }

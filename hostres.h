@@ -194,45 +194,9 @@ void hostres_emulator_restore(struct hostres *h);
 
 
 /*
- * ---- per-VM state: the lock and the pending-unplug ledger, under the state dir ----
- * A VM is keyed by QEMU's pid and its start time (/proc/<pid>/stat), so a new QEMU with a
- * recycled pid is never taken for the old one.
+ * Process pid's start time (field 22 of /proc/<pid>/stat, clock ticks after boot): with the
+ * pid, what tells one QEMU from a later one that got its pid.
  */
-struct hostres_vmkey {
-	int pid;
-	unsigned long long start;
-};
-int hostres_vm_key(struct hostres *h, int pid, struct hostres_vmkey *k, struct vs_err *err);
-
-/*
- * Open (making its last component, mode 0700, if missing) the state directory, walking the
- * absolute path dir one component at a time without following a symlink; the directory
- * must be owned by the effective uid and not writable by group or others.
- */
-int hostres_state_open(struct hostres *h, const char *dir, struct vs_err *err);
-
-/* Remove the ledgers of VMs that are gone (no such pid, or another start time); notes say. */
-void hostres_state_gc(struct hostres *h);
-
-/*
- * Take the VM's lock before connecting to its monitor socket (flock on
- * sock-<dev>-<inode>.lock, from the fstat of the socket file opened once, qmp_socket_id: the
- * socket file is QEMU's for its whole life), waiting up to timeout_s. Taken before
- * connecting, so that runs reach QEMU's one monitor slot in lock order. -EWOULDBLOCK on
- * timeout, the message naming the holder's pid. Held until hostres_free().
- */
-int hostres_lock(struct hostres *h, unsigned long long dev, unsigned long long ino,
-		 double timeout_s, struct vs_err *err);
-
-/*
- * The VM's ledger of pending unplugs: *out is a new JSON array (empty when there is no
- * file). A torn, oversized or foreign file is reported through the warn callback and read
- * as empty, never trusted. save writes atomically (temp file 0600, fsync, rename, fsync of
- * the directory); an empty array removes the file.
- */
-int hostres_ledger_load(struct hostres *h, const struct hostres_vmkey *k, cJSON **out,
-			struct vs_err *err);
-int hostres_ledger_save(struct hostres *h, const struct hostres_vmkey *k, const cJSON *pending,
-			struct vs_err *err);
+int hostres_start_time(struct hostres *h, int pid, unsigned long long *start, struct vs_err *err);
 
 #endif

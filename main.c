@@ -7,6 +7,8 @@
  *   qmp.c     the monitor connection: greeting, commands by id, events, timeouts
  *   topo.c    QEMU's vCPU replies -> one table; COUNT -> steps; cpulists (pure)
  *   hostres.c everything on the host: /proc, sysfs, cgroups, affinity, resctrl
+ *   state.c   the state directory: each VM's lock and its ledger of unfinished unplugs
+ *   audit.c   the VIRT_RESOURCE records
  * This file names no QMP command and no host path: it asks the modules.
  */
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include "audit.h"
 #include "hostres.h"
 #include "qmp.h"
+#include "state.h"
 #include "topo.h"
 
 #define CONNECT_MS 3000  /* connect and greeting */
@@ -99,10 +102,11 @@ struct ctx {
 	struct step_result *res;
 	cJSON *warnings;
 	struct vs_audit *audit;
-	cJSON *ledger;      /* pending unplugs of this VM */
+	struct state *st;   /* the state directory, and the VM's lock */
+	struct state_entry *pend; /* this VM's unplugs not finished (the ledger) */
 	cJSON *reconciled;  /* pending unplugs finished by this run */
 	bool *busy;         /* slots of pending unplugs: not to be touched */
-	struct hostres_vmkey key;
+	struct state_key key;
 	unsigned long sq[2];  /* ids of query-status, query-migrate; 0 when not asked */
 	unsigned long idq[3]; /* ids of query-name, query-uuid, query-kvm */
 	struct topo_plan plan;
@@ -118,6 +122,7 @@ struct ctx {
 	int exit;
 	int pidfd;          /* QEMU's, owned by c->q; -1 without one (--trust-pid) */
 	int refused;        /* pending unplugs --wait saw the guest refuse */
+	int npend;
 	struct vs_err cgroups_err; /* why finding the cgroups failed */
 	struct vs_err err;
 	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
@@ -865,16 +870,16 @@ static int find_cgroups(struct ctx *c)
  * The state directory and the VM's lock, before connecting: runs queue here, in order. The
  * lock is keyed on the socket file opened (qmp_open), not on its name.
  */
-static int state_lock(struct ctx *c)
+static int take_lock(struct ctx *c)
 {
 	unsigned long long dev, ino;
 	int rc;
 
-	rc = hostres_state_open(c->h, c->o.state_dir, &c->err);
+	rc = state_open(c->o.state_dir, &c->st, &c->err);
 	if (rc < 0)
 		return vs_err_prefix(&c->err, "no lock and no record of pending unplugs");
 	qmp_socket_id(c->q, &dev, &ino);
-	return hostres_lock(c->h, dev, ino, c->o.lock_timeout_s, &c->err);
+	return state_lock(c->st, dev, ino, c->o.lock_timeout_s, &c->err);
 }
 
 /*
@@ -923,30 +928,42 @@ static int prove_peer(struct ctx *c)
 
 
 /* The VM's key for its ledger: QEMU's pid and start time. */
-static void state_key(struct ctx *c)
+static void vm_key(struct ctx *c)
 {
 	struct vs_err e = { 0 };
 
-	if (c->pid <= 0 || hostres_vm_key(c->h, c->pid, &c->key, &e) < 0) {
+	c->key.pid = c->pid;
+	if (c->pid <= 0 || hostres_start_time(c->h, c->pid, &c->key.start, &e) < 0) {
 		warn(c, "no record of pending unplugs: %s", e.msg[0] ? e.msg : "QEMU's pid is unknown");
 		return;
 	}
 	c->have_key = true;
 }
 
+/* Is the QEMU of a ledger the one with that pid now (gc of the state directory)? */
+static bool vm_alive(void *ctx, const struct state_key *k)
+{
+	struct ctx *c = ctx;
+	unsigned long long start;
+
+	return hostres_start_time(c->h, k->pid, &start, NULL) == 0 && start == k->start;
+}
+
+static void vm_gone(void *ctx, const char *name)
+{
+	struct ctx *c = ctx;
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "removed %s/%s: its QEMU is gone", c->o.state_dir, name);
+	host_note(c, msg);
+}
+
 static void ledger_save(struct ctx *c)
 {
 	struct vs_err e = { 0 };
 
-	if (c->have_key && hostres_ledger_save(c->h, &c->key, c->ledger, &e) < 0)
+	if (c->have_key && c->st && state_save(c->st, &c->key, c->pend, c->npend, &e) < 0)
 		warn(c, "pending unplugs not recorded: %s", e.msg);
-}
-
-static int json_int(const cJSON *o, const char *k, int dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e9 ? v->valueint : dflt;
 }
 
 /*
@@ -955,28 +972,24 @@ static int json_int(const cJSON *o, const char *k, int dflt)
  */
 static void reconcile(struct ctx *c)
 {
-	cJSON *keep = cJSON_CreateArray(), *e;
 	bool changed = false;
-	int i;
+	int i, k, kept = 0;
 
-	if (!c->ledger)
-		c->ledger = cJSON_CreateArray(); /* gather() loaded it, if there is one */
 	free(c->busy);
 	c->busy = calloc((size_t)c->t->n + 1, sizeof(*c->busy));
-	cJSON_ArrayForEach(e, c->ledger) {
-		int v = json_int(e, "vcpu", -1), n = json_int(e, "vcpus", 0), tid = json_int(e, "tid", 0);
-		const char *alias = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias"));
+	for (k = 0; k < c->npend; k++) {
+		const struct state_entry *e = &c->pend[k];
+		int v = e->vcpu, n = e->vcpus;
 		const struct topo_vcpu *sv;
 
-		if (v < 0 || n < 1 || v + n > c->t->n || !alias ||
-		    topo_valid_name("alias", alias, NULL) < 0) {
+		if (v + n > c->t->n || topo_valid_name("alias", e->alias, NULL) < 0) {
 			warn(c, "%s", "a pending-unplug entry is malformed; dropped");
 			changed = true;
 			continue;
 		}
 		sv = &c->t->v[v];
 		if (!sv->online) {
-			cJSON *done = cJSON_Duplicate(e, 1);
+			cJSON *done = state_entry_json(e);
 
 			if (find_cgroups(c) < 0) {
 				warn(c, "groups of vCPU %d not removed: %s", v, c->err.msg);
@@ -984,24 +997,22 @@ static void reconcile(struct ctx *c)
 			}
 			for (i = v; i < v + n; i++)
 				hostres_vcpu_remove(c->h, i);
-			audit_step(c, json_int(e, "old", 0), json_int(e, "new", 0), true);
+			audit_step(c, e->old_count, e->new_count, true);
 			cJSON_AddStringToObject(done, "status", "finished");
 			cJSON_AddItemToArray(c->reconciled, done);
 			changed = true;
-		} else if (c->t->tids_valid && tid && sv->tid != tid) {
+		} else if (c->t->tids_valid && e->tid && sv->tid != e->tid) {
 			warn(c, "vCPU %d was plugged again since its unplug was asked for; its pending "
 			     "entry is dropped", v);
 			changed = true;
 		} else {
 			/* a refused one is not leaving: it only waits to be finished if it goes */
-			for (i = v; i < v + n && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e,
-											    "refused")); i++)
+			for (i = v; i < v + n && !e->refused; i++)
 				c->busy[i] = true;
-			cJSON_AddItemToArray(keep, cJSON_Duplicate(e, 1));
+			c->pend[kept++] = *e;
 		}
 	}
-	cJSON_Delete(c->ledger);
-	c->ledger = keep;
+	c->npend = kept;
 	if (changed && !c->o.dry_run)
 		ledger_save(c);
 }
@@ -1031,26 +1042,30 @@ static int counted(const struct ctx *c)
 static void ledger_add(struct ctx *c, const struct topo_step *s, const struct step_result *r,
 		       bool refused)
 {
-	cJSON *e = cJSON_CreateObject(), *old, *next;
-	int i;
+	struct state_entry e, *np;
+	int i, k, kept = 0;
 
-	for (old = c->ledger ? c->ledger->child : NULL; old; old = next) {
-		next = old->next;
-		if (json_int(old, "vcpu", -1) == s->vcpu)
-			cJSON_Delete(cJSON_DetachItemViaPointer(c->ledger, old));
+	for (k = 0; k < c->npend; k++)
+		if (c->pend[k].vcpu != s->vcpu)
+			c->pend[kept++] = c->pend[k];
+	c->npend = kept;
+	memset(&e, 0, sizeof(e));
+	e.vcpu = s->vcpu;
+	e.vcpus = s->vcpus;
+	e.tid = r->tid;
+	e.old_count = s->before;
+	e.new_count = s->after;
+	e.time = (long long)time(NULL);
+	e.refused = refused;
+	snprintf(e.alias, sizeof(e.alias), "%s", r->alias);
+	snprintf(e.qom_path, sizeof(e.qom_path), "%s", r->qom_path);
+	np = realloc(c->pend, (size_t)(c->npend + 1) * sizeof(*np));
+	if (!np) {
+		warn(c, "vCPU %d: its pending unplug is not recorded (out of memory)", s->vcpu);
+		return;
 	}
-
-	cJSON_AddNumberToObject(e, "vcpu", s->vcpu);
-	cJSON_AddNumberToObject(e, "vcpus", s->vcpus);
-	cJSON_AddStringToObject(e, "alias", r->alias);
-	cJSON_AddStringToObject(e, "qom_path", r->qom_path);
-	cJSON_AddNumberToObject(e, "tid", r->tid);
-	cJSON_AddNumberToObject(e, "old", s->before);
-	cJSON_AddNumberToObject(e, "new", s->after);
-	cJSON_AddNumberToObject(e, "time", (double)time(NULL));
-	if (refused)
-		cJSON_AddTrueToObject(e, "refused");
-	cJSON_AddItemToArray(c->ledger, e);
+	c->pend = np;
+	c->pend[c->npend++] = e;
 	for (i = s->vcpu; c->busy && i < s->vcpu + s->vcpus && i < c->t->n; i++)
 		c->busy[i] = !refused;
 	if (!c->have_key)
@@ -1173,7 +1188,7 @@ static int gather(struct ctx *c)
 	}
 	rc = qmp_open(c->o.socket, &c->q, err); /* the name is looked up here, once */
 	if (rc == 0)
-		rc = state_lock(c); /* before connecting: a second vcpuset queues here */
+		rc = take_lock(c); /* before connecting: a second vcpuset queues here */
 	if (rc == 0)
 		rc = qmp_dial(c->q, CONNECT_MS, err);
 	if (rc == 0) /* the greeting says QEMU has accepted: the connection's end is its fd now */
@@ -1185,8 +1200,9 @@ static int gather(struct ctx *c)
 	if (rc < 0)
 		return rc;
 	qmp_keep_events(c->q, topo_events); /* and no other: they are dropped as they come */
-	state_key(c);
-	hostres_state_gc(c->h);
+	vm_key(c);
+	if (!c->o.dry_run)
+		state_gc(c->st, vm_alive, vm_gone, c);
 	if (c->o.verbose)
 		qmp_set_trace(c->q, trace_stderr, NULL);
 	/*
@@ -1272,9 +1288,15 @@ static int gather(struct ctx *c)
 				return rc;
 		}
 	}
-	if (c->have_key)
-		hostres_ledger_load(c->h, &c->key, &c->ledger, NULL); /* pending unplugs */
-	if (cJSON_GetArraySize(c->ledger) > 0) {
+	if (c->have_key) { /* pending unplugs */
+		char why[600];
+
+		if (state_load(c->st, &c->key, &c->pend, &c->npend, why, sizeof(why)) < 0)
+			return vs_err_set(err, ENOMEM, "out of memory");
+		if (why[0])
+			warn(c, "%s", why);
+	}
+	if (c->npend > 0) {
 		rc = identity(c); /* finishing a pending unplug writes its audit record */
 		if (rc < 0)
 			return rc;
@@ -2275,7 +2297,7 @@ static cJSON *step_json(const struct ctx *c, int i)
 
 static void report_json(struct ctx *c)
 {
-	cJSON *doc = cJSON_CreateObject(), *steps, *e, *vcpus;
+	cJSON *doc = cJSON_CreateObject(), *steps, *e, *vcpus, *x;
 	char *text;
 	int i;
 
@@ -2300,8 +2322,9 @@ static void report_json(struct ctx *c)
 	}
 	if (c->o.count && c->plan.target)
 		cJSON_AddNumberToObject(doc, "target", c->plan.target);
-	cJSON_AddItemToObject(doc, "pending", c->ledger ? cJSON_Duplicate(c->ledger, 1)
-							: cJSON_CreateArray());
+	x = cJSON_AddArrayToObject(doc, "pending");
+	for (i = 0; i < c->npend; i++)
+		cJSON_AddItemToArray(x, state_entry_json(&c->pend[i]));
 	cJSON_AddItemToObject(doc, "reconciled", cJSON_Duplicate(c->reconciled, 1));
 	cJSON_AddBoolToObject(doc, "audit", audit_enabled(c->audit));
 	if (c->res)
@@ -2436,19 +2459,17 @@ static void print_tune(const struct ctx *c)
 /* " (5 online, vCPU 4 leaving: its unplug is pending)", or "" when nothing is pending. */
 static const char *pending_text(const struct ctx *c, char *buf, size_t size)
 {
-	const cJSON *e;
 	size_t o;
-	int n = pending_count(c), k = 0;
+	int n = pending_count(c), k = 0, i;
 
 	buf[0] = '\0';
 	if (!n)
 		return buf;
 	o = (size_t)snprintf(buf, size, " (%d online, vCPU", c->t->online);
-	cJSON_ArrayForEach(e, c->ledger) {
-		if (o < size && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused")))
+	for (i = 0; i < c->npend; i++)
+		if (o < size && !c->pend[i].refused)
 			o += (size_t)snprintf(buf + o, size - o, "%s %d", k++ ? "," : "",
-					      json_int(e, "vcpu", -1));
-	}
+					      c->pend[i].vcpu);
 	if (o < size)
 		snprintf(buf + o, size - o, " leaving: %s pending)", k > 1 ? "their unplugs are"
 									: "its unplug is");
@@ -2504,11 +2525,10 @@ static void report_text(const struct ctx *c)
 /* Entries of the ledger still pending (not refused by the guest). */
 static int pending_entries(const struct ctx *c)
 {
-	const cJSON *e;
-	int n = 0;
+	int i, n = 0;
 
-	cJSON_ArrayForEach(e, c->ledger)
-		n += !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused"));
+	for (i = 0; i < c->npend; i++)
+		n += !c->pend[i].refused;
 	return n;
 }
 
@@ -2521,22 +2541,19 @@ static int pending_entries(const struct ctx *c)
  */
 static void note_refusal(struct ctx *c, const cJSON *ev)
 {
-	cJSON *e;
+	int k;
 
-	cJSON_ArrayForEach(e, c->ledger) {
-		const char *alias = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias"));
-		const char *qom = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "qom_path"));
-		int v = json_int(e, "vcpu", -1);
+	for (k = 0; k < c->npend; k++) {
+		struct state_entry *e = &c->pend[k];
+		int v = e->vcpu;
 
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused")) || v < 0 ||
-		    v >= c->t->n || !c->t->v[v].online ||
-		    topo_event_kind(ev, alias, qom ? qom : "") != TOPO_EV_REJECTED)
+		if (e->refused || v >= c->t->n || !c->t->v[v].online ||
+		    topo_event_kind(ev, e->alias, e->qom_path) != TOPO_EV_REJECTED)
 			continue;
-		cJSON_AddTrueToObject(e, "refused");
-		audit_step(c, json_int(e, "old", 0), json_int(e, "new", 0), false);
+		e->refused = true;
+		audit_step(c, e->old_count, e->new_count, false);
 		warn(c, "the guest refused the pending unplug of vCPU %d (%s): it stays online, one "
-		     "vCPU above the count that asked for its removal, and counts again", v,
-		     alias ? alias : "?");
+		     "vCPU above the count that asked for its removal, and counts again", v, e->alias);
 		c->refused++;
 		if (!c->o.dry_run)
 			ledger_save(c);
@@ -2579,23 +2596,23 @@ static void wait_pending(struct ctx *c)
 static void report_ledger_text(const struct ctx *c, bool show_pending)
 {
 	const cJSON *e;
+	int i;
 
 	cJSON_ArrayForEach(e, c->reconciled)
-		printf("finished the pending unplug of vCPU %d (%s)\n", json_int(e, "vcpu", -1),
+		printf("finished the pending unplug of vCPU %d (%s)\n",
+		       cJSON_GetObjectItemCaseSensitive(e, "vcpu")->valueint,
 		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias")));
 	if (!show_pending)
 		return;
-	cJSON_ArrayForEach(e, c->ledger) {
-		time_t when = (time_t)json_int(e, "time", 0);
+	for (i = 0; i < c->npend; i++) {
+		time_t when = (time_t)c->pend[i].time;
 		char ts[32] = "?";
 		struct tm tm;
 
 		if (localtime_r(&when, &tm))
 			strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("unplug of vCPU %d (%s) %s since %s\n", json_int(e, "vcpu", -1),
-		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias")),
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "refused"))
-		       ? "refused by the guest (still online)" : "pending", ts);
+		printf("unplug of vCPU %d (%s) %s since %s\n", c->pend[i].vcpu, c->pend[i].alias,
+		       c->pend[i].refused ? "refused by the guest (still online)" : "pending", ts);
 	}
 }
 
@@ -2673,7 +2690,7 @@ int main(int argc, char **argv)
 		cJSON_Delete(c.res[i].host);
 	}
 	cJSON_Delete(c.host_log);
-	cJSON_Delete(c.ledger);
+	free(c.pend);
 	cJSON_Delete(c.reconciled);
 	free(c.busy);
 	audit_stop(c.audit);
@@ -2681,6 +2698,7 @@ int main(int argc, char **argv)
 	topo_plan_clear(&c.plan);
 	topo_free(c.t);
 	qmp_free(c.q);
+	state_free(c.st); /* the lock, once the monitor is free for the next run */
 	hostres_free(c.h);
 	cJSON_Delete(c.warnings);
 	return close_stdout(c.exit, c.done_steps > 0 || c.force_partial);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hostres.h"
+#include "state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -123,7 +124,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hostres_roots roots;
 	struct hostres_tune tune;
-	struct hostres_vmkey key;
+	struct state_key key;
+	struct state *st = NULL;
+	struct state_entry *ents = NULL;
+	int nents = 0;
 	struct hostres *h = NULL;
 	struct vs_err err;
 	char proc[128], sys[128], resctrl[128], state[128], ledger[128], name[128], named[256];
@@ -179,20 +183,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON_Delete(json);
 		json = NULL;
 	}
-	if (hostres_vm_key(h, pid, &key, &err) == 0 && hostres_state_open(h, state, &err) == 0) {
+	key.pid = pid;
+	if (hostres_start_time(h, pid, &key.start, &err) == 0 && state_open(state, &st, &err) == 0) {
 		snprintf(name, sizeof(name), "qemu-%d-%llu.json", key.pid, key.start);
 		snprintf(ledger, sizeof(ledger), "%s/ledger", state);
 		snprintf(named, sizeof(named), "%s/%s", state, name);
 		if (rename(ledger, named) == 0) {
 			chmod(named, 0600);
-			if (hostres_ledger_load(h, &key, &json, &err) == 0) {
+			if (state_load(st, &key, &ents, &nents, NULL, 0) == 0) {
+				for (i = 0; i < (size_t)nents; i++) {
+					if (ents[i].vcpus < 1 || !ents[i].alias[0])
+						abort(); /* state_load lets no such entry through */
+					cJSON_Delete(state_entry_json(&ents[i]));
+				}
 				if (getenv("FUZZ_DEBUG"))
-					fprintf(stderr, "ledger: %d entries\n", cJSON_GetArraySize(json));
-				cJSON_Delete(json);
+					fprintf(stderr, "ledger: %d entries\n", nents);
+				free(ents);
 			}
 			rename(named, ledger);
 		}
 	}
+	state_free(st);
 	hostres_free(h);
 	return 0;
 }

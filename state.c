@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* state: one directory of per-VM state — each VM's lock and its ledger of unfinished unplugs. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state.h"
+
+#define LEDGER_MAX (1u << 20)
+#define PATH_SIZE 1024
+
+struct state {
+	int fd;      /* the directory */
+	int lock_fd; /* the VM's lock, held */
+	char path[PATH_SIZE];
+};
+
+int state_adopt(int dirfd, const char *path, struct state **out, struct vs_err *err)
+{
+	struct state *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s) {
+		close(dirfd);
+		return vs_err_set(err, ENOMEM, "out of memory");
+	}
+	s->fd = dirfd;
+	s->lock_fd = -1;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	*out = s;
+	return 0;
+}
+
+int state_open(const char *dir, struct state **out, struct vs_err *err)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = dir;
+	struct stat st;
+	int fd, nfd;
+
+	*out = NULL;
+	if (dir[0] != '/')
+		return vs_err_set(err, EINVAL, "the state directory %s is not an absolute path", dir);
+	if (strlen(dir) >= PATH_SIZE)
+		return vs_err_set(err, ENAMETOOLONG, "the state directory path is too long");
+	/* one component at a time, never through a symlink; only the last one is made */
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return vs_err_set(err, errno, "cannot open /: %s", strerror(errno));
+	while (*p) {
+		size_t n;
+		bool last;
+
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		last = p[n + strspn(p + n, "/")] == '\0';
+		if (n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			return vs_err_set(err, EINVAL, "the state directory %s has a '.' or '..' "
+					  "component", dir);
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n;
+		if (last && mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+			int e = errno;
+
+			close(fd);
+			return vs_err_set(err, e, "cannot create the state directory %s: %s", dir,
+					  strerror(e));
+		}
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			int e = errno;
+
+			if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				e = ELOOP;
+			close(fd);
+			if (e == ELOOP)
+				return vs_err_set(err, e, "the state directory %s: its path goes "
+						  "through a symlink ('%s'): refusing", dir, comp);
+			return vs_err_set(err, e, "the state directory %s: %s", dir, strerror(e));
+		}
+		close(fd);
+		fd = nfd;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		close(fd);
+		return vs_err_set(err, EPERM, "the state directory %s must be owned by uid %d and "
+				  "writable by it alone", dir, (int)geteuid());
+	}
+	return state_adopt(fd, dir, out, err);
+}
+
+void state_free(struct state *s)
+{
+	if (!s)
+		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the flock */
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+int state_lock(struct state *s, unsigned long long dev, unsigned long long ino, double timeout_s,
+	       struct vs_err *err)
+{
+	double until = vs_now_ms() + timeout_s * 1000.0;
+	char name[96], holder[32], mine[32];
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof(name), "sock-%llu-%llu.lock", dev, ino);
+	fd = openat(s->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return vs_err_set(err, errno, "cannot open the lock %s/%s: %s", s->path, name,
+				  strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int e = errno;
+
+			close(fd);
+			return vs_err_set(err, e, "cannot lock %s/%s: %s", s->path, name, strerror(e));
+		}
+		if (vs_now_ms() >= until) {
+			ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+
+			holder[n > 0 ? n : 0] = '\0';
+			holder[strcspn(holder, "\n")] = '\0';
+			close(fd);
+			return vs_err_set(err, EWOULDBLOCK, "another vcpuset (pid %s) is changing this VM; "
+					  "gave up after %.3g s (--lock-timeout)",
+					  holder[0] ? holder : "?", timeout_s);
+		}
+		usleep(20000);
+	}
+	snprintf(mine, sizeof(mine), "%d\n", (int)getpid());
+	/* in place; truncated only when an earlier holder's pid was longer (a truncate costs) */
+	if (pwrite(fd, mine, strlen(mine), 0) == (ssize_t)strlen(mine) && fstat(fd, &st) == 0 &&
+	    st.st_size > (off_t)strlen(mine))
+		(void)!ftruncate(fd, (off_t)strlen(mine)); /* the pid is only a hint for others */
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = fd;
+	return 0;
+}
+
+static void key_name(const struct state_key *k, char *buf, size_t size)
+{
+	snprintf(buf, size, "qemu-%d-%llu.json", k->pid, k->start);
+}
+
+/* ---- the ledger's format: this file's alone ---- */
+
+static int json_int(const cJSON *o, const char *k, long long min, long long max, long long *v)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(x) || x->valuedouble < (double)min || x->valuedouble > (double)max ||
+	    x->valuedouble != (double)(long long)x->valuedouble)
+		return -EINVAL;
+	*v = (long long)x->valuedouble;
+	return 0;
+}
+
+static int json_text(const cJSON *o, const char *k, char *buf, size_t size)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+
+	if (!v || strlen(v) >= size)
+		return -EINVAL;
+	snprintf(buf, size, "%s", v);
+	return 0;
+}
+
+/* One entry from the file: every field present, in range, of the right type. */
+static int entry_from(const cJSON *o, struct state_entry *e)
+{
+	long long v[6];
+
+	memset(e, 0, sizeof(*e));
+	if (!cJSON_IsObject(o) || json_int(o, "vcpu", 0, INT_MAX, &v[0]) < 0 ||
+	    json_int(o, "vcpus", 1, INT_MAX, &v[1]) < 0 || json_int(o, "tid", 0, INT_MAX, &v[2]) < 0 ||
+	    json_int(o, "old", 0, INT_MAX, &v[3]) < 0 || json_int(o, "new", 0, INT_MAX, &v[4]) < 0 ||
+	    json_int(o, "time", 0, LLONG_MAX / 2, &v[5]) < 0 ||
+	    json_text(o, "alias", e->alias, sizeof(e->alias)) < 0 || !e->alias[0] ||
+	    json_text(o, "qom_path", e->qom_path, sizeof(e->qom_path)) < 0)
+		return -EINVAL;
+	e->vcpu = (int)v[0];
+	e->vcpus = (int)v[1];
+	e->tid = (int)v[2];
+	e->old_count = (int)v[3];
+	e->new_count = (int)v[4];
+	e->time = v[5];
+	e->refused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "refused"));
+	return 0;
+}
+
+cJSON *state_entry_json(const struct state_entry *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "vcpu", e->vcpu);
+	cJSON_AddNumberToObject(o, "vcpus", e->vcpus);
+	cJSON_AddStringToObject(o, "alias", e->alias);
+	cJSON_AddStringToObject(o, "qom_path", e->qom_path);
+	cJSON_AddNumberToObject(o, "tid", e->tid);
+	cJSON_AddNumberToObject(o, "old", e->old_count);
+	cJSON_AddNumberToObject(o, "new", e->new_count);
+	cJSON_AddNumberToObject(o, "time", (double)e->time);
+	if (e->refused)
+		cJSON_AddTrueToObject(o, "refused");
+	return o;
+}
+
+/* Read all of a file already checked to be regular and small. */
+static int read_all(int fd, size_t max, char **out)
+{
+	char *buf = malloc(max + 1);
+	size_t off = 0;
+	ssize_t n;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	while (off < max && (n = read(fd, buf + off, max - off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			return -e;
+		}
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	*out = buf;
+	return (int)off;
+}
+
+int state_load(struct state *s, const struct state_key *k, struct state_entry **out, int *n,
+	       char *why, size_t why_size)
+{
+	const cJSON *pid, *start, *pending, *it;
+	char name[96], dummy[8], *text = NULL;
+	cJSON *doc;
+	struct stat st;
+	int fd, rc, i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!why) {
+		why = dummy;
+		why_size = sizeof(dummy);
+	}
+	why[0] = '\0';
+	key_name(k, name, sizeof(name));
+	fd = openat(s->fd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			snprintf(why, why_size, "state file %s/%s: %s; ignored", s->path, name,
+				 errno == ELOOP ? "a symlink" : strerror(errno));
+		return 0;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)LEDGER_MAX ||
+	    st.st_uid != geteuid()) {
+		close(fd);
+		snprintf(why, why_size, "state file %s/%s is not a regular file of ours under 1 MiB; "
+			 "ignored", s->path, name);
+		return 0;
+	}
+	rc = read_all(fd, LEDGER_MAX, &text); /* the file just checked, not its name again */
+	close(fd);
+	if (rc < 0) {
+		snprintf(why, why_size, "state file %s/%s: %s; ignored", s->path, name, strerror(-rc));
+		return 0;
+	}
+	doc = cJSON_ParseWithLength(text, (size_t)rc);
+	free(text);
+	pid = cJSON_GetObjectItemCaseSensitive(doc, "qemu_pid");
+	start = cJSON_GetObjectItemCaseSensitive(doc, "qemu_start");
+	pending = cJSON_GetObjectItemCaseSensitive(doc, "pending");
+	if (!cJSON_IsObject(doc) || !cJSON_IsNumber(pid) || !cJSON_IsNumber(start) ||
+	    !cJSON_IsArray(pending) || pid->valuedouble != (double)k->pid ||
+	    start->valuedouble != (double)k->start) {
+		snprintf(why, why_size, "state file %s/%s is torn or not this VM's; ignored", s->path,
+			 name);
+		cJSON_Delete(doc);
+		return 0;
+	}
+	*out = calloc((size_t)cJSON_GetArraySize(pending) + 1, sizeof(**out));
+	if (!*out) {
+		cJSON_Delete(doc);
+		return -ENOMEM;
+	}
+	cJSON_ArrayForEach(it, pending) {
+		if (entry_from(it, &(*out)[i]) == 0)
+			i++;
+		else
+			snprintf(why, why_size, "%s", "a pending-unplug entry is malformed; dropped");
+	}
+	*n = i;
+	cJSON_Delete(doc);
+	return 0;
+}
+
+int state_save(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
+	       struct vs_err *err)
+{
+	char name[96], tmp[128], *text;
+	cJSON *doc, *pending;
+	size_t len;
+	int fd, rc = 0, i;
+
+	key_name(k, name, sizeof(name));
+	if (n == 0) {
+		if (unlinkat(s->fd, name, 0) < 0 && errno != ENOENT)
+			return vs_err_set(err, errno, "cannot remove %s/%s: %s", s->path, name,
+					  strerror(errno));
+		return 0;
+	}
+	doc = cJSON_CreateObject();
+	cJSON_AddNumberToObject(doc, "vcpuset_ledger", 1);
+	cJSON_AddNumberToObject(doc, "qemu_pid", k->pid);
+	cJSON_AddNumberToObject(doc, "qemu_start", (double)k->start);
+	pending = cJSON_AddArrayToObject(doc, "pending");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(pending, state_entry_json(&e[i]));
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (!text)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
+	fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = vs_err_set(err, errno, "cannot create %s/%s: %s", s->path, tmp, strerror(errno));
+		free(text);
+		return rc;
+	}
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+		rc = vs_err_set(err, errno ? errno : EIO, "cannot write %s/%s: %s", s->path, tmp,
+				strerror(errno ? errno : EIO));
+	free(text);
+	if (close(fd) < 0 && rc == 0)
+		rc = vs_err_set(err, errno, "cannot write %s/%s: %s", s->path, tmp, strerror(errno));
+	if (rc == 0 && renameat(s->fd, tmp, s->fd, name) < 0)
+		rc = vs_err_set(err, errno, "cannot rename %s/%s: %s", s->path, tmp, strerror(errno));
+	if (rc < 0) {
+		unlinkat(s->fd, tmp, 0);
+		return rc;
+	}
+	fsync(s->fd);
+	return 0;
+}
+
+void state_gc(struct state *s, bool (*alive)(void *ctx, const struct state_key *k),
+	      void (*removed)(void *ctx, const char *name), void *ctx)
+{
+	struct dirent *d;
+	DIR *dir;
+	int fd;
+
+	fd = openat(s->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((d = readdir(dir))) {
+		struct state_key k;
+		char *end;
+		long pid;
+
+		/* qemu-<pid>-<start>.json, as key_name makes them */
+		if (strncmp(d->d_name, "qemu-", 5) != 0)
+			continue;
+		errno = 0;
+		pid = strtol(d->d_name + 5, &end, 10);
+		if (errno || pid <= 0 || pid > INT_MAX || *end != '-' || !(end[1] >= '0' && end[1] <= '9'))
+			continue;
+		k.pid = (int)pid;
+		k.start = strtoull(end + 1, &end, 10);
+		if (errno || strcmp(end, ".json") != 0 || alive(ctx, &k))
+			continue;
+		if (unlinkat(dirfd(dir), d->d_name, 0) == 0 && removed)
+			removed(ctx, d->d_name);
+	}
+	closedir(dir);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* state: one directory of per-VM state — each VM's lock and its ledger of unfinished unplugs. */
+#ifndef VCPUSET_STATE_H
+#define VCPUSET_STATE_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+
+#include "vcpuset.h"
+
+/*
+ * A VM is keyed by QEMU's pid and its start time (field 22 of /proc/<pid>/stat, in clock
+ * ticks after boot), so a new QEMU with a recycled pid is never taken for the old one.
+ */
+struct state_key {
+	int pid;
+	unsigned long long start;
+};
+
+/* An unplug QEMU accepted that has not completed (or that the guest refused). */
+struct state_entry {
+	int vcpu, vcpus;          /* head index, entity size */
+	int tid;                  /* its thread when it was asked, 0 if unknown */
+	int old_count, new_count; /* the counts of its audit record */
+	long long time;           /* when it was asked, seconds since the epoch */
+	bool refused;             /* the guest refused it: it stays, and counts */
+	char alias[64];
+	char qom_path[256];
+};
+
+struct state;
+
+/*
+ * Open the state directory dir (an absolute path), walking it from / one component at a time
+ * without following a symlink and making its last component (0700) if missing; it must be
+ * owned by the effective uid and not writable by group or others. The handle is the
+ * caller's: state_free(), which also releases the lock.
+ */
+int state_open(const char *dir, struct state **out, struct vs_err *err);
+
+/* The same on a directory fd the caller opened (taken), named path in messages: for tests. */
+int state_adopt(int dirfd, const char *path, struct state **out, struct vs_err *err);
+void state_free(struct state *s);
+
+/*
+ * Take the lock of the VM whose monitor socket file has device dev and inode ino (flock on
+ * sock-<dev>-<ino>.lock), waiting up to timeout_s; this pid is written in it. -EWOULDBLOCK
+ * on timeout, the message naming the holder's pid. Held until state_free().
+ */
+int state_lock(struct state *s, unsigned long long dev, unsigned long long ino, double timeout_s,
+	       struct vs_err *err);
+
+/*
+ * The ledger of VM k: *out (caller frees) with *n entries; none when there is no file. A
+ * torn, oversized, foreign or linked file, or a malformed entry, is not trusted: it is left
+ * out and *why (may be NULL) says so ("" when all was read).
+ */
+int state_load(struct state *s, const struct state_key *k, struct state_entry **out, int *n,
+	       char *why, size_t why_size);
+
+/*
+ * Write the ledger of VM k atomically (temporary file 0600, fsync, rename, fsync of the
+ * directory); no entries removes the file.
+ */
+int state_save(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
+	       struct vs_err *err);
+
+/*
+ * Remove the ledgers of VMs that are gone: those for which alive(ctx, key) is false (no such
+ * pid, or one started at another time). Calls removed(ctx, name) for each file removed.
+ */
+void state_gc(struct state *s, bool (*alive)(void *ctx, const struct state_key *k),
+	      void (*removed)(void *ctx, const char *name), void *ctx);
+
+/* An entry as the JSON report shows it (the ledger's own fields); NULL if out of memory. */
+cJSON *state_entry_json(const struct state_entry *e);
+
+#endif
