@@ -589,48 +589,6 @@ int hostres_drop_privileges(struct vs_err *err)
 
 /* ---- finding the cgroups ---- */
 
-/* Read all of fd (up to max bytes) into a new string; the fd stays the caller's. */
-static int slurp_fd(int fd, size_t max, char **out)
-{
-	size_t cap = 16384, off = 0;
-	char *buf = malloc(cap), *nb;
-	ssize_t n;
-
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (off + 1 >= cap) {
-			if (cap >= max) {
-				free(buf);
-				return -EFBIG;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + off, cap - 1 - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	*out = buf;
-	return (int)off;
-}
-
 /* Read a whole procfs file of up to max bytes into a new string. */
 static int slurp_at(int dirfd, const char *name, size_t max, char **out)
 {
@@ -640,7 +598,7 @@ static int slurp_at(int dirfd, const char *name, size_t max, char **out)
 	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	rc = slurp_fd(fd, max, out);
+	rc = vs_read_fd(fd, max, out);
 	close(fd);
 	return rc;
 }

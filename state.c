@@ -223,32 +223,6 @@ cJSON *state_entry_json(const struct state_entry *e)
 	return o;
 }
 
-/* Read all of a file already checked to be regular and small. */
-static int read_all(int fd, size_t max, char **out)
-{
-	char *buf = malloc(max + 1);
-	size_t off = 0;
-	ssize_t n;
-
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	while (off < max && (n = read(fd, buf + off, max - off)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			return -e;
-		}
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	*out = buf;
-	return (int)off;
-}
-
 int state_load(struct state *s, const struct state_key *k, struct state_entry **out, int *n,
 	       char *why, size_t why_size)
 {
@@ -280,7 +254,7 @@ int state_load(struct state *s, const struct state_key *k, struct state_entry **
 			 "ignored", s->path, name);
 		return 0;
 	}
-	rc = read_all(fd, LEDGER_MAX, &text); /* the file just checked, not its name again */
+	rc = vs_read_fd(fd, LEDGER_MAX + 1, &text); /* the file just checked, not its name again */
 	close(fd);
 	if (rc < 0) {
 		snprintf(why, why_size, "state file %s/%s: %s; ignored", s->path, name, strerror(-rc));

@@ -7,8 +7,10 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define VCPUSET_VERSION "0.1.0"
 
@@ -93,6 +95,51 @@ vs_err_prefix(struct vs_err *e, const char *fmt, ...)
 	if (snprintf(e->msg, sizeof(e->msg), "%s: %s", pre, old) < 0)
 		e->msg[0] = '\0';
 	return -(e->errnum ? e->errnum : EINVAL);
+}
+
+/*
+ * Read all of fd (up to max bytes) into a new string (caller frees); the fd stays the
+ * caller's. The length, -EFBIG past max, or another negative errno.
+ */
+static inline int vs_read_fd(int fd, size_t max, char **out)
+{
+	size_t cap = 16384, off = 0;
+	char *buf = malloc(cap), *nb;
+	ssize_t n;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (off + 1 >= cap) {
+			if (cap >= max) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + off, cap - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	*out = buf;
+	return (int)off;
 }
 
 /* Monotonic time in milliseconds. */
