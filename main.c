@@ -77,6 +77,9 @@ struct opts {
 };
 
 enum step_status { ST_PLANNED, ST_DONE, ST_PENDING, ST_FAILED, ST_UNKNOWN };
+
+/* What became of a ledger entry, as QEMU lists the vCPU now (classify()). */
+enum fate { FATE_PENDING, FATE_FINISHED, FATE_MALFORMED, FATE_REPLUGGED };
 static const char *const status_names[] = { "planned", "done", "pending", "failed", "unknown" };
 
 struct step_result {
@@ -106,6 +109,7 @@ struct ctx {
 	struct state_entry *pend; /* this VM's unplugs not finished (the ledger) */
 	cJSON *reconciled;  /* pending unplugs finished by this run */
 	bool *busy;         /* slots of pending unplugs: not to be touched */
+	enum fate *fate;    /* what became of each ledger entry (classify) */
 	struct state_key key;
 	unsigned long sq[2];  /* ids of query-status, query-migrate; 0 when not asked */
 	unsigned long idq[3]; /* ids of query-name, query-uuid, query-kvm */
@@ -967,54 +971,91 @@ static void ledger_save(struct ctx *c)
 }
 
 /*
- * Finish the unplugs earlier runs left pending: a vCPU QEMU no longer lists is removed now
- * (groups, success audit record, entry dropped); one still there stays pending and busy.
+ * Read only: what became of each unplug earlier runs left pending. A vCPU QEMU no longer
+ * lists has gone (to be finished); one plugged again since, or an entry that does not fit the
+ * table, is to be dropped; the others stay pending, and their slots are busy (leaving, and
+ * not to be touched) unless the guest refused them.
  */
-static void reconcile(struct ctx *c)
+static void classify(struct ctx *c)
+{
+	int i, k;
+
+	free(c->busy);
+	free(c->fate);
+	c->busy = calloc((size_t)c->t->n + 1, sizeof(*c->busy));
+	c->fate = calloc((size_t)c->npend + 1, sizeof(*c->fate));
+	for (k = 0; c->fate && k < c->npend; k++) {
+		const struct state_entry *e = &c->pend[k];
+		const struct topo_vcpu *sv;
+
+		if (e->vcpu + e->vcpus > c->t->n || topo_valid_name("alias", e->alias, NULL) < 0) {
+			c->fate[k] = FATE_MALFORMED;
+			continue;
+		}
+		sv = &c->t->v[e->vcpu];
+		if (!sv->online)
+			c->fate[k] = FATE_FINISHED;
+		else if (c->t->tids_valid && e->tid && sv->tid != e->tid)
+			c->fate[k] = FATE_REPLUGGED;
+		for (i = e->vcpu; c->fate[k] == FATE_PENDING && !e->refused &&
+		     i < e->vcpu + e->vcpus; i++)
+			c->busy[i] = true;
+	}
+}
+
+/*
+ * The irreversible part, run once the plan has accepted the COUNT (or for --status and
+ * --wait): each unplug that has gone gets its groups removed and its success record, and the
+ * ledger keeps only what is still pending. Nothing is changed in a dry run.
+ */
+static void finish_pending(struct ctx *c)
 {
 	bool changed = false;
 	int i, k, kept = 0;
 
-	free(c->busy);
-	c->busy = calloc((size_t)c->t->n + 1, sizeof(*c->busy));
-	for (k = 0; k < c->npend; k++) {
+	for (k = 0; c->fate && k < c->npend; k++) {
 		const struct state_entry *e = &c->pend[k];
-		int v = e->vcpu, n = e->vcpus;
-		const struct topo_vcpu *sv;
 
-		if (v + n > c->t->n || topo_valid_name("alias", e->alias, NULL) < 0) {
+		switch (c->fate[k]) {
+		case FATE_MALFORMED:
 			warn(c, "%s", "a pending-unplug entry is malformed; dropped");
-			changed = true;
-			continue;
-		}
-		sv = &c->t->v[v];
-		if (!sv->online) {
+			break;
+		case FATE_REPLUGGED:
+			warn(c, "vCPU %d was plugged again since its unplug was asked for; its pending "
+			     "entry is dropped", e->vcpu);
+			break;
+		case FATE_FINISHED: {
 			cJSON *done = state_entry_json(e);
 
 			if (find_cgroups(c) < 0) {
-				warn(c, "groups of vCPU %d not removed: %s", v, c->err.msg);
+				warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->err.msg);
 				memset(&c->err, 0, sizeof(c->err));
 			}
-			for (i = v; i < v + n; i++)
+			for (i = e->vcpu; i < e->vcpu + e->vcpus; i++)
 				hostres_vcpu_remove(c->h, i);
 			audit_step(c, e->old_count, e->new_count, true);
 			cJSON_AddStringToObject(done, "status", "finished");
 			cJSON_AddItemToArray(c->reconciled, done);
-			changed = true;
-		} else if (c->t->tids_valid && e->tid && sv->tid != e->tid) {
-			warn(c, "vCPU %d was plugged again since its unplug was asked for; its pending "
-			     "entry is dropped", v);
-			changed = true;
-		} else {
-			/* a refused one is not leaving: it only waits to be finished if it goes */
-			for (i = v; i < v + n && !e->refused; i++)
-				c->busy[i] = true;
-			c->pend[kept++] = *e;
+			break;
 		}
+		case FATE_PENDING:
+			c->pend[kept++] = *e;
+			continue;
+		}
+		changed = true;
 	}
 	c->npend = kept;
+	free(c->fate);
+	c->fate = calloc((size_t)c->npend + 1, sizeof(*c->fate)); /* all pending now */
 	if (changed && !c->o.dry_run)
 		ledger_save(c);
+}
+
+/* Both, for a run that waits for the pending unplugs: after each look at QEMU's table. */
+static void reconcile(struct ctx *c)
+{
+	classify(c);
+	finish_pending(c);
 }
 
 /* vCPUs QEMU lists online whose unplug is pending (busy): COUNT counts them as gone. */
@@ -1296,12 +1337,7 @@ static int gather(struct ctx *c)
 		if (why[0])
 			warn(c, "%s", why);
 	}
-	if (c->npend > 0) {
-		rc = identity(c); /* finishing a pending unplug writes its audit record */
-		if (rc < 0)
-			return rc;
-	}
-	reconcile(c);
+	classify(c); /* finished later, once the plan has accepted the COUNT (finish_pending) */
 	c->before = c->after = counted(c);
 	return 0;
 }
@@ -2656,6 +2692,8 @@ int main(int argc, char **argv)
 	/* before the first change: a monitor that answers them wrongly changes nothing */
 	if (rc == 0)
 		rc = identity(&c);
+	if (rc == 0) /* the first change of a run: finishing what earlier runs left pending */
+		finish_pending(&c);
 	if (rc == 0 && c.o.status) {
 		c.exit = VS_EXIT_OK;
 	} else if (rc == 0 && c.o.wait) {
@@ -2693,6 +2731,7 @@ int main(int argc, char **argv)
 	free(c.pend);
 	cJSON_Delete(c.reconciled);
 	free(c.busy);
+	free(c.fate);
 	audit_stop(c.audit);
 	free(c.res);
 	topo_plan_clear(&c.plan);

@@ -1521,3 +1521,32 @@ Test(cli, a_pending_unplug_refused_later_counts_again_and_is_said, .fini = state
 	cr_assert(strstr(r.out, "unplug of vCPU 3 (vcpu3) refused by the guest (still online)"),
 		  "%s", r.out);
 }
+
+/*
+ * Issue 14: nothing irreversible before the plan has accepted the COUNT. A run whose COUNT is
+ * refused leaves a finished pending unplug (its groups, its record) to the next run.
+ */
+Test(cli, a_refused_count_finishes_nothing_that_was_pending, .fini = cg_state_teardown)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug_ms = 300 };
+
+	parent_with_qemu();
+	make_state_dir();
+	serve(&cfg);
+	RUN("--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	RUN("--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "--timeout", "0.05", "2");
+	cr_assert_eq(r.exit, 3, "%s%s", r.out, r.err);
+	run_free(&r);
+	usleep(500 * 1000); /* the guest lets it go */
+	RUN("--json", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir, "99");
+	cr_assert_eq(r.exit, 2, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 0, "%s", r.out);
+	cr_assert(cpu_group_exists("vcpu2"), "a refused COUNT removed vcpu2's group");
+	run_free(&r);
+	RUN("--json", "--status", "--socket", sock, "--cgroup", cg_parent, "--state-dir", state_dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	cr_assert(!cpu_group_exists("vcpu2"), "the next run finishes it");
+}
