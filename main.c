@@ -78,6 +78,22 @@ struct opts {
 
 enum step_status { ST_PLANNED, ST_DONE, ST_PENDING, ST_FAILED, ST_UNKNOWN };
 
+/*
+ * How the run ended, as the phases report it; exit_status() alone turns it into 0-5.
+ * FAILED, STOPPED, DRIFTED and AUDIT become 4 when the run changed the guest (1 otherwise,
+ * STOPPED and DRIFTED always 4: steps were planned and some may have been done).
+ */
+enum outcome {
+	OUT_DONE,     /* done, nothing to do, a dry run, --status, --wait with nothing left */
+	OUT_FAILED,   /* an error: before any change, or after some */
+	OUT_REFUSED,  /* bad usage, an impossible COUNT, settings the host cannot take */
+	OUT_PENDING,  /* an unplug asked for has not completed yet */
+	OUT_STOPPED,  /* a signal, between steps */
+	OUT_DRIFTED,  /* another client changed the VM, or the count is not the one asked */
+	OUT_AUDIT,    /* --audit=required, and a record could not be sent */
+	OUT_UNKNOWN,  /* QEMU never answered a step and cannot be asked */
+};
+
 /* What became of a ledger entry, as QEMU lists the vCPU now (classify()). */
 enum fate { FATE_PENDING, FATE_FINISHED, FATE_MALFORMED, FATE_REPLUGGED };
 static const char *const status_names[] = { "planned", "done", "pending", "failed", "unknown" };
@@ -123,7 +139,8 @@ struct ctx {
 	int done_steps;
 	int before, after;
 	int cgroups_rc;     /* what finding them returned */
-	int exit;
+	enum outcome outcome;
+	int exit;           /* exit_status(), once the run is over */
 	int pidfd;          /* QEMU's, owned by c->q; -1 without one (--trust-pid) */
 	int refused;        /* pending unplugs --wait saw the guest refuse */
 	int npend;
@@ -136,7 +153,6 @@ struct ctx {
 	bool host_tune;     /* per-thread setup runs for plugged vCPUs */
 	bool have_key;
 	bool cgroups_found;
-	bool failed;
 	bool force_partial; /* a vCPU stays plugged but untuned */
 	bool tid_vanished;  /* the last tid refused is no thread at all */
 	bool idq_pending;   /* identity queries sent, replies not read yet (identity()) */
@@ -1173,7 +1189,7 @@ static int preflight(struct ctx *c)
 	char why[320];
 	size_t i;
 
-	c->exit = VS_EXIT_FAIL;
+	c->outcome = OUT_FAILED;
 	/* the accelerator is known when the identity was asked; else assume the worst, TCG */
 	if (topo_qemu_known_bad(qmp_version(c->q), !c->kvm, why, sizeof(why)))
 		warn(c, "%s", why);
@@ -1355,7 +1371,7 @@ static int plan(struct ctx *c)
 	int rc, i;
 
 	if (!c->can_hotplug && c->hotplug_error[0]) {
-		c->exit = VS_EXIT_FAIL;
+		c->outcome = OUT_FAILED;
 		return vs_err_set(&c->err, EOPNOTSUPP, "QEMU cannot hot-plug vCPUs on this machine: %s",
 				  c->hotplug_error);
 	}
@@ -1363,7 +1379,7 @@ static int plan(struct ctx *c)
 	topo_parse_count(c->o.count, &tc, NULL); /* NOLINT(clang-analyzer-unix.Malloc) */
 	rc = topo_plan(c->t, &tc, c->busy, &c->plan, &c->err); /* NOLINT(clang-analyzer-unix.Malloc) */
 	if (rc < 0) {
-		c->exit = VS_EXIT_USAGE;
+		c->outcome = OUT_REFUSED;
 		return rc;
 	}
 	c->res = calloc((size_t)c->plan.nsteps + 1, sizeof(*c->res));
@@ -1377,7 +1393,7 @@ static int plan(struct ctx *c)
 
 		rc = topo_step_command(c->t, s, &cmd, &args, &c->err);
 		if (rc < 0) {
-			c->exit = VS_EXIT_USAGE;
+			c->outcome = OUT_REFUSED;
 			return rc;
 		}
 		r->qmp = qmp_command_new(cmd, args);
@@ -1458,7 +1474,7 @@ static int host_prepare(struct ctx *c)
 		return 0;
 	rc = find_cgroups(c);
 	if (rc < 0 && (c->o.cgroup || (plugs && c->o.tune_given))) {
-		c->exit = c->o.cgroup ? VS_EXIT_USAGE : VS_EXIT_FAIL;
+		c->outcome = c->o.cgroup ? OUT_REFUSED : OUT_FAILED;
 		return vs_err_prefix(&c->err, "cgroups");
 	}
 	if (rc < 0) {
@@ -1469,7 +1485,7 @@ static int host_prepare(struct ctx *c)
 		return 0;
 	if (!c->t->tids_valid) {
 		if (c->o.tune_given) {
-			c->exit = VS_EXIT_USAGE;
+			c->outcome = OUT_REFUSED;
 			return vs_err_set(&c->err, EOPNOTSUPP, "QEMU's thread ids are not one per vCPU "
 					  "(single-threaded TCG?): the host settings asked for cannot be "
 					  "applied to a vCPU");
@@ -1488,7 +1504,7 @@ static int host_prepare(struct ctx *c)
 	}
 	rc = hostres_validate(c->h, &c->tune, &c->err);
 	if (rc < 0) {
-		c->exit = VS_EXIT_USAGE;
+		c->outcome = OUT_REFUSED;
 		return rc;
 	}
 	return 0;
@@ -2032,12 +2048,11 @@ static void apply(struct ctx *c)
 		struct step_result *r = &c->res[i];
 
 		if (i && step_fits(c, s, i) < 0) {
-			c->exit = VS_EXIT_PARTIAL;
+			c->outcome = OUT_DRIFTED;
 			return;
 		}
 		if (stop_signal) {
-			c->exit = VS_EXIT_PARTIAL;
-			c->failed = true;
+			c->outcome = OUT_STOPPED;
 			vs_err_set(&c->err, EINTR, "stopped by %s after %d of %d steps; every step done is "
 				   "complete (host setup, audit)", strsignal(stop_signal), i,
 				   c->plan.nsteps);
@@ -2052,23 +2067,21 @@ static void apply(struct ctx *c)
 		if (rc == -ENOTRECOVERABLE) {
 			r->status = ST_UNKNOWN;
 			snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
-			c->exit = VS_EXIT_UNKNOWN;
+			c->outcome = OUT_UNKNOWN;
 			return;
 		}
 		if (rc == -EINPROGRESS) {
-			c->exit = stop_signal && i + 1 < c->plan.nsteps ? VS_EXIT_PARTIAL : VS_EXIT_PENDING;
+			c->outcome = stop_signal && i + 1 < c->plan.nsteps ? OUT_STOPPED : OUT_PENDING;
 			vs_err_set(&c->err, EINPROGRESS, "%s", r->error);
-			c->failed = true;
 			return;
 		}
 		if (rc < 0) {
-			c->exit = c->done_steps || c->force_partial ? VS_EXIT_PARTIAL : VS_EXIT_FAIL;
-			c->failed = true;
+			c->outcome = OUT_FAILED;
 			return;
 		}
 		c->done_steps++;
 		if (c->audit_err.msg[0]) {
-			c->exit = VS_EXIT_PARTIAL;
+			c->outcome = OUT_AUDIT;
 			c->err = c->audit_err;
 			vs_err_prefix(&c->err, "--audit=required: stopped after %d of %d steps",
 				      c->done_steps, c->plan.nsteps);
@@ -2076,7 +2089,7 @@ static void apply(struct ctx *c)
 		}
 	}
 	if (c->plan.nsteps && counted(c) != c->plan.target) {
-		c->exit = VS_EXIT_PARTIAL;
+		c->outcome = OUT_DRIFTED;
 		vs_err_set(&c->err, ESTALE, "the VM has %d vCPUs after the run, not the %d asked for "
 			   "(another QMP client changed it?)", counted(c), c->plan.target);
 	}
@@ -2606,7 +2619,7 @@ static void wait_pending(struct ctx *c)
 		rc = qmp_next_event(c->q, 50, &ev, &c->err);
 		if (rc < 0 || refresh(c, NULL, NULL, &c->err) < 0) {
 			cJSON_Delete(ev);
-			c->exit = VS_EXIT_FAIL;
+			c->outcome = OUT_FAILED;
 			return;
 		}
 		if (ev)
@@ -2617,15 +2630,15 @@ static void wait_pending(struct ctx *c)
 	}
 	c->before = c->after = counted(c);
 	if (c->refused && pending_entries(c) == 0) {
-		c->exit = VS_EXIT_FAIL;
+		c->outcome = OUT_FAILED;
 		vs_err_set(&c->err, EPERM, "the guest refused %d pending unplug(s): see the warnings",
 			   c->refused);
 	} else if (pending_entries(c) > 0) {
-		c->exit = VS_EXIT_PENDING;
+		c->outcome = OUT_PENDING;
 		vs_err_set(&c->err, EINPROGRESS, "%d unplug(s) still pending after %.3g s",
 			   pending_entries(c), unplug_timeout_ms(c) / 1000.0);
 	} else {
-		c->exit = VS_EXIT_OK;
+		c->outcome = OUT_DONE;
 	}
 }
 
@@ -2652,6 +2665,34 @@ static void report_ledger_text(const struct ctx *c, bool show_pending)
 	}
 }
 
+/* Did the run change the guest: a step done, or a vCPU left plugged by a failed one? */
+static bool changed_guest(const struct ctx *c)
+{
+	return c->done_steps > 0 || c->force_partial;
+}
+
+/* The one place an outcome becomes an exit status (the man page's table). */
+static int exit_status(const struct ctx *c)
+{
+	switch (c->outcome) {
+	case OUT_DONE:
+		return VS_EXIT_OK;
+	case OUT_REFUSED:
+		return VS_EXIT_USAGE;
+	case OUT_PENDING:
+		return VS_EXIT_PENDING;
+	case OUT_UNKNOWN:
+		return VS_EXIT_UNKNOWN;
+	case OUT_STOPPED:
+	case OUT_DRIFTED:
+		return VS_EXIT_PARTIAL;
+	case OUT_FAILED:
+	case OUT_AUDIT:
+		break;
+	}
+	return changed_guest(c) ? VS_EXIT_PARTIAL : VS_EXIT_FAIL;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -2673,7 +2714,7 @@ int main(int argc, char **argv)
 	c.reconciled = cJSON_CreateArray();
 	c.inherit_from = -1;
 	c.pidfd = -1;
-	c.exit = VS_EXIT_FAIL;
+	c.outcome = OUT_FAILED;
 
 	rc = gather(&c);
 	if (rc == 0 && !c.o.status && !c.o.wait) {
@@ -2695,23 +2736,24 @@ int main(int argc, char **argv)
 	if (rc == 0) /* the first change of a run: finishing what earlier runs left pending */
 		finish_pending(&c);
 	if (rc == 0 && c.o.status) {
-		c.exit = VS_EXIT_OK;
+		c.outcome = OUT_DONE;
 	} else if (rc == 0 && c.o.wait) {
 		wait_pending(&c);
 	} else if (rc == 0) {
-		c.exit = VS_EXIT_OK;
+		c.outcome = OUT_DONE;
 		if (c.o.dry_run)
 			for (i = 0; i < c.plan.nsteps; i++)
 				host_dry(&c, &c.plan.steps[i], &c.res[i]);
 		else
 			apply_all(&c);
 	}
-	if (c.audit_err.msg[0] && c.exit == VS_EXIT_OK) {
+	if (c.audit_err.msg[0] && c.outcome == OUT_DONE) {
 		/* --audit=required, and a record of this run (a finished pending unplug) is lost */
-		c.exit = VS_EXIT_FAIL;
+		c.outcome = OUT_AUDIT;
 		c.err = c.audit_err;
 		vs_err_prefix(&c.err, "--audit=required");
 	}
+	c.exit = exit_status(&c);
 	if (c.o.json) {
 		report_json(&c);
 	} else {
@@ -2740,5 +2782,5 @@ int main(int argc, char **argv)
 	state_free(c.st); /* the lock, once the monitor is free for the next run */
 	hostres_free(c.h);
 	cJSON_Delete(c.warnings);
-	return close_stdout(c.exit, c.done_steps > 0 || c.force_partial);
+	return close_stdout(c.exit, changed_guest(&c));
 }
