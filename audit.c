@@ -10,7 +10,7 @@ struct vs_audit {
 	int fd; /* -1: send nothing */
 };
 
-int audit_format(const struct audit_vm *vm, int old_count, int new_count, char *buf, size_t size)
+int vaudit_format(const struct vaudit_vm *vm, int old_count, int new_count, char *buf, size_t size)
 {
 	char *vmfield;
 	int n;
@@ -26,7 +26,7 @@ int audit_format(const struct audit_vm *vm, int old_count, int new_count, char *
 	return n;
 }
 
-int audit_start(enum audit_mode mode, struct vs_audit **out, const char **warning,
+int vaudit_start(enum vaudit_mode mode, struct vs_audit **out, const char **warning,
 		struct vs_err *err)
 {
 	struct vs_audit *a = calloc(1, sizeof(*a));
@@ -38,7 +38,7 @@ int audit_start(enum audit_mode mode, struct vs_audit **out, const char **warnin
 		return vs_err_set(err, ENOMEM, "out of memory");
 	a->fd = -1;
 	*out = a;
-	if (mode == AUDIT_OFF)
+	if (mode == VAUDIT_OFF)
 		return 0;
 	a->fd = audit_open();
 	e = errno;
@@ -49,7 +49,7 @@ int audit_start(enum audit_mode mode, struct vs_audit **out, const char **warnin
 	}
 	if (a->fd >= 0)
 		return 0;
-	if (mode == AUDIT_REQUIRED)
+	if (mode == VAUDIT_REQUIRED)
 		return vs_err_set(err, e, "--audit=required: no audit subsystem to write to (%s)",
 				  e == EPERM ? "CAP_AUDIT_WRITE is missing" : strerror(e));
 	*warning = e == EPERM ? "no audit records: CAP_AUDIT_WRITE is missing"
@@ -57,7 +57,7 @@ int audit_start(enum audit_mode mode, struct vs_audit **out, const char **warnin
 	return 0;
 }
 
-void audit_stop(struct vs_audit *a)
+void vaudit_stop(struct vs_audit *a)
 {
 	if (!a)
 		return;
@@ -66,20 +66,20 @@ void audit_stop(struct vs_audit *a)
 	free(a);
 }
 
-bool audit_enabled(const struct vs_audit *a)
+bool vaudit_enabled(const struct vs_audit *a)
 {
 	return a && a->fd >= 0;
 }
 
-int audit_vcpu(struct vs_audit *a, const struct audit_vm *vm, int old_count, int new_count,
+int vaudit_vcpu(struct vs_audit *a, const struct vaudit_vm *vm, int old_count, int new_count,
 	       bool success, struct vs_err *err)
 {
 	char msg[1024];
 	int rc;
 
-	if (!audit_enabled(a))
+	if (!vaudit_enabled(a))
 		return 0;
-	rc = audit_format(vm, old_count, new_count, msg, sizeof(msg));
+	rc = vaudit_format(vm, old_count, new_count, msg, sizeof(msg));
 	if (rc < 0)
 		return vs_err_set(err, rc, "audit record too long");
 	/*
@@ -94,7 +94,7 @@ int audit_vcpu(struct vs_audit *a, const struct audit_vm *vm, int old_count, int
 	return 0;
 }
 
-bool audit_name_from_socket(const char *path, char *name, size_t size)
+bool vaudit_name_from_socket(const char *path, char *name, size_t size)
 {
 	const char *end, *start, *p;
 	size_t n;

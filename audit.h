@@ -9,13 +9,13 @@
 #include "vcpuset.h"
 
 /* The VM as audit records name it. */
-struct audit_vm {
+struct vaudit_vm {
 	const char *virt; /* "kvm" or "qemu" */
 	const char *name;
 	const char *uuid; /* canonical 36-character form */
 };
 
-enum audit_mode { AUDIT_AUTO, AUDIT_REQUIRED, AUDIT_OFF };
+enum vaudit_mode { VAUDIT_AUTO, VAUDIT_REQUIRED, VAUDIT_OFF };
 
 /*
  * The record's text, without what libaudit appends (exe, hostname, addr, terminal, res):
@@ -23,25 +23,25 @@ enum audit_mode { AUDIT_AUTO, AUDIT_REQUIRED, AUDIT_OFF };
  * spaces, quotes or control characters is hex-encoded as libaudit encodes untrusted values.
  * Returns the length, or -ENOSPC / -ENOMEM.
  */
-int audit_format(const struct audit_vm *vm, int old_count, int new_count, char *buf, size_t size);
+int vaudit_format(const struct vaudit_vm *vm, int old_count, int new_count, char *buf, size_t size);
 
 struct vs_audit;
 
 /*
  * AUTO: no audit subsystem (no kernel support, no permission) gives a handle that sends
  * nothing and *warning set to why; REQUIRED: that is an error; OFF: a handle that sends
- * nothing. The handle is the caller's: audit_stop().
+ * nothing. The handle is the caller's: vaudit_stop().
  */
-int audit_start(enum audit_mode mode, struct vs_audit **out, const char **warning,
+int vaudit_start(enum vaudit_mode mode, struct vs_audit **out, const char **warning,
 		struct vs_err *err);
-void audit_stop(struct vs_audit *a);
-bool audit_enabled(const struct vs_audit *a);
+void vaudit_stop(struct vs_audit *a);
+bool vaudit_enabled(const struct vs_audit *a);
 
 /* Send one record; 0, or -errno with err set (a failure to send is the caller's warning). */
-int audit_vcpu(struct vs_audit *a, const struct audit_vm *vm, int old_count, int new_count,
+int vaudit_vcpu(struct vs_audit *a, const struct vaudit_vm *vm, int old_count, int new_count,
 	       bool success, struct vs_err *err);
 
 /* The libvirt socket path ".../domain-<id>-<name>/monitor.sock" -> name; false if not one. */
-bool audit_name_from_socket(const char *path, char *name, size_t size);
+bool vaudit_name_from_socket(const char *path, char *name, size_t size);
 
 #endif

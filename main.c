@@ -63,7 +63,7 @@ struct opts {
 	const char *uuid;      /* --uuid */
 	const char *state_dir;
 	double lock_timeout_s;
-	enum audit_mode audit;
+	enum vaudit_mode audit;
 	bool wait;
 	bool trust_pid; /* --trust-pid: a peer without a pidfd, or without proof */
 	bool force;     /* --force: act on a paused or prelaunch VM */
@@ -415,16 +415,16 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 			break;
 		case OPT_AUDIT:
 			if (strcmp(optarg, "required") == 0)
-				o->audit = AUDIT_REQUIRED;
+				o->audit = VAUDIT_REQUIRED;
 			else if (strcmp(optarg, "auto") == 0)
-				o->audit = AUDIT_AUTO;
+				o->audit = VAUDIT_AUTO;
 			else if (strcmp(optarg, "off") == 0)
-				o->audit = AUDIT_OFF;
+				o->audit = VAUDIT_OFF;
 			else
 				usage_error("--audit: '%.32s' is not auto, required or off", optarg);
 			break;
 		case OPT_NO_AUDIT:
-			o->audit = AUDIT_OFF;
+			o->audit = VAUDIT_OFF;
 			break;
 		case OPT_NAME:
 			if (!*optarg || strlen(optarg) >= 256 || strpbrk(optarg, "\n\r"))
@@ -800,7 +800,7 @@ static void audit_identity(struct ctx *c)
 
 	if (c->o.name)
 		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name);
-	else if (!audit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
+	else if (!vaudit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
 		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->name[0] ? c->name : "?");
 	snprintf(c->audit_uuid, sizeof(c->audit_uuid), "%s",
 		 c->o.uuid ? c->o.uuid : c->uuid[0] ? c->uuid : "00000000-0000-0000-0000-000000000000");
@@ -859,13 +859,13 @@ static int has_command(struct ctx *c, const char *name)
  */
 static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 {
-	struct audit_vm vm = { c->kvm ? "kvm" : "qemu", c->audit_name, c->audit_uuid };
+	struct vaudit_vm vm = { c->kvm ? "kvm" : "qemu", c->audit_name, c->audit_uuid };
 	struct vs_err e = { 0 };
 
 	if (c->o.dry_run)
 		return;
-	if (audit_vcpu(c->audit, &vm, old_count, new_count, ok, &e) < 0) {
-		if (c->o.audit != AUDIT_REQUIRED)
+	if (vaudit_vcpu(c->audit, &vm, old_count, new_count, ok, &e) < 0) {
+		if (c->o.audit != VAUDIT_REQUIRED)
 			warn(c, "%s", e.msg);
 		else if (!c->audit_err.msg[0])
 			c->audit_err = e;
@@ -1133,7 +1133,7 @@ static void ledger_add(struct ctx *c, const struct topo_step *s, const struct st
 /* Is the VM's name, uuid or accelerator used: in audit records, the JSON or --status? */
 static bool identity_used(const struct ctx *c)
 {
-	return audit_enabled(c->audit) || c->o.json || c->o.status;
+	return vaudit_enabled(c->audit) || c->o.json || c->o.status;
 }
 
 /* Can this run change the vCPU count? A guess before the layout is known. */
@@ -1237,7 +1237,7 @@ static int gather(struct ctx *c)
 	if (!c->o.dry_run) {
 		const char *why = NULL;
 
-		rc = audit_start(c->o.audit, &c->audit, &why, err);
+		rc = vaudit_start(c->o.audit, &c->audit, &why, err);
 		if (rc < 0)
 			return rc;
 		if (why)
@@ -2375,7 +2375,7 @@ static void report_json(struct ctx *c)
 	for (i = 0; i < c->npend; i++)
 		cJSON_AddItemToArray(x, state_entry_json(&c->pend[i]));
 	cJSON_AddItemToObject(doc, "reconciled", cJSON_Duplicate(c->reconciled, 1));
-	cJSON_AddBoolToObject(doc, "audit", audit_enabled(c->audit));
+	cJSON_AddBoolToObject(doc, "audit", vaudit_enabled(c->audit));
 	if (c->res)
 		cJSON_AddItemToObject(doc, "host", host_json(c));
 	else
@@ -2774,7 +2774,7 @@ int main(int argc, char **argv)
 	cJSON_Delete(c.reconciled);
 	free(c.busy);
 	free(c.fate);
-	audit_stop(c.audit);
+	vaudit_stop(c.audit);
 	free(c.res);
 	topo_plan_clear(&c.plan);
 	topo_free(c.t);

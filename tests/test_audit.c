@@ -42,16 +42,16 @@ Test(audit, record_text_in_libvirts_layout)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct audit_vm vm = { cases[i].virt, cases[i].name, cases[i].uuid };
-		int n = audit_format(&vm, cases[i].old_count, cases[i].new_count, buf, sizeof(buf));
+		struct vaudit_vm vm = { cases[i].virt, cases[i].name, cases[i].uuid };
+		int n = vaudit_format(&vm, cases[i].old_count, cases[i].new_count, buf, sizeof(buf));
 
 		cr_assert_eq(n, (int)strlen(cases[i].want), "case %zu: %s", i, buf);
 		cr_assert_str_eq(buf, cases[i].want, "case %zu", i);
 	}
 	{
-		struct audit_vm vm = { "kvm", "QEMUGuest1", "c7a5fdbd-edaf-9455-926a-d65c16db1809" };
+		struct vaudit_vm vm = { "kvm", "QEMUGuest1", "c7a5fdbd-edaf-9455-926a-d65c16db1809" };
 
-		cr_assert_eq(audit_format(&vm, 1, 2, buf, 20), -ENOSPC);
+		cr_assert_eq(vaudit_format(&vm, 1, 2, buf, 20), -ENOSPC);
 	}
 }
 
@@ -73,7 +73,7 @@ Test(audit, name_from_a_libvirt_socket_path)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool ok = audit_name_from_socket(cases[i].path, name, sizeof(name));
+		bool ok = vaudit_name_from_socket(cases[i].path, name, sizeof(name));
 
 		cr_assert_eq(ok, cases[i].name != NULL, "%s", cases[i].path);
 		if (ok)
