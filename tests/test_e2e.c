@@ -794,14 +794,30 @@ static const char *run_state(const char *qsock)
 	return st;
 }
 
+/* Wait up to tenths / 10 s for QEMU at qsock to be in run state want. */
+static void wait_state(const char *qsock, const char *want, int tenths)
+{
+	int i;
+
+	for (i = 0; i < tenths && strcmp(run_state(qsock), want) != 0; i++)
+		usleep(100000);
+	cr_assert_str_eq(run_state(qsock), want);
+}
+
+/* A plug on QEMU at qsock is refused, even with --force, naming why. */
+static void assert_refused(const char *qsock, const char *why)
+{
+	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(error_text(), why), "%s", error_text());
+}
+
 Test(e2e, the_destination_of_a_migration_is_never_changed, .fini = qemu_teardown)
 {
 	char qsock[128];
 
 	own_qemu((const char *const[]){ "-incoming", "defer", NULL }, qsock, sizeof(qsock));
-	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
-	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
-	cr_assert(strstr(error_text(), "the VM is inmigrate, not running"), "%s", error_text());
+	assert_refused(qsock, "the VM is inmigrate, not running");
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0);
 }
 
@@ -835,10 +851,9 @@ Test(e2e, a_migrating_or_migrated_vm_is_never_changed, .fini = qemu_teardown)
 	cJSON_Delete(run_qmp_args(qsock, "migrate-set-parameters", "{\"max-bandwidth\": 65536}"));
 	snprintf(args, sizeof(args), "{\"uri\": \"file:%s/mig\"}", qdir);
 	cJSON_Delete(run_qmp_args(qsock, "migrate", args));
-	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
-	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
-	cr_assert(strstr(error_text(), "a migration of the VM is under way (active)") ||
-		  strstr(error_text(), "under way (setup)"), "%s", error_text());
+	assert_refused(qsock, "a migration of the VM is under way (");
+	cr_assert(strstr(error_text(), "(active)") || strstr(error_text(), "(setup)"), "%s",
+		  error_text());
 	run_free(&r);
 	run_qmp(qsock, "migrate_cancel");
 	cJSON_Delete(run_qmp_args(qsock, "migrate-set-parameters", "{\"max-bandwidth\": 1073741824}"));
@@ -853,29 +868,20 @@ Test(e2e, a_migrating_or_migrated_vm_is_never_changed, .fini = qemu_teardown)
 		usleep(100000);
 	}
 	cJSON_Delete(run_qmp_args(qsock, "migrate", args));
-	for (i = 0; i < 300 && strcmp(run_state(qsock), "postmigrate") != 0; i++)
-		usleep(100000);
-	cr_assert_str_eq(run_state(qsock), "postmigrate");
-	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
-	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
-	cr_assert(strstr(error_text(), "the VM is postmigrate, not running"), "%s", error_text());
+	wait_state(qsock, "postmigrate", 300);
+	assert_refused(qsock, "the VM is postmigrate, not running");
 }
 
 /* a guest that powered off (-no-shutdown keeps QEMU): shutdown */
 Test(e2e, a_vm_whose_guest_powered_off_is_never_changed, .fini = qemu_teardown)
 {
 	char qsock[128];
-	int i;
 
 	own_qemu((const char *const[]){ "-no-shutdown", "-append",
 					"console=ttyS0 quiet panic=-1 vcpuset.poweroff", NULL },
 		 qsock, sizeof(qsock));
-	for (i = 0; i < 600 && strcmp(run_state(qsock), "shutdown") != 0; i++)
-		usleep(100000);
-	cr_assert_str_eq(run_state(qsock), "shutdown");
-	RUN("--json", "--no-audit", "--force", "--socket", qsock, "3");
-	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
-	cr_assert(strstr(error_text(), "the VM is shutdown, not running"), "%s", error_text());
+	wait_state(qsock, "shutdown", 600);
+	assert_refused(qsock, "the VM is shutdown, not running");
 }
 
 /* a plug before the guest's OS runs is not acknowledged: the warning says the guest may not use it */
