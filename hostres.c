@@ -1861,20 +1861,16 @@ struct pinned {
 #define PIDFD_THREAD O_EXCL /* Linux 6.9 */
 #endif
 
+static int stat_start(struct hostres *h, const char *rel, unsigned long long *out);
+
+/* A thread's start time, 0 when it cannot be read. */
 static unsigned long long thread_start(struct hostres *h, int pid, int tid)
 {
-	char rel[64], buf[1024], *p;
 	unsigned long long start = 0;
-	int field;
+	char rel[64];
 
 	snprintf(rel, sizeof(rel), "%d/task/%d/stat", pid, tid);
-	if (read_at(h->proc_fd, rel, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
-		return 0;
-	for (field = 2; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		start = strtoull(p + 1, NULL, 10);
-	return start;
+	return stat_start(h, rel, &start) == 0 ? start : 0;
 }
 
 static int pin_thread(struct hostres *h, int pid, int tid, struct pinned *t, struct vs_err *err)
@@ -2133,29 +2129,44 @@ void hostres_emulator_restore(struct hostres *h)
 
 /* ---- a process's start time ---- */
 
-int hostres_start_time(struct hostres *h, int pid, unsigned long long *out, struct vs_err *err)
+/*
+ * The start time in a stat file of procfs (rel: "<pid>/stat" or "<pid>/task/<tid>/stat"):
+ * 0, a negative errno when it cannot be read, -EINVAL when it is not in the expected format.
+ */
+static int stat_start(struct hostres *h, const char *rel, unsigned long long *out)
 {
-	char rel[32], buf[2048], *p, *end;
+	char buf[2048], *p, *end;
 	unsigned long long start;
 	int rc, field;
 
-	snprintf(rel, sizeof(rel), "%d/stat", pid);
 	rc = read_at(h->proc_fd, rel, buf, sizeof(buf));
 	if (rc < 0)
-		return vs_err_set(err, rc, "cannot read /proc/%d/stat: %s", pid, strerror(-rc));
+		return rc;
 	/* the command name may hold spaces and ')': fields count from the last ')' */
 	p = strrchr(buf, ')');
-	if (!p)
-		return vs_err_set(err, EINVAL, "/proc/%d/stat is not in the expected format", pid);
 	/* p ends field 2; each space found starts the next field: stop at field 22, starttime */
 	for (field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p || !(p[1] >= '0' && p[1] <= '9'))
-		return vs_err_set(err, EINVAL, "/proc/%d/stat has no start time", pid);
+		return -EINVAL;
 	errno = 0;
 	start = strtoull(p + 1, &end, 10);
 	if (errno || (*end != ' ' && *end != '\0'))
-		return vs_err_set(err, EINVAL, "/proc/%d/stat has no start time", pid);
+		return -EINVAL;
 	*out = start;
+	return 0;
+}
+
+int hostres_start_time(struct hostres *h, int pid, unsigned long long *out, struct vs_err *err)
+{
+	char rel[32];
+	int rc;
+
+	snprintf(rel, sizeof(rel), "%d/stat", pid);
+	rc = stat_start(h, rel, out);
+	if (rc == -EINVAL)
+		return vs_err_set(err, EINVAL, "/proc/%d/stat has no start time", pid);
+	if (rc < 0)
+		return vs_err_set(err, rc, "cannot read /proc/%d/stat: %s", pid, strerror(-rc));
 	return 0;
 }

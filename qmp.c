@@ -728,6 +728,14 @@ static int send_line(struct qmp *q, const char *text, double deadline, struct vs
 	return rc;
 }
 
+/* QEMU stays silent after accepting: another client holds its one monitor slot. */
+static int busy(const struct qmp *q, int timeout_ms, struct vs_err *err)
+{
+	return vs_err_set(err, EBUSY, "no QMP greeting from '%s' within %.1f s: another client "
+			  "(libvirtd?) holds the monitor; QEMU serves one client at a time", q->name,
+			  timeout_ms / 1000.0);
+}
+
 int qmp_await(struct qmp *q, int timeout_ms, struct vs_err *err)
 {
 	struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
@@ -741,11 +749,7 @@ int qmp_await(struct qmp *q, int timeout_ms, struct vs_err *err)
 	while (rc < 0 && errno == EINTR);
 	if (rc < 0)
 		return vs_err_set(err, errno, "poll: %s", strerror(errno));
-	if (rc == 0)
-		return vs_err_set(err, EBUSY, "no QMP greeting from '%s' within %.1f s: another client "
-				  "(libvirtd?) holds the monitor; QEMU serves one client at a time",
-				  q->name, timeout_ms / 1000.0);
-	return 0;
+	return rc == 0 ? busy(q, timeout_ms, err) : 0;
 }
 
 bool qmp_hung_up(const struct qmp *q)
@@ -763,9 +767,7 @@ int qmp_greet(struct qmp *q, int timeout_ms, unsigned long *caps_id, struct vs_e
 
 	rc = read_message(q, deadline, &msg, NULL, err);
 	if (rc == -ETIMEDOUT) {
-		rc = vs_err_set(err, EBUSY, "no QMP greeting from '%s' within %.1f s: another client "
-				"(libvirtd?) holds the monitor; QEMU serves one client at a time",
-				q->name, timeout_ms / 1000.0);
+		rc = busy(q, timeout_ms, err);
 		goto out;
 	}
 	if (rc < 0)

@@ -503,6 +503,28 @@ static bool audit_has(long offset, const char *n1, const char *n2)
 	return false;
 }
 
+/*
+ * Run --status with e2e_state every 0.1 s, up to tries times, until one finishes a pending
+ * unplug (reconciled); r keeps that run's report.
+ */
+static void status_until_finished(int tries)
+{
+	int i;
+
+	for (i = 0; i < tries; i++) {
+		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", sock);
+		cr_assert_eq(r.exit, 0, "%s", r.out);
+		if (cJSON_GetArraySize(run_item(r.json, "reconciled")) == 1)
+			return;
+		if (i + 1 < tries) {
+			run_free(&r);
+			usleep(100000);
+		}
+	}
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "not finished by "
+		     "--status: %s", r.out);
+}
+
 static void e2e_state_dir(void)
 {
 	snprintf(e2e_state, sizeof(e2e_state), "/tmp/vcpuset-e2e-state-XXXXXX");
@@ -545,15 +567,7 @@ Test(e2e, timed_out_unplug_is_finished_by_the_next_status)
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 1);
 	run_free(&r);
 	wait_guest("0-1"); /* the guest lets it go on its own */
-	for (i = 0; i < 50; i++) {
-		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", sock);
-		cr_assert_eq(r.exit, 0, "%s", r.out);
-		if (cJSON_GetArraySize(run_item(r.json, "reconciled")) == 1)
-			break;
-		run_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "finished by --status");
+	status_until_finished(50);
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0);
 	for (i = 0; i < 4; i++)
 		cr_assert(!cg_exists(hierarchies[i], "vcpu2"), "%s/vcpu2 removed", hierarchies[i]);
@@ -649,7 +663,6 @@ Test(e2e, pending_unplug_counts_as_gone_on_a_paused_guest)
 {
 	char path[128];
 	cJSON *s;
-	int i;
 
 	e2e_state_dir();
 	baseline(5);
@@ -675,15 +688,7 @@ Test(e2e, pending_unplug_counts_as_gone_on_a_paused_guest)
 	run_free(&r);
 	run_qmp(sock, "cont");
 	run_wait_guest_count(serial, 5, 20000);
-	for (i = 0; i < 100; i++) {
-		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", sock);
-		cr_assert_eq(r.exit, 0, "%s", r.out);
-		if (cJSON_GetArraySize(run_item(r.json, "reconciled")) == 1)
-			break;
-		run_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	status_until_finished(100);
 	cr_assert_eq(run_item(r.json, "online")->valueint, 5);
 	cr_assert_eq(run_item(r.json, "after")->valueint, 5);
 	run_free(&r);
@@ -714,7 +719,6 @@ Test(e2e, undo_of_a_failed_plug_on_a_paused_guest_is_finished_later, .fini = fre
 {
 	char p[512], num[16];
 	long off;
-	int i;
 
 	start_auditd();
 	e2e_state_dir();
@@ -741,15 +745,7 @@ Test(e2e, undo_of_a_failed_plug_on_a_paused_guest_is_finished_later, .fini = fre
 	kill(stranger, SIGKILL);
 	waitpid(stranger, NULL, 0);
 	stranger = 0;
-	for (i = 0; i < 100; i++) {
-		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", sock);
-		cr_assert_eq(r.exit, 0, "%s", r.out);
-		if (cJSON_GetArraySize(run_item(r.json, "reconciled")) == 1)
-			break;
-		run_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	status_until_finished(100);
 	for (size_t k = 0; k < 4; k++)
 		cr_assert(!cg_exists(hierarchies[k], "vcpu2"), "%s/vcpu2 removed", hierarchies[k]);
 	cr_assert(audit_has(off, "old-vcpu=3 new-vcpu=2", "res=success"), "the undo's record");
