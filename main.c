@@ -3,7 +3,8 @@
  * vcpuset: set the live vCPU count of a running QEMU guest over its QMP monitor.
  *
  * Map of the modules:
- *   main.c    options, the five phases (parse, gather, plan, apply, report), exit code
+ *   main.c    options, the phases (gather, plan, repair, apply, report), the exit code
+ *   vm.c      the conversation with QEMU: connect, start-up, vCPU table, plug, unplug
  *   qmp.c     the monitor connection: greeting, commands by id, events, timeouts
  *   topo.c    QEMU's vCPU replies -> one table; COUNT -> steps; cpulists (pure)
  *   hostres.c everything on the host: /proc, sysfs, cgroups, affinity, resctrl
@@ -11,25 +12,21 @@
  *   audit.c   the VIRT_RESOURCE records
  * This file names no QMP command and no host path: it asks the modules.
  */
-#include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "audit.h"
 #include "hostres.h"
 #include "qmp.h"
 #include "state.h"
 #include "topo.h"
+#include "vm.h"
 
 #define CONNECT_MS 3000  /* connect and greeting */
 #define COMMAND_MS command_ms /* any one QMP command: 30 s, or --command-timeout */
-#define POLL_MS 10       /* re-query interval while waiting for an unplug */
-#define REFRESH_TRIES 5
 #define STATE_DIR "/run/vcpuset"
 #define LOCK_TIMEOUT_S 10.0
 #define ACK_TIMEOUT_S 3.0 /* the guest's answer to a plug comes in tens of ms when it comes */
@@ -113,10 +110,9 @@ struct step_result {
 };
 
 struct ctx {
-	/* grouped by size (clang's padding check): pointers, ids, structs, ints, bools, text */
-	struct qmp *q;
+	/* grouped by size (clang's padding check): pointers, structs, ints, bools, text */
+	struct vm *vm;      /* the QEMU conversation and the vCPU table */
 	struct hostres *h;
-	struct topo_table *t;
 	cJSON *host_log;          /* run-wide host changes (emulator cpuset.mems) */
 	struct step_result *res;
 	cJSON *warnings;
@@ -126,14 +122,11 @@ struct ctx {
 	cJSON *reconciled;  /* pending unplugs finished by this run */
 	bool *busy;         /* slots of pending unplugs: not to be touched */
 	enum fate *fate;    /* what became of each ledger entry (classify) */
+	struct vm_opts vo;
 	struct state_key key;
-	unsigned long sq[2];  /* ids of query-status, query-migrate; 0 when not asked */
-	unsigned long idq[3]; /* ids of query-name, query-uuid, query-kvm */
 	struct topo_plan plan;
 	struct hostres_tune tune; /* what each new vCPU thread gets */
 	struct opts o;
-	int pid;
-	int legacy_max;
 	int inherit_from;   /* the first sibling vCPU inherited from, or -1 */
 	int nsiblings;      /* tuned online siblings looked at */
 	int done_steps;
@@ -141,30 +134,39 @@ struct ctx {
 	int cgroups_rc;     /* what finding them returned */
 	enum outcome outcome;
 	int exit;           /* exit_status(), once the run is over */
-	int pidfd;          /* QEMU's, owned by c->q; -1 without one (--trust-pid) */
 	int refused;        /* pending unplugs --wait saw the guest refuse */
 	int npend;
 	struct vs_err cgroups_err; /* why finding the cgroups failed */
 	struct vs_err err;
 	struct vs_err audit_err; /* --audit=required: the first record that could not be sent */
-	bool kvm;
-	bool can_hotplug;
-	bool del_accepted;  /* the last device_del was taken by QEMU */
 	bool host_tune;     /* per-thread setup runs for plugged vCPUs */
 	bool have_key;
 	bool cgroups_found;
+	bool identified;    /* the identity replies are read, the audit identity set */
 	bool force_partial; /* a vCPU stays plugged but untuned */
-	bool tid_vanished;  /* the last tid refused is no thread at all */
-	bool idq_pending;   /* identity queries sent, replies not read yet (identity()) */
-	char run_state[32]; /* query-status, "" when unknown */
-	char migration[32]; /* query-migrate's status, "none" when none */
-	char uuid[40];
 	char audit_uuid[40];
-	char name[256];
 	char audit_name[256];
-	char hotplug_error[512];
 	char why[HR_NSETTINGS][HOSTRES_WHY_MAX]; /* why a setting was not inherited, or "" */
 };
+
+/* The vCPU table as QEMU last described it (NULL before it was read). */
+static const struct topo_table *tab(const struct ctx *c)
+{
+	return c->vm ? vm_table(c->vm) : NULL;
+}
+
+/* What QEMU says of the VM (all empty before it was asked). */
+static const struct vm_info *info(const struct ctx *c)
+{
+	static const struct vm_info none;
+
+	return c->vm ? vm_info(c->vm) : &none;
+}
+
+static int qemu_pid(const struct ctx *c)
+{
+	return info(c)->pid;
+}
 
 static const char usage_text[] =
 	"Usage: vcpuset [options] --socket PATH COUNT\n"
@@ -623,170 +625,6 @@ static void host_note(void *ctx, const char *msg)
 		put_line("note: ", msg);
 }
 
-static int is_qemu_thread(void *ctx, int tid)
-{
-	struct ctx *c = ctx;
-	int rc = hostres_is_thread_of(c->h, c->pid, tid);
-
-	/* not QEMU's: is it gone altogether (an unplugged vCPU's), or someone else's? */
-	c->tid_vanished = rc != 1 && hostres_is_thread_of(c->h, tid, tid) == 0;
-	return rc;
-}
-
-/* The ids of the two vCPU queries, sent together before their replies are read. */
-struct vcpu_queries {
-	unsigned long hp, cf;
-};
-
-static int send_vcpu_queries(struct ctx *c, struct vcpu_queries *ids, struct vs_err *err)
-{
-	int rc = 0;
-
-	if (c->can_hotplug)
-		rc = qmp_send(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, &ids->hp, err);
-	return rc < 0 ? rc : qmp_send(c->q, TOPO_CMD_CPUS, NULL, COMMAND_MS, &ids->cf, err);
-}
-
-/* Read both replies (hp stays NULL without hot-plug); the caller deletes them. */
-static int receive_vcpu_queries(struct ctx *c, const struct vcpu_queries *ids, cJSON **hp,
-				cJSON **cf, struct vs_err *err)
-{
-	int rc = 0;
-
-	*hp = *cf = NULL;
-	if (c->can_hotplug)
-		rc = qmp_receive(c->q, TOPO_CMD_HOTPLUGGABLE, ids->hp, COMMAND_MS, hp, err);
-	return rc < 0 ? rc : qmp_receive(c->q, TOPO_CMD_CPUS, ids->cf, COMMAND_MS, cf, err);
-}
-
-/* After acting on threads by number: was QEMU there all along? */
-static int qemu_alive(struct ctx *c, struct vs_err *err)
-{
-	if (c->pidfd >= 0 && !hostres_pidfd_alive(c->pidfd))
-		return vs_err_set(err, ESRCH, "QEMU (pid %d) has exited: its thread ids may be "
-				  "another process's now", c->pid);
-	return 0;
-}
-
-static int identity(struct ctx *c);
-
-/*
- * Rebuild the table from both vCPU queries; asked again when QEMU changed in between. hp and
- * cf, if not NULL, are replies just received (taken over): the first try uses them instead
- * of asking (hp alone: only query-cpus-fast is asked). Both queries go out in one go, so QEMU
- * answers the second without waiting.
- */
-static int refresh(struct ctx *c, cJSON *hp, cJSON *cf, struct vs_err *err)
-{
-	struct topo_table *nt = NULL;
-	struct vcpu_queries ids = { 0 };
-	int rc = 0, i;
-
-	for (i = 0; i < REFRESH_TRIES; i++) {
-		if (i) {
-			cJSON_Delete(hp);
-			cJSON_Delete(cf);
-			hp = cf = NULL;
-		}
-		if (!cf && identity(c) < 0) { /* before QEMU is asked anything new */
-			*err = c->err;
-			rc = -vs_errno_of(err->errnum);
-		} else if (!hp && !cf) {
-			rc = send_vcpu_queries(c, &ids, err);
-			if (rc == 0)
-				rc = receive_vcpu_queries(c, &ids, &hp, &cf, err);
-		} else if (!cf) {
-			rc = qmp_execute(c->q, TOPO_CMD_CPUS, NULL, COMMAND_MS, &cf, err);
-		}
-		if (rc < 0)
-			break;
-		rc = topo_build(c->can_hotplug ? hp : NULL, cf, c->pid, c->legacy_max, c->t, &nt, err);
-		if (rc == 0) {
-			/*
-			 * A vCPU being unplugged has its thread gone a moment before QEMU stops
-			 * listing it: ask again. A thread of another process fails at once.
-			 */
-			rc = topo_check_tids(nt, c->pid, is_qemu_thread, c, err);
-			if (rc == 0)
-				rc = qemu_alive(c, err);
-			if (rc < 0) {
-				topo_free(nt);
-				nt = NULL;
-			}
-		}
-		if (rc != -EAGAIN && (rc != -ESRCH || !c->tid_vanished || i + 1 == REFRESH_TRIES))
-			break;
-		usleep(20000);
-	}
-	cJSON_Delete(hp);
-	cJSON_Delete(cf);
-	if (rc < 0)
-		return rc;
-	topo_free(c->t);
-	c->t = nt;
-	return 0;
-}
-
-/*
- * An optional query's reply: QEMU may refuse it (older QEMU, not this machine type), and then
- * *r is NULL and the answer 0; anything else (a broken or closed monitor) is a negative errno
- * with c->err set, and ends the run.
- */
-static int optional_reply(struct ctx *c, const char *cmd, unsigned long id, cJSON **r)
-{
-	struct vs_err e = { 0 };
-	int rc;
-
-	rc = qmp_receive(c->q, cmd, id, COMMAND_MS, r, &e);
-	if (rc == -EREMOTEIO)
-		return 0;
-	if (rc < 0)
-		c->err = e;
-	return rc;
-}
-
-static int optional_query(struct ctx *c, const char *cmd, cJSON **r)
-{
-	unsigned long id = 0;
-	int rc;
-
-	*r = NULL;
-	rc = identity(c);
-	if (rc == 0)
-		rc = qmp_send(c->q, cmd, NULL, COMMAND_MS, &id, &c->err);
-	return rc < 0 ? rc : optional_reply(c, cmd, id, r);
-}
-
-/* The replies to query-name, query-uuid and query-kvm, sent as ids[0..2]. */
-static int read_identity(struct ctx *c, const unsigned long ids[3])
-{
-	cJSON *r = NULL, *v;
-	int rc;
-
-	rc = optional_reply(c, TOPO_CMD_NAME, ids[0], &r);
-	if (rc < 0)
-		return rc;
-	v = cJSON_GetObjectItemCaseSensitive(r, "name");
-	if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(c->name))
-		snprintf(c->name, sizeof(c->name), "%s", v->valuestring);
-	cJSON_Delete(r);
-	rc = optional_reply(c, TOPO_CMD_UUID, ids[1], &r);
-	if (rc < 0)
-		return rc;
-	v = cJSON_GetObjectItemCaseSensitive(r, "UUID");
-	if (cJSON_IsString(v) && strlen(v->valuestring) == 36 &&
-	    strspn(v->valuestring, "0123456789abcdefABCDEF-") == 36 &&
-	    strspn(v->valuestring, "0-") != 36)
-		snprintf(c->uuid, sizeof(c->uuid), "%s", v->valuestring);
-	cJSON_Delete(r);
-	rc = optional_reply(c, TOPO_CMD_KVM, ids[2], &r);
-	if (rc < 0)
-		return rc;
-	c->kvm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "enabled"));
-	cJSON_Delete(r);
-	return 0;
-}
-
 /*
  * The VM's identity for audit records, from the most trusted source that knows it: the
  * admin's --name / --uuid, then libvirt's socket path, then what QEMU claims (a hostile QEMU
@@ -795,62 +633,42 @@ static int read_identity(struct ctx *c, const unsigned long ids[3])
  */
 static void audit_identity(struct ctx *c)
 {
-	char qn[4 * sizeof(c->name)], an[4 * sizeof(c->audit_name)];
+	char qn[4 * sizeof(info(c)->name)], an[4 * sizeof(c->audit_name)];
 	size_t i;
 
 	if (c->o.name)
 		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name);
 	else if (!vaudit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
-		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->name[0] ? c->name : "?");
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", info(c)->name[0] ? info(c)->name : "?");
 	snprintf(c->audit_uuid, sizeof(c->audit_uuid), "%s",
-		 c->o.uuid ? c->o.uuid : c->uuid[0] ? c->uuid : "00000000-0000-0000-0000-000000000000");
+		 c->o.uuid ? c->o.uuid : info(c)->uuid[0] ? info(c)->uuid : "00000000-0000-0000-0000-000000000000");
 	for (i = 0; c->audit_uuid[i]; i++)
 		if (c->audit_uuid[i] >= 'A' && c->audit_uuid[i] <= 'F')
 			c->audit_uuid[i] = (char)(c->audit_uuid[i] - 'A' + 'a');
-	if (c->name[0] && strcmp(c->name, c->audit_name) != 0)
+	if (info(c)->name[0] && strcmp(info(c)->name, c->audit_name) != 0)
 		warn(c, "QEMU calls the VM '%s', but it is '%s' (%s): records name '%s'",
-		     esc(c->name, sizeof(c->name), qn, sizeof(qn)),
+		     esc(info(c)->name, sizeof(info(c)->name), qn, sizeof(qn)),
 		     esc(c->audit_name, sizeof(c->audit_name), an, sizeof(an)),
 		     c->o.name ? "--name" : "libvirt's socket path", an);
-	if (c->uuid[0] && c->o.uuid && strcasecmp(c->uuid, c->o.uuid) != 0)
-		warn(c, "QEMU gives the VM uuid %s, but --uuid says %s: records use %s", c->uuid,
+	if (info(c)->uuid[0] && c->o.uuid && strcasecmp(info(c)->uuid, c->o.uuid) != 0)
+		warn(c, "QEMU gives the VM uuid %s, but --uuid says %s: records use %s", info(c)->uuid,
 		     c->audit_uuid, c->audit_uuid);
 }
 
 /*
- * The identity replies, sent at start-up behind the vCPU queries and read as late as
- * possible: once, before anything else is asked or read after them (QEMU answers in order;
- * a reply passed over cannot be read any more). The audit identity follows from them.
+ * The identity replies are read once, as late as possible (vm_identity), and the audit
+ * identity follows from them: before the first change, or for the report.
  */
 static int identity(struct ctx *c)
 {
 	int rc;
 
-	if (!c->idq_pending)
+	if (c->identified || !c->vm || !c->vo.ask_identity)
 		return 0;
-	c->idq_pending = false;
-	rc = read_identity(c, c->idq);
+	c->identified = true;
+	rc = vm_identity(c->vm, &c->err);
 	audit_identity(c);
 	return rc;
-}
-
-/* Does this QEMU list command name in query-commands? 1 yes, 0 no, < 0 broken monitor. */
-static int has_command(struct ctx *c, const char *name)
-{
-	cJSON *r = NULL, *it;
-	int rc, found = 0;
-
-	rc = optional_query(c, TOPO_CMD_COMMANDS, &r);
-	if (rc < 0)
-		return rc;
-	cJSON_ArrayForEach(it, r) {
-		cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
-
-		if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-			found = 1;
-	}
-	cJSON_Delete(r);
-	return found;
 }
 
 /*
@@ -859,7 +677,7 @@ static int has_command(struct ctx *c, const char *name)
  */
 static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 {
-	struct vaudit_vm vm = { c->kvm ? "kvm" : "qemu", c->audit_name, c->audit_uuid };
+	struct vaudit_vm vm = { info(c)->kvm ? "kvm" : "qemu", c->audit_name, c->audit_uuid };
 	struct vs_err e = { 0 };
 
 	if (c->o.dry_run)
@@ -874,12 +692,12 @@ static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 
 /*
  * QEMU's cgroups, found once; < 0 leaves the reason in c->err, every time. Before the table
- * is built (c->t NULL) only for a QEMU that hot-plugs: legacy cpu-add gets no groups.
+ * is built (tab(c) NULL) only for a QEMU that hot-plugs: legacy cpu-add gets no groups.
  */
 static int find_cgroups(struct ctx *c)
 {
-	if (!c->cgroups_found && !c->o.no_cgroup && !(c->t && c->t->legacy))
-		c->cgroups_rc = hostres_cgroups_find(c->h, c->pid, c->o.cgroup, &c->cgroups_err);
+	if (!c->cgroups_found && !c->o.no_cgroup && !(tab(c) && tab(c)->legacy))
+		c->cgroups_rc = hostres_cgroups_find(c->h, qemu_pid(c), c->o.cgroup, &c->cgroups_err);
 	c->cgroups_found = true;
 	if (c->cgroups_rc < 0)
 		c->err = c->cgroups_err;
@@ -888,7 +706,7 @@ static int find_cgroups(struct ctx *c)
 
 /*
  * The state directory and the VM's lock, before connecting: runs queue here, in order. The
- * lock is keyed on the socket file opened (qmp_open), not on its name.
+ * lock is keyed on the socket file opened (vm_open), not on its name.
  */
 static int take_lock(struct ctx *c)
 {
@@ -898,62 +716,17 @@ static int take_lock(struct ctx *c)
 	rc = state_open(c->o.state_dir, &c->st, &c->err);
 	if (rc < 0)
 		return vs_err_prefix(&c->err, "no lock and no record of pending unplugs");
-	qmp_socket_id(c->q, &dev, &ino);
+	vm_socket_id(c->vm, &dev, &ino);
 	return state_lock(c->st, dev, ino, c->o.lock_timeout_s, &c->err);
 }
-
-/*
- * Prove who serves the socket before believing anything of it. SO_PEERCRED's pid is whoever
- * last called listen() on it: that process may have exited and its number gone to another
- * (another VM's QEMU). The pidfd pins the process, and it must hold the other end of this
- * very connection; it is checked alive again after the proof (the pid was not reused
- * meanwhile) and after acting.
- */
-static int prove_peer(struct ctx *c)
-{
-	struct vs_err e = { 0 };
-	unsigned long ino = 0;
-	int pid = qmp_peer_pid(c->q), rc;
-
-	c->pidfd = qmp_peer_pidfd(c->q);
-	/* kernels from 6.16 hand out a pidfd of an exited process too: ask it */
-	if (qmp_peer_gone(c->q) || (c->pidfd >= 0 && !hostres_pidfd_alive(c->pidfd)))
-		return vs_err_set(&c->err, ESRCH, "the process that listened on '%s' (pid %d) has "
-				  "exited: the pid the kernel reports may be another process's now; "
-				  "refusing", c->o.socket, pid);
-	if (c->pidfd < 0 && !c->o.trust_pid)
-		return vs_err_set(&c->err, EOPNOTSUPP, "the kernel gives no pidfd for the process "
-				  "serving '%s' (Linux 6.5 or later does): its pid %d cannot be proven "
-				  "to be QEMU's; refusing (--trust-pid accepts it)", c->o.socket, pid);
-	rc = qmp_peer_inode(c->q, &ino, &e);
-	if (rc == 0)
-		rc = hostres_holds_socket(c->h, pid, ino, &e);
-	if (rc <= 0 && qmp_hung_up(c->q)) /* nobody holds a closed end: say what happened */
-		return vs_err_set(&c->err, EPIPE, "QEMU closed the monitor connection");
-	if (rc == 0)
-		return vs_err_set(&c->err, EPERM, "pid %d, which the kernel names as listening on '%s', "
-				  "does not hold the other end of this connection: it is not the "
-				  "process serving the monitor (the pid of whoever last called listen() "
-				  "is reported, and it may be reused); refusing", pid, c->o.socket);
-	if (rc < 0 && !c->o.trust_pid)
-		return vs_err_set(&c->err, vs_errno_of(rc), "cannot prove that pid %d serves '%s': %s; "
-				  "refusing (--trust-pid accepts it)", pid, c->o.socket, e.msg);
-	if (rc < 0)
-		warn(c, "pid %d is trusted as QEMU without proof (--trust-pid): %s", pid, e.msg);
-	if (c->pidfd >= 0 && !hostres_pidfd_alive(c->pidfd))
-		return vs_err_set(&c->err, ESRCH, "QEMU (pid %d) exited while it was identified", pid);
-	c->pid = pid;
-	return 0;
-}
-
 
 /* The VM's key for its ledger: QEMU's pid and start time. */
 static void vm_key(struct ctx *c)
 {
 	struct vs_err e = { 0 };
 
-	c->key.pid = c->pid;
-	if (c->pid <= 0 || hostres_start_time(c->h, c->pid, &c->key.start, &e) < 0) {
+	c->key.pid = qemu_pid(c);
+	if (qemu_pid(c) <= 0 || hostres_start_time(c->h, qemu_pid(c), &c->key.start, &e) < 0) {
 		warn(c, "no record of pending unplugs: %s", e.msg[0] ? e.msg : "QEMU's pid is unknown");
 		return;
 	}
@@ -998,20 +771,20 @@ static void classify(struct ctx *c)
 
 	free(c->busy);
 	free(c->fate);
-	c->busy = calloc((size_t)c->t->n + 1, sizeof(*c->busy));
+	c->busy = calloc((size_t)tab(c)->n + 1, sizeof(*c->busy));
 	c->fate = calloc((size_t)c->npend + 1, sizeof(*c->fate));
 	for (k = 0; c->fate && k < c->npend; k++) {
 		const struct state_entry *e = &c->pend[k];
 		const struct topo_vcpu *sv;
 
-		if (e->vcpu + e->vcpus > c->t->n || topo_valid_name("alias", e->alias, NULL) < 0) {
+		if (e->vcpu + e->vcpus > tab(c)->n || topo_valid_name("alias", e->alias, NULL) < 0) {
 			c->fate[k] = FATE_MALFORMED;
 			continue;
 		}
-		sv = &c->t->v[e->vcpu];
+		sv = &tab(c)->v[e->vcpu];
 		if (!sv->online)
 			c->fate[k] = FATE_FINISHED;
-		else if (c->t->tids_valid && e->tid && sv->tid != e->tid)
+		else if (tab(c)->tids_valid && e->tid && sv->tid != e->tid)
 			c->fate[k] = FATE_REPLUGGED;
 		for (i = e->vcpu; c->fate[k] == FATE_PENDING && !e->refused &&
 		     i < e->vcpu + e->vcpus; i++)
@@ -1079,8 +852,8 @@ static int pending_count(const struct ctx *c)
 {
 	int i, n = 0;
 
-	for (i = 0; c->busy && i < c->t->n; i++)
-		if (c->busy[i] && c->t->v[i].online)
+	for (i = 0; c->busy && i < tab(c)->n; i++)
+		if (c->busy[i] && tab(c)->v[i].online)
 			n++;
 	return n;
 }
@@ -1088,7 +861,7 @@ static int pending_count(const struct ctx *c)
 /* The count a COUNT is measured from: online minus pending. */
 static int counted(const struct ctx *c)
 {
-	return c->t->online - pending_count(c);
+	return tab(c)->online - pending_count(c);
 }
 
 /*
@@ -1123,7 +896,7 @@ static void ledger_add(struct ctx *c, const struct topo_step *s, const struct st
 	}
 	c->pend = np;
 	c->pend[c->npend++] = e;
-	for (i = s->vcpu; c->busy && i < s->vcpu + s->vcpus && i < c->t->n; i++)
+	for (i = s->vcpu; c->busy && i < s->vcpu + s->vcpus && i < tab(c)->n; i++)
 		c->busy[i] = !refused;
 	if (!c->have_key)
 		warn(c, "vCPU %d: its pending unplug is not recorded (no state directory)", s->vcpu);
@@ -1148,84 +921,22 @@ static bool may_plug(const struct ctx *c)
 	return may_change(c) && c->o.count[0] != '-' && !c->o.dry_run && !c->o.no_cgroup;
 }
 
-/* The replies to query-status and query-migrate, when they were asked. */
-static int read_run_state(struct ctx *c)
-{
-	cJSON *r = NULL;
-	const char *st;
-	int rc;
+static void note_event(void *ctx, const cJSON *ev);
 
-	if (!c->sq[0])
-		return 0;
-	rc = optional_reply(c, TOPO_CMD_STATUS, c->sq[0], &r);
-	if (rc < 0)
-		return rc;
-	st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
-	if (st && strlen(st) < sizeof(c->run_state) && topo_valid_name("status", st, NULL) == 0)
-		snprintf(c->run_state, sizeof(c->run_state), "%s", st);
-	cJSON_Delete(r);
-	rc = optional_reply(c, TOPO_CMD_MIGRATE, c->sq[1], &r);
-	if (rc < 0)
-		return rc;
-	st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
-	snprintf(c->migration, sizeof(c->migration), "%s", r && !st ? "none" : "");
-	if (st && strlen(st) < sizeof(c->migration) && topo_valid_name("migration", st, NULL) == 0)
-		snprintf(c->migration, sizeof(c->migration), "%s", st);
-	cJSON_Delete(r);
-	return 0;
+/* While QEMU answers query-cpus-fast at start-up: QEMU's cgroups are looked up. */
+static void meanwhile(void *ctx)
+{
+	struct ctx *c = ctx;
+
+	if (may_change(c) && find_cgroups(c) < 0)
+		memset(&c->err, 0, sizeof(c->err)); /* host_prepare reports it */
 }
 
-/*
- * Is the VM in a state where a change means what it says? Only a running guest sees a plug
- * and lets a vCPU go; a migration in flight copies the old layout (or, as the destination,
- * is not running the guest yet); QEMU has hung for good on a plug during a cancelling
- * migration. --force allows paused (the guest sees the change when it resumes) and prelaunch
- * (the vCPU is there when the guest first starts): nothing else.
- */
-static int preflight(struct ctx *c)
-{
-	static const char *const settled[] = { "none", "completed", "failed", "cancelled" };
-	bool forcible = strcmp(c->run_state, "paused") == 0 || strcmp(c->run_state, "prelaunch") == 0;
-	char why[320];
-	size_t i;
-
-	c->outcome = OUT_FAILED;
-	/* the accelerator is known when the identity was asked; else assume the worst, TCG */
-	if (topo_qemu_known_bad(qmp_version(c->q), !c->kvm, why, sizeof(why)))
-		warn(c, "%s", why);
-	if (!c->run_state[0])
-		warn(c, "%s", "QEMU does not say whether the VM runs (query-status): not checked");
-	else if (strcmp(c->run_state, "running") != 0 && !(forcible && c->o.force))
-		return vs_err_set(&c->err, EAGAIN, "the VM is %s, not running: %s; nothing was sent",
-				  c->run_state,
-				  strcmp(c->run_state, "paused") == 0
-				  ? "a plug would not be seen and an unplug would stay pending until it "
-				    "resumes (--force changes it anyway)"
-				  : strcmp(c->run_state, "prelaunch") == 0
-				  ? "its guest has not started (--force changes it anyway: the vCPU is "
-				    "there at start)"
-				  : "the guest cannot take a change now");
-	else if (strcmp(c->run_state, "running") != 0)
-		warn(c, "the VM is %s (--force): the guest sees the change when it runs", c->run_state);
-	for (i = 0; i < sizeof(settled) / sizeof(*settled); i++)
-		if (strcmp(c->migration, settled[i]) == 0)
-			return 0;
-	if (!c->migration[0]) {
-		warn(c, "%s", "QEMU does not say whether a migration is under way (query-migrate): "
-		     "not checked");
-		return 0;
-	}
-	return vs_err_set(&c->err, EBUSY, "a migration of the VM is under way (%s): a change now "
-			  "would not reach the guest that runs after it, and QEMU may hang; nothing "
-			  "was sent", c->migration);
-}
-
+/* Connect to QEMU, read the VM, and what earlier runs left pending: nothing is changed. */
 static int gather(struct ctx *c)
 {
+	struct vm_hooks hooks = { host_warn, note_event, meanwhile, NULL, c };
 	struct vs_err *err = &c->err;
-	struct vcpu_queries ids = { 0 };
-	unsigned long caps;
-	cJSON *hp = NULL, *cf = NULL;
 	int rc;
 
 	rc = hostres_open(NULL, &c->h, err);
@@ -1243,108 +954,36 @@ static int gather(struct ctx *c)
 		if (why)
 			warn(c, "%s", why);
 	}
-	rc = qmp_open(c->o.socket, &c->q, err); /* the name is looked up here, once */
+	c->vo.socket = c->o.socket;
+	c->vo.connect_ms = CONNECT_MS;
+	c->vo.command_ms = COMMAND_MS;
+	c->vo.trust_pid = c->o.trust_pid;
+	c->vo.ask_state = may_change(c) || c->o.status; /* is the VM in a state to change? */
+	c->vo.ask_identity = identity_used(c);
+	c->vo.count = c->o.count;
+	c->vo.stop = &stop_signal;
+	if (c->o.verbose)
+		hooks.trace = trace_stderr;
+	rc = vm_open(&c->vo, c->h, &hooks, &c->vm, err); /* the name is looked up here, once */
 	if (rc == 0)
 		rc = take_lock(c); /* before connecting: a second vcpuset queues here */
 	if (rc == 0)
-		rc = qmp_dial(c->q, CONNECT_MS, err);
-	if (rc == 0) /* the greeting says QEMU has accepted: the connection's end is its fd now */
-		rc = qmp_await(c->q, CONNECT_MS, err);
-	if (rc == 0)
-		rc = prove_peer(c);
+		rc = vm_connect(c->vm, err);
 	if (rc == 0) /* all that needed more is done: QEMU's words are read with less */
 		rc = hostres_drop_privileges(err);
 	if (rc < 0)
 		return rc;
-	qmp_keep_events(c->q, topo_events); /* and no other: they are dropped as they come */
 	vm_key(c);
 	if (!c->o.dry_run)
 		state_gc(c->st, vm_alive, vm_gone, c);
-	if (c->o.verbose)
-		qmp_set_trace(c->q, trace_stderr, NULL);
-	/*
-	 * Every start-up command in one go, right behind qmp_capabilities: QEMU answers them back
-	 * to back. The identity queries (only when used) go last and are read last (identity()),
-	 * so that the host work up to the first plug runs while QEMU answers them; the kernel's
-	 * wait and the cgroup lookup run while QEMU answers the others.
-	 */
-	c->can_hotplug = true;
-	rc = qmp_greet(c->q, CONNECT_MS, &caps, err);
-	if (rc == 0)
-		rc = send_vcpu_queries(c, &ids, err);
-	if (rc == 0 && (may_change(c) || c->o.status)) { /* is the VM in a state to change? */
-		rc = qmp_send(c->q, TOPO_CMD_STATUS, NULL, COMMAND_MS, &c->sq[0], err);
-		if (rc == 0)
-			rc = qmp_send(c->q, TOPO_CMD_MIGRATE, NULL, COMMAND_MS, &c->sq[1], err);
-	}
-	if (rc == 0 && identity_used(c)) {
-		rc = qmp_send(c->q, TOPO_CMD_NAME, NULL, COMMAND_MS, &c->idq[0], err);
-		if (rc == 0)
-			rc = qmp_send(c->q, TOPO_CMD_UUID, NULL, COMMAND_MS, &c->idq[1], err);
-		if (rc == 0)
-			rc = qmp_send(c->q, TOPO_CMD_KVM, NULL, COMMAND_MS, &c->idq[2], err);
-		c->idq_pending = rc == 0;
-	}
+	rc = vm_start(c->vm, err);
 	if (rc < 0)
 		return rc;
 	if (may_plug(c))
 		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU answers */
-	rc = qmp_receive(c->q, "qmp_capabilities", caps, CONNECT_MS, NULL, err);
+	rc = vm_read(c->vm, err);
 	if (rc < 0)
 		return rc;
-	rc = qmp_receive(c->q, TOPO_CMD_HOTPLUGGABLE, ids.hp, COMMAND_MS, &hp, err);
-	if (rc == -EREMOTEIO) {
-		struct vs_err probe = *err;
-		int legacy = 0;
-
-		c->can_hotplug = false;
-		snprintf(c->hotplug_error, sizeof(c->hotplug_error), "%s", probe.msg);
-		memset(err, 0, sizeof(*err));
-		rc = qmp_receive(c->q, TOPO_CMD_CPUS, ids.cf, COMMAND_MS, &cf, err);
-		if (rc == 0)
-			rc = read_run_state(c);
-		if (rc < 0) {
-			cJSON_Delete(cf);
-			return rc;
-		}
-		if (strcmp(probe.qmp_class, "CommandNotFound") == 0) {
-			legacy = has_command(c, TOPO_CMD_LEGACY_ADD);
-			if (legacy < 0) {
-				cJSON_Delete(cf);
-				return legacy;
-			}
-		}
-		if (legacy)
-			c->hotplug_error[0] = '\0'; /* legacy cpu-add */
-	} else if (rc == 0) {
-		/* QEMU's cgroups are looked up while it answers query-cpus-fast */
-		if (may_change(c) && find_cgroups(c) < 0)
-			memset(err, 0, sizeof(*err)); /* host_prepare reports it */
-		rc = qmp_receive(c->q, TOPO_CMD_CPUS, ids.cf, COMMAND_MS, &cf, err);
-		if (rc == 0)
-			rc = read_run_state(c);
-	}
-	if (rc < 0) {
-		cJSON_Delete(hp);
-		return rc;
-	}
-	rc = refresh(c, hp, cf, err); /* the start-up replies are the first refresh's */
-	if (rc < 0)
-		return rc;
-	if (!c->can_hotplug && !c->hotplug_error[0] && c->o.count) {
-		/* Legacy QEMU: it does not say its maximum; QEMU refuses cpu-add past it. */
-		struct topo_count tc;
-		long long want;
-
-		topo_parse_count(c->o.count, &tc, NULL);
-		want = tc.sign == '+' ? c->t->online + tc.n : tc.sign == '-' ? c->t->online - tc.n : tc.n;
-		if (want > c->t->n && want <= VS_MAX_SLOTS) {
-			c->legacy_max = (int)want;
-			rc = refresh(c, NULL, NULL, err);
-			if (rc < 0)
-				return rc;
-		}
-	}
 	if (c->have_key) { /* pending unplugs */
 		char why[600];
 
@@ -1362,7 +1001,7 @@ static double unplug_timeout_ms(const struct ctx *c)
 {
 	if (c->o.timeout_set)
 		return c->o.timeout_s * 1000.0;
-	return strcmp(c->t->target, "ppc64") == 0 ? 10000.0 : 5000.0;
+	return strcmp(tab(c)->target, "ppc64") == 0 ? 10000.0 : 5000.0;
 }
 
 static int plan(struct ctx *c)
@@ -1370,14 +1009,14 @@ static int plan(struct ctx *c)
 	struct topo_count tc;
 	int rc, i;
 
-	if (!c->can_hotplug && c->hotplug_error[0]) {
+	if (!info(c)->can_hotplug && info(c)->hotplug_error[0]) {
 		c->outcome = OUT_FAILED;
 		return vs_err_set(&c->err, EOPNOTSUPP, "QEMU cannot hot-plug vCPUs on this machine: %s",
-				  c->hotplug_error);
+				  info(c)->hotplug_error);
 	}
 	/* c->busy lives in the context, freed at the end of main: clang 14's analyzer loses it. */
 	topo_parse_count(c->o.count, &tc, NULL); /* NOLINT(clang-analyzer-unix.Malloc) */
-	rc = topo_plan(c->t, &tc, c->busy, &c->plan, &c->err); /* NOLINT(clang-analyzer-unix.Malloc) */
+	rc = topo_plan(tab(c), &tc, c->busy, &c->plan, &c->err); /* NOLINT(clang-analyzer-unix.Malloc) */
 	if (rc < 0) {
 		c->outcome = OUT_REFUSED;
 		return rc;
@@ -1391,7 +1030,7 @@ static int plan(struct ctx *c)
 		const char *cmd;
 		cJSON *args = NULL;
 
-		rc = topo_step_command(c->t, s, &cmd, &args, &c->err);
+		rc = topo_step_command(tab(c), s, &cmd, &args, &c->err);
 		if (rc < 0) {
 			c->outcome = OUT_REFUSED;
 			return rc;
@@ -1400,10 +1039,10 @@ static int plan(struct ctx *c)
 		cJSON_Delete(args);
 		snprintf(r->alias, sizeof(r->alias), "vcpu%d", s->vcpu);
 		if (s->op == TOPO_UNPLUG) {
-			snprintf(r->alias, sizeof(r->alias), "%s", c->t->v[s->vcpu].alias);
-			snprintf(r->qom_path, sizeof(r->qom_path), "%s", c->t->v[s->vcpu].qom_path);
-			r->tid = c->t->tids_valid ? c->t->v[s->vcpu].tid : 0;
-		} else if (c->t->legacy) {
+			snprintf(r->alias, sizeof(r->alias), "%s", tab(c)->v[s->vcpu].alias);
+			snprintf(r->qom_path, sizeof(r->qom_path), "%s", tab(c)->v[s->vcpu].qom_path);
+			r->tid = tab(c)->tids_valid ? tab(c)->v[s->vcpu].tid : 0;
+		} else if (tab(c)->legacy) {
 			r->alias[0] = '\0';
 		}
 	}
@@ -1427,8 +1066,8 @@ static bool plan_plugs(const struct ctx *c)
  */
 static void inherit(struct ctx *c)
 {
-	struct hostres_tune *sib = calloc((size_t)c->t->n + 1, sizeof(*sib));
-	int *idx = calloc((size_t)c->t->n + 1, sizeof(*idx));
+	struct hostres_tune *sib = calloc((size_t)tab(c)->n + 1, sizeof(*sib));
+	int *idx = calloc((size_t)tab(c)->n + 1, sizeof(*idx));
 	char msg[4 * HOSTRES_WHY_MAX];
 	size_t o = 0;
 	int i, n = 0, k;
@@ -1437,8 +1076,8 @@ static void inherit(struct ctx *c)
 		warn(c, "%s", "out of memory: nothing inherited from sibling vCPUs");
 		goto out;
 	}
-	for (i = 0; i < c->t->n; i++) {
-		const struct topo_vcpu *v = &c->t->v[i];
+	for (i = 0; i < tab(c)->n; i++) {
+		const struct topo_vcpu *v = &tab(c)->v[i];
 
 		if (!v->online || v->tid <= 0 || !hostres_vcpu_has_group(c->h, i))
 			continue;
@@ -1483,7 +1122,7 @@ static int host_prepare(struct ctx *c)
 	}
 	if (!plugs)
 		return 0;
-	if (!c->t->tids_valid) {
+	if (!tab(c)->tids_valid) {
 		if (c->o.tune_given) {
 			c->outcome = OUT_REFUSED;
 			return vs_err_set(&c->err, EOPNOTSUPP, "QEMU's thread ids are not one per vCPU "
@@ -1523,7 +1162,7 @@ static void host_dry(struct ctx *c, const struct topo_step *s, struct step_resul
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		if (s->op == TOPO_UNPLUG)
 			hostres_vcpu_remove(c->h, i);
-		else if (c->host_tune && hostres_vcpu_setup(c->h, c->pid, i, 0, &c->tune, &e) < 0)
+		else if (c->host_tune && hostres_vcpu_setup(c->h, qemu_pid(c), i, 0, &c->tune, &e) < 0)
 			warn(c, "vCPU %d: %s", i, e.msg);
 	}
 	hostres_set_log(c->h, NULL);
@@ -1538,8 +1177,9 @@ static int step_fail(struct ctx *c, struct step_result *r, int rc, const char *w
 }
 
 /* An event read anywhere in the run: the guest's answer to one of this run's plugs? */
-static void note_event(struct ctx *c, const cJSON *ev)
+static void note_event(void *ctx, const cJSON *ev)
 {
+	struct ctx *c = ctx;
 	const char *dev;
 	int i, status;
 
@@ -1556,165 +1196,17 @@ static void note_event(struct ctx *c, const cJSON *ev)
 }
 
 /*
- * A command went to QEMU and its answer never came (a timeout, a broken connection): ask QEMU
- * again on a new connection, through the same socket inode, to the same process. QEMU serves
- * one client at a time, so once it greets the new one the old command has been done or
- * dropped: the table read then is the truth. -EBUSY and the like when QEMU cannot be asked.
+ * After an unplug (from old_count to new_count vCPUs) that returned rc: the groups of the vCPUs
+ * gone are removed, and the record vm_unplug asked for is written.
  */
-static int reconnect(struct ctx *c, struct vs_err *err)
+static void unplugged(struct ctx *c, const struct topo_step *s, int rc, const struct vm_unplug *u)
 {
-	int pid = c->pid, old = c->pidfd >= 0 ? fcntl(c->pidfd, F_DUPFD_CLOEXEC, 0) : -1, rc;
+	int i;
 
-	rc = qmp_redial(c->q, CONNECT_MS, err);
-	if (rc == 0)
-		rc = qmp_await(c->q, CONNECT_MS, err);
-	c->pidfd = qmp_peer_pidfd(c->q);
-	/*
-	 * The same process as proven at the start: the pid the kernel names now, and the process
-	 * pinned then still alive (so that pid was not reused meanwhile).
-	 */
-	if (rc == 0 && (qmp_peer_pid(c->q) != pid || (old >= 0 && !hostres_pidfd_alive(old)) ||
-			(old < 0 && !c->o.trust_pid)))
-		rc = vs_err_set(err, ESRCH, "the socket is not served by QEMU (pid %d) any more", pid);
-	if (old >= 0)
-		close(old);
-	if (rc == 0)
-		rc = qmp_handshake(c->q, CONNECT_MS, err);
-	return rc;
-}
-
-/*
- * Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno.
- * When gone, *hp keeps the reply that says so.
- */
-static int slot_gone(struct ctx *c, const struct topo_vcpu *head, cJSON **hp, struct vs_err *err)
-{
-	int rc;
-
-	rc = qmp_execute(c->q, TOPO_CMD_HOTPLUGGABLE, NULL, COMMAND_MS, hp, err);
-	if (rc == 0)
-		rc = topo_slot_plugged(*hp, head, err);
-	if (rc != 0) {
-		cJSON_Delete(*hp);
-		*hp = NULL;
-	}
-	return rc < 0 ? rc : rc == 0;
-}
-
-/*
- * Send device_del (qmp) for the entity at vcpu and wait for it to go. 0 when gone and
- * confirmed by a refresh, then its cgroups are removed; -EINPROGRESS when still there at the
- * deadline; -EPERM when the guest refused; another negative errno on errors (in c->err).
- */
-static int unplug_entity(struct ctx *c, int vcpu, int vcpus, const cJSON *qmp, int old_count,
-			 int new_count)
-{
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(qmp, "arguments");
-	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(qmp, "execute");
-	struct topo_vcpu head = c->t->v[vcpu];
-	char qom[TOPO_PATH_MAX];
-	double deadline, next_poll, now;
-	bool gone = false, rejected = false, look;
-	cJSON *ev, *freed = NULL;
-	int rc, i;
-
-	/* a copy for matching only, with nothing of the table's: it may be rebuilt below */
-	snprintf(qom, sizeof(qom), "%s", head.qom_path);
-	head.qom_path = qom;
-	head.type = "";
-	head.extra = NULL;
-	c->del_accepted = false;
-	rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
-	if (rc < 0 && rc != -EREMOTEIO) {
-		/* no answer: whether QEMU took it is unknown; ask again on a new connection */
-		struct vs_err why = c->err, e = { 0 };
-
-		if (reconnect(c, &e) < 0) {
-			vs_err_set(&c->err, ENOTRECOVERABLE, "device_del got no answer (%.200s) and QEMU "
-				   "cannot be asked again (%.200s): whether the unplug was taken is "
-				   "unknown", why.msg, e.msg);
-			return -ENOTRECOVERABLE;
-		}
-		rc = qmp_execute(c->q, cmd->valuestring, args, COMMAND_MS, NULL, &c->err);
-		if (rc == -EREMOTEIO && strstr(c->err.msg, "already in the process of unplug")) {
-			rc = 0; /* the first one was taken after all */
-			memset(&c->err, 0, sizeof(c->err));
-		}
-	}
-	c->del_accepted = rc == 0;
-	if (rc == -EREMOTEIO && strcmp(c->err.qmp_class, "DeviceNotFound") == 0) {
-		gone = true; /* already removed: the refresh below confirms it */
-		memset(&c->err, 0, sizeof(c->err));
-	} else if (rc < 0) {
-		audit_step(c, old_count, new_count, false); /* refused, or the monitor broke */
-		return rc;
-	}
-	deadline = vs_now_ms() + unplug_timeout_ms(c);
-	next_poll = vs_now_ms() + POLL_MS;
-	/*
-	 * Under TCG QEMU never announces the vCPU device itself as deleted, only its lapic
-	 * child: events only hurry the next look, the slot list is the proof.
-	 */
-	while (!gone && !rejected) {
-		now = vs_now_ms();
-		rc = qmp_next_event(c->q, (int)((next_poll < deadline ? next_poll : deadline) - now),
-				    &ev, &c->err);
-		if (rc < 0)
-			return rc;
-		look = false;
-		if (rc == 1) {
-			note_event(c, ev);
-			switch (topo_event_kind(ev, head.alias, head.qom_path)) {
-			case TOPO_EV_REJECTED:
-				rejected = true;
-				break;
-			case TOPO_EV_DELETED:
-			case TOPO_EV_RELATED:
-				look = true;
-				break;
-			case TOPO_EV_OTHER:
-				break;
-			}
-			cJSON_Delete(ev);
-		}
-		now = vs_now_ms();
-		if (rejected)
-			break;
-		if (look || now >= next_poll || now >= deadline) {
-			rc = slot_gone(c, &head, &freed, &c->err);
-			if (rc < 0)
-				return rc;
-			gone = rc == 1;
-			next_poll = vs_now_ms() + POLL_MS;
-		}
-		if (!gone && (now >= deadline || stop_signal))
-			break; /* a signal: what is left of the wait is a later run's */
-	}
-	if (rejected) {
-		/* believed only if the slot list agrees: a hostile QEMU may say so of a vCPU it frees */
-		rc = slot_gone(c, &head, &freed, &c->err);
-		if (rc < 0)
-			return rc;
-		gone = rc == 1;
-	}
-	if (rejected && !gone) {
-		audit_step(c, old_count, new_count, false);
-		return vs_err_set(&c->err, EPERM, "the guest refused to release it");
-	}
-	if (!gone)
-		return -EINPROGRESS;
-	rc = refresh(c, freed, NULL, &c->err); /* the reply that showed the slot free is its first */
-	if (rc < 0)
-		return rc;
-	for (i = vcpu; i < vcpu + vcpus; i++)
-		if (c->t->v[i].online || (c->t->tids_valid && c->t->v[i].tid)) {
-			audit_step(c, old_count, new_count, false);
-			return vs_err_set(&c->err, EPROTO, "QEMU still lists vCPU %d after removing it", i);
-		}
-	for (i = vcpu; i < vcpu + vcpus; i++)
+	for (i = s->vcpu; rc == 0 && i < s->vcpu + s->vcpus; i++)
 		hostres_vcpu_remove(c->h, i);
-	audit_step(c, old_count, new_count, true);
-	return 0;
+	if (u->record != VM_REC_NONE)
+		audit_step(c, s->before, s->after, u->record == VM_REC_OK);
 }
 
 /*
@@ -1790,37 +1282,20 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 			 const char *what, const char *stage)
 {
 	struct topo_step u = { TOPO_UNPLUG, s->vcpu, s->vcpus, s->after, s->before };
-	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments"), "id"));
-	struct topo_vcpu *v = &c->t->v[s->vcpu];
 	char why[sizeof(c->err.msg)], done[320];
-	const char *cmd;
-	cJSON *args = NULL, *qmp;
+	struct vm_unplug del;
 	int rc;
 
 	snprintf(why, sizeof(why), "%s", c->err.msg);
 	actions_done(cJSON_GetObjectItemCaseSensitive(r->host, "actions"), done, sizeof(done));
-	/* No refresh after the plug (it failed): the id is the one device_add was given. */
-	if (!v->alias[0] && id && topo_valid_name("id", id, NULL) == 0 && strlen(id) < sizeof(v->alias))
-		snprintf(v->alias, sizeof(v->alias), "%s", id);
-	c->del_accepted = false;
-	if (c->t->legacy) {
-		rc = -EOPNOTSUPP;
-	} else {
-		rc = topo_step_command(c->t, &u, &cmd, &args, &c->err);
-		if (rc == 0) {
-			qmp = qmp_command_new(cmd, args);
-			hostres_set_log(c->h, cJSON_GetObjectItemCaseSensitive(r->host, "actions"));
-			rc = unplug_entity(c, s->vcpu, s->vcpus, qmp, s->after, s->before);
-			hostres_set_log(c->h, NULL);
-			cJSON_Delete(qmp);
-		}
-		cJSON_Delete(args);
-	}
+	hostres_set_log(c->h, cJSON_GetObjectItemCaseSensitive(r->host, "actions"));
+	rc = vm_unplug_again(c->vm, s, r->qmp, unplug_timeout_ms(c), &del, &c->err);
+	unplugged(c, &u, rc, &del);
+	hostres_set_log(c->h, NULL);
 	r->status = ST_FAILED;
 	if (rc == 0) {
 		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; unplugged it again", what, stage, why, done);
-	} else if (rc == -EINPROGRESS || (rc != -EPERM && c->del_accepted)) {
+	} else if (rc == -EINPROGRESS || (rc != -EPERM && del.accepted)) {
 		ledger_add(c, &u, r, false);
 		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; its unplug to undo it did not complete in "
 			   "time: pending, a later run finishes it ('vcpuset --status' or '--wait')",
@@ -1837,156 +1312,84 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 	return -EIO;
 }
 
-/*
- * device_add went out and its answer never came: ask QEMU again (reconnect). 0 when QEMU has
- * plugged it (success record; the table is fresh), -EIO when it has not (failed record, the
- * step fails), -ENOTRECOVERABLE when QEMU cannot be asked: the outcome is unknown, no record.
- */
-static int learn_plug(struct ctx *c, const struct topo_step *s, struct step_result *r,
-		      const char *what)
+/* Host setup of the threads of a vCPU just plugged, and what the kernel says after it. */
+static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_result *r,
+			const char *what)
 {
-	struct vs_err why = c->err, e = { 0 };
-	int rc;
+	const struct topo_table *t = tab(c);
+	cJSON *kernel;
+	int rc, i;
 
-	rc = reconnect(c, &e);
-	if (rc == 0)
-		rc = refresh(c, NULL, NULL, &e);
-	if (rc < 0) {
-		r->status = ST_UNKNOWN;
-		vs_err_set(&c->err, ENOTRECOVERABLE, "%s: device_add got no answer (%.200s), and QEMU "
-			   "cannot be asked again (%.200s): whether vCPU %d is plugged is unknown; no "
-			   "audit record was written ('vcpuset --status' tells, once QEMU answers)",
-			   what, why.msg, e.msg, s->vcpu);
-		snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
-		return -ENOTRECOVERABLE;
+	r->host = cJSON_CreateObject();
+	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
+	for (i = s->vcpu, rc = 0; i < s->vcpu + s->vcpus && rc == 0; i++)
+		rc = hostres_vcpu_setup(c->h, qemu_pid(c), i, t->v[i].tid, &c->tune, &c->err);
+	hostres_set_log(c->h, NULL);
+	if (rc < 0)
+		return plug_rollback(c, s, r, what, "host setup failed");
+	kernel = cJSON_AddArrayToObject(r->host, "kernel");
+	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
+		struct hostres_tune rb;
+		cJSON *o = NULL;
+
+		memset(&rb, 0, sizeof(rb));
+		hostres_vcpu_read(c->h, i, t->v[i].tid, &rb, HR_GIVEN, &o, NULL);
+		cJSON_AddNumberToObject(o, "vcpu", i);
+		cJSON_AddNumberToObject(o, "tid", t->v[i].tid);
+		cJSON_AddItemToArray(kernel, o);
 	}
-	if (!c->t->v[s->vcpu].online) {
-		audit_step(c, s->before, s->after, false);
-		r->status = ST_FAILED;
-		vs_err_set(&c->err, EIO, "%s: device_add got no answer (%.200s); asked again, QEMU has "
-			   "not plugged it", what, why.msg);
-		snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
-		return -EIO;
-	}
-	audit_step(c, s->before, s->after, true);
-	warn(c, "vCPU %d: device_add got no answer (%s), but QEMU has plugged it: going on",
-	     s->vcpu, why.msg);
 	return 0;
 }
 
 static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(r->qmp, "arguments");
-	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(r->qmp, "execute");
 	const struct topo_vcpu *v;
-	struct vcpu_queries ids = { 0 };
-	struct vs_err qerr;
-	cJSON *hp = NULL, *cf = NULL;
-	unsigned long id = 0;
+	struct vm_plug p;
 	char what[96];
-	bool queried;
-	int rc, i, k, nbefore = 0, *before = NULL;
+	int rc;
 
 	snprintf(what, sizeof(what), "plug vCPU %d%s%s", s->vcpu, r->alias[0] ? " as " : "", r->alias);
 	if (c->host_tune)
 		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU works */
-	/* QEMU's threads before: the new vCPU's must not be one of them */
-	if (c->t->tids_valid && hostres_tasks(c->h, c->pid, &before, &nbefore) < 0)
-		nbefore = -1;
-	/* The two queries go out with device_add: they answer right after it, plugged or not. */
-	rc = qmp_send(c->q, cmd->valuestring, args, COMMAND_MS, &id, &c->err);
-	queried = rc == 0 && send_vcpu_queries(c, &ids, &qerr) == 0;
-	if (rc == 0)
-		rc = qmp_receive(c->q, cmd->valuestring, id, COMMAND_MS, NULL, &c->err);
-	if (rc < 0 && rc != -EREMOTEIO && id) {
-		/* sent, and no answer: never "unchanged" without asking QEMU what it did */
-		rc = learn_plug(c, s, r, what);
-		if (rc == -ENOTRECOVERABLE || rc == -EIO) {
-			free(before);
-			return rc;
-		}
-		queried = false; /* the table is the new connection's */
-	} else if (id) { /* QEMU answered: success, or a refusal with its failed record */
-		audit_step(c, s->before, s->after, rc == 0);
-	}
-	if (rc < 0) {
-		free(before);
-		return step_fail(c, r, rc, what);
-	}
-	/* QEMU took it: from here on a failure takes the vCPU out again, or says it could not. */
-	rc = queried ? receive_vcpu_queries(c, &ids, &hp, &cf, &c->err) : 0;
-	if (rc == 0 && queried)
-		rc = refresh(c, hp, cf, &c->err);
-	else if (rc < 0)
-		cJSON_Delete(hp);
-	if (rc < 0) {
-		free(before);
+	rc = vm_plug(c->vm, s, r->qmp, &p, &c->err);
+	if (p.record != VM_REC_NONE)
+		audit_step(c, s->before, s->after, p.record == VM_REC_OK);
+	if (p.learned)
+		warn(c, "vCPU %d: device_add got no answer (%s), but QEMU has plugged it: going on",
+		     s->vcpu, p.why);
+	if (rc < 0 && p.undo)
 		return plug_rollback(c, s, r, what, "checking it failed");
+	if (rc < 0) {
+		step_fail(c, r, rc, what);
+		if (rc == -ENOTRECOVERABLE)
+			r->status = ST_UNKNOWN;
+		return rc;
 	}
-	v = &c->t->v[s->vcpu];
-	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
-		if (!c->t->v[i].online) {
-			vs_err_set(&c->err, EPROTO, "QEMU accepted it but does not list vCPU %d online", i);
-			free(before);
-			return step_fail(c, r, -EPROTO, what);
-		}
-		if (c->t->tids_valid && c->t->v[i].tid <= 0) {
-			vs_err_set(&c->err, EPROTO, "QEMU reports no thread for vCPU %d", i);
-			free(before);
-			return plug_rollback(c, s, r, what, "checking it failed");
-		}
-		for (k = 0; c->t->tids_valid && k < nbefore; k++)
-			if (before[k] == c->t->v[i].tid) {
-				vs_err_set(&c->err, EPROTO, "QEMU names thread %d for the new vCPU %d, but "
-					   "that thread was there before the plug: it is not the new "
-					   "vCPU's; refusing to touch it", c->t->v[i].tid, i);
-				free(before);
-				return plug_rollback(c, s, r, what, "checking it failed");
-			}
-	}
-	free(before);
-	r->tid = c->t->tids_valid ? v->tid : 0;
+	v = &tab(c)->v[s->vcpu];
+	r->tid = tab(c)->tids_valid ? v->tid : 0;
 	snprintf(r->qom_path, sizeof(r->qom_path), "%s", v->qom_path);
 	if (v->alias[0])
 		snprintf(r->alias, sizeof(r->alias), "%s", v->alias);
-	if (!c->t->tids_valid) {
+	if (!tab(c)->tids_valid)
 		warn(c, "vCPU %d: QEMU's thread ids are not one per vCPU (single-threaded TCG?): "
 		     "no per-thread setup is possible", s->vcpu);
-	} else if (c->host_tune) {
-		cJSON *kernel;
-
-		r->host = cJSON_CreateObject();
-		hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
-		for (i = s->vcpu, rc = 0; i < s->vcpu + s->vcpus && rc == 0; i++)
-			rc = hostres_vcpu_setup(c->h, c->pid, i, c->t->v[i].tid, &c->tune, &c->err);
-		hostres_set_log(c->h, NULL);
-		if (rc < 0)
-			return plug_rollback(c, s, r, what, "host setup failed");
-		kernel = cJSON_AddArrayToObject(r->host, "kernel");
-		for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
-			struct hostres_tune rb;
-			cJSON *o = NULL;
-
-			memset(&rb, 0, sizeof(rb));
-			hostres_vcpu_read(c->h, i, c->t->v[i].tid, &rb, HR_GIVEN, &o, NULL);
-			cJSON_AddNumberToObject(o, "vcpu", i);
-			cJSON_AddNumberToObject(o, "tid", c->t->v[i].tid);
-			cJSON_AddItemToArray(kernel, o);
-		}
-	}
+	else if (c->host_tune && tune_plugged(c, s, r, what) < 0)
+		return -EIO;
 	r->status = ST_DONE;
 	return 0;
 }
 
 static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
+	struct vm_unplug del;
 	char what[96];
 	int rc;
 
 	snprintf(what, sizeof(what), "unplug vCPU %d (%s)", s->vcpu, r->alias);
 	r->host = cJSON_CreateObject();
 	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
-	rc = unplug_entity(c, s->vcpu, s->vcpus, r->qmp, s->before, s->after);
+	rc = vm_unplug(c->vm, s->vcpu, s->vcpus, r->qmp, unplug_timeout_ms(c), &del, &c->err);
+	unplugged(c, s, rc, &del);
 	hostres_set_log(c->h, NULL);
 	if (rc == -EINPROGRESS) {
 		r->status = ST_PENDING;
@@ -1997,7 +1400,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 		ledger_add(c, s, r, false);
 		return rc;
 	}
-	if (rc < 0 && rc != -EPERM && c->del_accepted) {
+	if (rc < 0 && rc != -EPERM && del.accepted) {
 		/* QEMU took device_del, then the monitor failed: the guest may still let it go. */
 		r->status = ST_PENDING;
 		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, then: %.300s; "
@@ -2006,7 +1409,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 		ledger_add(c, s, r, false);
 		return -EINPROGRESS;
 	}
-	if (rc == -EPERM && c->del_accepted) {
+	if (rc == -EPERM && del.accepted) {
 		ledger_add(c, s, r, true); /* if the guest lets it go after all, a later run finishes it */
 		vs_err_prefix(&c->err, "%s", what);
 		snprintf(r->error, sizeof(r->error), "%.380s; it stays online (if the guest releases "
@@ -2027,7 +1430,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
  */
 static int step_fits(struct ctx *c, const struct topo_step *s, int i)
 {
-	const struct topo_vcpu *v = &c->t->v[s->vcpu];
+	const struct topo_vcpu *v = &tab(c)->v[s->vcpu];
 	bool slot_ok = s->op == TOPO_PLUG ? !v->online : v->online && v->alias[0];
 
 	if (counted(c) == s->before && slot_ok)
@@ -2098,8 +1501,10 @@ static void apply(struct ctx *c)
 /* Does the guest answer plugs (x86 ACPI CPU hotplug through device_add)? */
 static bool acks_apply(const struct ctx *c)
 {
-	return !c->t->legacy && (strcmp(c->t->target, "x86_64") == 0 ||
-				 strcmp(c->t->target, "i386") == 0);
+	const struct topo_table *t = tab(c);
+
+	return t && !t->legacy && (strcmp(t->target, "x86_64") == 0 ||
+				   strcmp(t->target, "i386") == 0);
 }
 
 /* Plugged vCPUs the guest has not answered for yet. */
@@ -2125,7 +1530,7 @@ static void wait_acks(struct ctx *c)
 	cJSON *ev = NULL;
 	int i, rc;
 
-	if (!c->res || !c->q)
+	if (!c->res || !c->vm)
 		return;
 	if (!acks_apply(c)) {
 		for (i = 0; i < c->plan.nsteps; i++)
@@ -2136,7 +1541,7 @@ static void wait_acks(struct ctx *c)
 		double left = deadline - vs_now_ms();
 
 		/* --ack-timeout 0 takes what is here already and waits for nothing */
-		rc = qmp_next_event(c->q, left > 0 ? (int)left + 1 : 0, &ev, NULL);
+		rc = vm_next_event(c->vm, left > 0 ? (int)left + 1 : 0, &ev, NULL);
 		if (rc <= 0)
 			break; /* no more in time, or the monitor is gone: what came is what we know */
 		note_event(c, ev);
@@ -2194,23 +1599,23 @@ static cJSON *vm_json(const struct ctx *c)
 {
 	cJSON *vm = cJSON_CreateObject();
 
-	if (c->pid > 0)
-		cJSON_AddNumberToObject(vm, "pid", c->pid);
+	if (qemu_pid(c) > 0)
+		cJSON_AddNumberToObject(vm, "pid", qemu_pid(c));
 	else
 		cJSON_AddNullToObject(vm, "pid");
 	/* the identity records use, then what QEMU itself claims */
 	add_text(vm, "name", strcmp(c->audit_name, "?") != 0 ? c->audit_name : "");
 	add_text(vm, "uuid", strspn(c->audit_uuid, "0-") != strlen(c->audit_uuid) ? c->audit_uuid : "");
-	add_text(vm, "qemu_name", c->name);
-	add_text(vm, "qemu_uuid", c->uuid);
-	if (c->q) {
-		cJSON_AddStringToObject(vm, "qemu", qmp_version(c->q));
-		cJSON_AddStringToObject(vm, "virt", c->kvm ? "kvm" : "qemu");
+	add_text(vm, "qemu_name", info(c)->name);
+	add_text(vm, "qemu_uuid", info(c)->uuid);
+	if (c->vm) {
+		cJSON_AddStringToObject(vm, "qemu", vm_version(c->vm));
+		cJSON_AddStringToObject(vm, "virt", info(c)->kvm ? "kvm" : "qemu");
 	}
-	if (c->t && c->t->target[0])
-		cJSON_AddStringToObject(vm, "target", c->t->target);
-	add_text(vm, "run_state", c->run_state);
-	add_text(vm, "migration", c->migration);
+	if (tab(c) && tab(c)->target[0])
+		cJSON_AddStringToObject(vm, "target", tab(c)->target);
+	add_text(vm, "run_state", info(c)->run_state);
+	add_text(vm, "migration", info(c)->migration);
 	return vm;
 }
 
@@ -2313,8 +1718,8 @@ static cJSON *step_json(const struct ctx *c, int i)
 		cJSON_AddStringToObject(o, "alias", r->alias);
 	else
 		cJSON_AddNullToObject(o, "alias");
-	if (s->op == TOPO_PLUG && c->t->v[s->vcpu].vcpus > 0 && c->t->v[s->vcpu].keys[0] >= 0)
-		cJSON_AddItemToObject(o, "props", topo_props(&c->t->v[s->vcpu]));
+	if (s->op == TOPO_PLUG && tab(c)->v[s->vcpu].vcpus > 0 && tab(c)->v[s->vcpu].keys[0] >= 0)
+		cJSON_AddItemToObject(o, "props", topo_props(&tab(c)->v[s->vcpu]));
 	else
 		cJSON_AddNullToObject(o, "props");
 	if (r->qom_path[0])
@@ -2354,14 +1759,14 @@ static void report_json(struct ctx *c)
 	cJSON_AddNumberToObject(doc, "exit", c->exit);
 	cJSON_AddBoolToObject(doc, "dry_run", c->o.dry_run);
 	cJSON_AddItemToObject(doc, "vm", vm_json(c));
-	if (c->t) {
+	if (tab(c)) {
 		cJSON_AddNumberToObject(doc, "before", c->before);
 		cJSON_AddNumberToObject(doc, "after", c->after);
-		cJSON_AddNumberToObject(doc, "online", c->t->online);
+		cJSON_AddNumberToObject(doc, "online", tab(c)->online);
 		cJSON_AddNumberToObject(doc, "pending_count", pending_count(c));
-		cJSON_AddNumberToObject(doc, "max", c->t->n);
-		cJSON_AddBoolToObject(doc, "hotpluggable", c->can_hotplug || !c->hotplug_error[0]);
-		cJSON_AddBoolToObject(doc, "legacy", c->t->legacy);
+		cJSON_AddNumberToObject(doc, "max", tab(c)->n);
+		cJSON_AddBoolToObject(doc, "hotpluggable", info(c)->can_hotplug || !info(c)->hotplug_error[0]);
+		cJSON_AddBoolToObject(doc, "legacy", tab(c)->legacy);
 	} else {
 		cJSON_AddNullToObject(doc, "before");
 		cJSON_AddNullToObject(doc, "after");
@@ -2383,10 +1788,10 @@ static void report_json(struct ctx *c)
 	steps = cJSON_AddArrayToObject(doc, "steps");
 	for (i = 0; c->res && i < c->plan.nsteps; i++)
 		cJSON_AddItemToArray(steps, step_json(c, i));
-	if (c->o.status && c->t) {
+	if (c->o.status && tab(c)) {
 		vcpus = cJSON_AddArrayToObject(doc, "vcpus");
-		for (i = 0; i < c->t->n; i++)
-			cJSON_AddItemToArray(vcpus, topo_vcpu_json(&c->t->v[i], c->t->tids_valid));
+		for (i = 0; i < tab(c)->n; i++)
+			cJSON_AddItemToArray(vcpus, topo_vcpu_json(&tab(c)->v[i], tab(c)->tids_valid));
 	}
 	cJSON_AddItemToObject(doc, "warnings", cJSON_Duplicate(c->warnings, 1));
 	if (c->err.msg[0] && c->exit != VS_EXIT_OK) {
@@ -2408,28 +1813,28 @@ static void report_status_text(const struct ctx *c)
 {
 	char topo[160];
 	int i;
-	char name[4 * sizeof(c->audit_name)], why[4 * sizeof(c->hotplug_error)];
+	char name[4 * sizeof(c->audit_name)], why[4 * sizeof(info(c)->hotplug_error)];
 	bool named = c->audit_name[0] && strcmp(c->audit_name, "?") != 0;
 
 	printf("%s%s%s pid %d, QEMU %s (%s, %s): %d of %d vCPUs online%s%s%s%s\n",
 	       named ? "vm '" : "vm", named ? esc(c->audit_name, sizeof(c->audit_name), name,
 						   sizeof(name)) : "",
-	       named ? "'" : "", c->pid,
-	       qmp_version(c->q), c->t->target[0] ? c->t->target : "?", c->kvm ? "kvm" : "tcg",
-	       c->t->online, c->t->n, c->run_state[0] ? ", " : "", c->run_state,
-	       strcmp(c->migration, "none") != 0 && c->migration[0] ? ", migration " : "",
-	       strcmp(c->migration, "none") != 0 ? c->migration : "");
-	if (!c->can_hotplug)
-		printf("%s\n", c->hotplug_error[0]
-				       ? esc(c->hotplug_error, sizeof(c->hotplug_error), why, sizeof(why))
+	       named ? "'" : "", qemu_pid(c),
+	       vm_version(c->vm), tab(c)->target[0] ? tab(c)->target : "?", info(c)->kvm ? "kvm" : "tcg",
+	       tab(c)->online, tab(c)->n, info(c)->run_state[0] ? ", " : "", info(c)->run_state,
+	       strcmp(info(c)->migration, "none") != 0 && info(c)->migration[0] ? ", migration " : "",
+	       strcmp(info(c)->migration, "none") != 0 ? info(c)->migration : "");
+	if (!info(c)->can_hotplug)
+		printf("%s\n", info(c)->hotplug_error[0]
+				       ? esc(info(c)->hotplug_error, sizeof(info(c)->hotplug_error), why, sizeof(why))
 				       : "legacy QEMU: plug with cpu-add only, no unplug");
 	printf("%-5s %-6s %-7s %-10s %-8s %-5s %-32s %s\n", "VCPU", "ONLINE", "HOTPLUG", "ALIAS",
 	       "TID", "ORDER", "QOM-PATH", "TOPOLOGY");
-	for (i = 0; i < c->t->n; i++) {
-		const struct topo_vcpu *v = &c->t->v[i];
+	for (i = 0; i < tab(c)->n; i++) {
+		const struct topo_vcpu *v = &tab(c)->v[i];
 		char tid[16] = "-";
 
-		if (v->online && v->tid > 0 && c->t->tids_valid)
+		if (v->online && v->tid > 0 && tab(c)->tids_valid)
 			snprintf(tid, sizeof(tid), "%d", v->tid);
 		printf("%-5d %-6s %-7s %-10s %-8s %-5d %-32s %s\n", i, v->online ? "yes" : "no",
 		       v->hotpluggable ? "yes" : "no", v->alias[0] ? v->alias : "-", tid, v->order,
@@ -2514,7 +1919,7 @@ static const char *pending_text(const struct ctx *c, char *buf, size_t size)
 	buf[0] = '\0';
 	if (!n)
 		return buf;
-	o = (size_t)snprintf(buf, size, " (%d online, vCPU", c->t->online);
+	o = (size_t)snprintf(buf, size, " (%d online, vCPU", tab(c)->online);
 	for (i = 0; i < c->npend; i++)
 		if (o < size && !c->pend[i].refused)
 			o += (size_t)snprintf(buf + o, size - o, "%s %d", k++ ? "," : "",
@@ -2530,18 +1935,18 @@ static void report_text(const struct ctx *c)
 	char topo[160], pend[256];
 	int i;
 
-	if (!c->t)
+	if (!tab(c))
 		return;
 	pending_text(c, pend, sizeof(pend));
 	if (c->plan.nsteps == 0 && c->exit == VS_EXIT_OK) {
 		printf("%d vCPUs%s already (max %d): nothing to do\n", c->before,
-		       pend[0] ? pend : " online", c->t->n);
+		       pend[0] ? pend : " online", tab(c)->n);
 		return;
 	}
 	if (!c->res)
 		return;
 	printf("%s%d -> %d vCPUs (max %d)%s%s\n", c->o.dry_run ? "plan: " : "", c->before,
-	       c->plan.target, c->t->n, c->o.dry_run ? ", nothing changed" : "",
+	       c->plan.target, tab(c)->n, c->o.dry_run ? ", nothing changed" : "",
 	       c->plan.pending ? ", not counting the vCPUs whose unplug is pending" : "");
 	print_tune(c);
 	for (i = 0; i < c->plan.nsteps; i++) {
@@ -2551,7 +1956,7 @@ static void report_text(const struct ctx *c)
 
 		if (c->o.dry_run)
 			printf("  %-6s vCPU %-4d %s\n         %s\n", s->op == TOPO_PLUG ? "plug" : "unplug",
-			       s->vcpu, topo_describe(&c->t->v[s->vcpu], topo, sizeof(topo)),
+			       s->vcpu, topo_describe(&tab(c)->v[s->vcpu], topo, sizeof(topo)),
 			       cmd ? cmd : "");
 		else
 			printf("  %-6s vCPU %-4d %-8s tid %-8d %-8s %.1f ms%s\n",
@@ -2596,7 +2001,7 @@ static void note_refusal(struct ctx *c, const cJSON *ev)
 		struct state_entry *e = &c->pend[k];
 		int v = e->vcpu;
 
-		if (e->refused || v >= c->t->n || !c->t->v[v].online ||
+		if (e->refused || v >= tab(c)->n || !tab(c)->v[v].online ||
 		    topo_event_kind(ev, e->alias, e->qom_path) != TOPO_EV_REJECTED)
 			continue;
 		e->refused = true;
@@ -2616,8 +2021,8 @@ static void wait_pending(struct ctx *c)
 	int rc;
 
 	while (pending_entries(c) > 0 && vs_now_ms() < deadline && !stop_signal) {
-		rc = qmp_next_event(c->q, 50, &ev, &c->err);
-		if (rc < 0 || refresh(c, NULL, NULL, &c->err) < 0) {
+		rc = vm_next_event(c->vm, 50, &ev, &c->err);
+		if (rc < 0 || vm_refresh(c->vm, &c->err) < 0) {
 			cJSON_Delete(ev);
 			c->outcome = OUT_FAILED;
 			return;
@@ -2693,6 +2098,44 @@ static int exit_status(const struct ctx *c)
 	return changed_guest(c) ? VS_EXIT_PARTIAL : VS_EXIT_FAIL;
 }
 
+/* The report, text or JSON; rc is how the phases ended (--status prints the table on 0). */
+static void report(struct ctx *c, int rc)
+{
+	if (c->o.json) {
+		report_json(c);
+		return;
+	}
+	report_ledger_text(c, c->o.status || c->o.wait);
+	if (c->o.status && tab(c) && rc == 0)
+		report_status_text(c);
+	else if (!c->o.wait)
+		report_text(c);
+	if (c->exit != VS_EXIT_OK)
+		put_line("", c->err.msg);
+}
+
+static void ctx_free(struct ctx *c)
+{
+	int i;
+
+	for (i = 0; c->res && i < c->plan.nsteps; i++) {
+		cJSON_Delete(c->res[i].qmp);
+		cJSON_Delete(c->res[i].host);
+	}
+	cJSON_Delete(c->host_log);
+	free(c->pend);
+	cJSON_Delete(c->reconciled);
+	free(c->busy);
+	free(c->fate);
+	vaudit_stop(c->audit);
+	free(c->res);
+	topo_plan_clear(&c->plan);
+	vm_free(c->vm);
+	state_free(c->st); /* the lock, once the monitor is free for the next run */
+	hostres_free(c->h);
+	cJSON_Delete(c->warnings);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -2713,12 +2156,13 @@ int main(int argc, char **argv)
 	c.host_log = cJSON_CreateArray();
 	c.reconciled = cJSON_CreateArray();
 	c.inherit_from = -1;
-	c.pidfd = -1;
 	c.outcome = OUT_FAILED;
 
+	/* connect and read: nothing changes */
 	rc = gather(&c);
+	/* plan: every refusal, before anything changes */
 	if (rc == 0 && !c.o.status && !c.o.wait) {
-		rc = preflight(&c);
+		rc = vm_preflight(c.vm, c.o.force, &c.err);
 		if (rc == 0)
 			rc = plan(&c);
 		if (rc == 0)
@@ -2733,8 +2177,10 @@ int main(int argc, char **argv)
 	/* before the first change: a monitor that answers them wrongly changes nothing */
 	if (rc == 0)
 		rc = identity(&c);
-	if (rc == 0) /* the first change of a run: finishing what earlier runs left pending */
+	/* repair: finishing what earlier runs left pending, the first change of a run */
+	if (rc == 0)
 		finish_pending(&c);
+	/* apply */
 	if (rc == 0 && c.o.status) {
 		c.outcome = OUT_DONE;
 	} else if (rc == 0 && c.o.wait) {
@@ -2753,34 +2199,9 @@ int main(int argc, char **argv)
 		c.err = c.audit_err;
 		vs_err_prefix(&c.err, "--audit=required");
 	}
+	/* report */
 	c.exit = exit_status(&c);
-	if (c.o.json) {
-		report_json(&c);
-	} else {
-		report_ledger_text(&c, c.o.status || c.o.wait);
-		if (c.o.status && c.t && rc == 0)
-			report_status_text(&c);
-		else if (!c.o.wait)
-			report_text(&c);
-		if (c.exit != VS_EXIT_OK)
-			put_line("", c.err.msg);
-	}
-	for (i = 0; c.res && i < c.plan.nsteps; i++) {
-		cJSON_Delete(c.res[i].qmp);
-		cJSON_Delete(c.res[i].host);
-	}
-	cJSON_Delete(c.host_log);
-	free(c.pend);
-	cJSON_Delete(c.reconciled);
-	free(c.busy);
-	free(c.fate);
-	vaudit_stop(c.audit);
-	free(c.res);
-	topo_plan_clear(&c.plan);
-	topo_free(c.t);
-	qmp_free(c.q);
-	state_free(c.st); /* the lock, once the monitor is free for the next run */
-	hostres_free(c.h);
-	cJSON_Delete(c.warnings);
+	report(&c, rc);
+	ctx_free(&c);
 	return close_stdout(c.exit, changed_guest(&c));
 }
