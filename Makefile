@@ -81,6 +81,7 @@ check: deps
 	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
+	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
 	@echo "== $(LIBVIRT) (a libvirt domain, libvirtd stopped and started by the test)"; \
 	sh tests/libvirt/run.sh ./$(LIBVIRT) --jobs 1 || { rc=$$?; [ $$rc -eq 77 ] && \

@@ -42,6 +42,7 @@ struct hostres {
 	int proc_fd, sys_fd, resctrl_fd;
 	int resctrl_errno;
 	char resctrl_path[HOSTRES_PATH_MAX];
+	char mount_prefix[HOSTRES_PATH_MAX]; /* before mountinfo's mount points ("" = none) */
 	int nh;
 	struct hier hh[MAX_HIER];
 	bool dry;
@@ -446,6 +447,8 @@ int hostres_open(const struct hostres_roots *roots, struct hostres **out, struct
 		hostres_free(h);
 		return rc;
 	}
+	if (roots && roots->mounts)
+		snprintf(h->mount_prefix, sizeof(h->mount_prefix), "%s", roots->mounts);
 	rs = roots && roots->resctrl ? roots->resctrl : "/sys/fs/resctrl";
 	snprintf(h->resctrl_path, sizeof(h->resctrl_path), "%s", rs);
 	h->resctrl_fd = open(rs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -681,9 +684,10 @@ static int read_mounts(struct hostres *h, struct mnt *m, int max, struct vs_err 
 			m[n].version = 1;
 		else
 			continue;
-		if (strlen(f[4]) >= sizeof(m[n].point) || strlen(sopts) >= sizeof(m[n].opts))
+		if (strlen(sopts) >= sizeof(m[n].opts) ||
+		    (size_t)snprintf(m[n].point, sizeof(m[n].point), "%s%s", h->mount_prefix, f[4]) >=
+		    sizeof(m[n].point))
 			continue;
-		snprintf(m[n].point, sizeof(m[n].point), "%s", f[4]);
 		snprintf(m[n].opts, sizeof(m[n].opts), "%s", sopts);
 		n++;
 	}

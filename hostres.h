@@ -19,6 +19,7 @@ struct hostres_roots {
 	const char *proc;    /* /proc */
 	const char *sys;     /* /sys: devices/system/cpu/{online,isolated}, devices/system/node */
 	const char *resctrl; /* /sys/fs/resctrl */
+	const char *mounts;  /* put before the mount points mountinfo names (--sysroot), or NULL */
 };
 
 #define HOSTRES_PATH_MAX 1024

@@ -59,6 +59,8 @@ struct opts {
 	const char *name;      /* --name, for audit records when QEMU has none */
 	const char *uuid;      /* --uuid */
 	const char *state_dir;
+	const char *sysroot;   /* --sysroot: /proc, /sys, cgroup mounts and /run under it */
+	char state_buf[1024];  /* the default state directory under --sysroot */
 	double lock_timeout_s;
 	enum vaudit_mode audit;
 	bool wait;
@@ -272,6 +274,7 @@ static char **reorder_relative_count(int *argc, char **argv)
 			"-s", "--socket", "-t", "--timeout", "--cgroup", "--period", "--quota",
 			"--cpuset", "--mems", "--sched", "--cachetune", "--monitor", "--name",
 			"--uuid", "--state-dir", "--lock-timeout", "--command-timeout", "--ack-timeout",
+			"--sysroot",
 		};
 		const char *a = argv[i], *prev = i ? argv[i - 1] : "";
 		bool value = false;
@@ -323,6 +326,7 @@ enum {
 	OPT_FORCE,
 	OPT_COMMAND_TIMEOUT,
 	OPT_ACK_TIMEOUT,
+	OPT_SYSROOT,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -332,6 +336,168 @@ static void parse_list(const char *what, const char *s, uint64_t *mask)
 	memset(mask, 0, HOSTRES_MASK_WORDS * sizeof(*mask));
 	if (topo_cpulist_parse(s, mask, TOPO_MAX_CPUS, &err) < 0)
 		usage_error("%s: %s", what, err.msg);
+}
+
+/* An option of the run itself; false when c is not one. */
+static bool parse_run_opt(int c, struct opts *o)
+{
+	struct vs_err err = { 0 };
+
+	switch (c) {
+	case 'h':
+		fputs(usage_text, stdout);
+		exit(close_stdout(VS_EXIT_OK, false));
+	case 'j':
+		o->json = true;
+		return true;
+	case 'l':
+		o->status = true;
+		return true;
+	case 'n':
+		o->dry_run = true;
+		return true;
+	case 's':
+		o->socket = optarg;
+		return true;
+	case 't':
+		if (topo_parse_seconds("--timeout", optarg, 0.001, 86400, &o->timeout_s, &err) < 0)
+			usage_error("%s", err.msg);
+		o->timeout_set = true;
+		return true;
+	case 'v':
+		o->verbose = true;
+		return true;
+	case 'V':
+		printf("vcpuset %s\n", VCPUSET_VERSION);
+		exit(close_stdout(VS_EXIT_OK, false));
+	case OPT_TRUST_PID:
+		o->trust_pid = true;
+		return true;
+	case OPT_FORCE:
+		o->force = true;
+		return true;
+	case OPT_SYSROOT:
+		if (optarg[0] != '/' || strlen(optarg) > 512)
+			usage_error("--sysroot: '%.64s' is not an absolute path (512 bytes at most)",
+				    optarg);
+		o->sysroot = optarg;
+		return true;
+	case OPT_ACK_TIMEOUT:
+		if (topo_parse_seconds("--ack-timeout", optarg, 0, 3600, &o->ack_timeout_s,
+				       &err) < 0)
+			usage_error("%s", err.msg);
+		return true;
+	case OPT_COMMAND_TIMEOUT: {
+		double sec;
+
+		if (topo_parse_seconds("--command-timeout", optarg, 0.1, 3600, &sec, &err) < 0)
+			usage_error("%s", err.msg);
+		command_ms = (int)(sec * 1000.0);
+		return true;
+	}
+	}
+	return false;
+}
+
+/* A host setting for each vCPU thread plugged; false when c is not one. */
+static bool parse_tune_opt(int c, struct opts *o)
+{
+	struct hostres_tune *tu = &o->tune;
+	struct vs_err err = { 0 };
+
+	switch (c) {
+	case OPT_CGROUP:
+		o->cgroup = optarg;
+		return true;
+	case OPT_NO_CGROUP:
+		o->no_cgroup = true;
+		return true;
+	case OPT_NO_INHERIT:
+		o->no_inherit = true;
+		return true;
+	case OPT_PERIOD:
+		if (hostres_parse_period(optarg, &tu->period, &err) < 0)
+			usage_error("%s", err.msg);
+		tu->bw_src = HR_GIVEN;
+		return true;
+	case OPT_QUOTA:
+		if (hostres_parse_quota(optarg, &tu->quota, &err) < 0)
+			usage_error("%s", err.msg);
+		tu->bw_src = HR_GIVEN;
+		return true;
+	case OPT_CPUSET:
+		parse_list("--cpuset", optarg, tu->cpus);
+		memcpy(tu->aff, tu->cpus, sizeof(tu->aff));
+		tu->cpus_src = tu->aff_src = HR_GIVEN;
+		return true;
+	case OPT_MEMS:
+		parse_list("--mems", optarg, tu->mems);
+		tu->mems_src = HR_GIVEN;
+		return true;
+	case OPT_SCHED:
+		if (hostres_parse_sched(optarg, &tu->policy, &tu->prio, &err) < 0)
+			usage_error("%s", err.msg);
+		tu->sched_src = HR_GIVEN;
+		return true;
+	case OPT_CACHETUNE:
+	case OPT_MONITOR:
+		if (hostres_valid_group(c == OPT_CACHETUNE ? "--cachetune" : "--monitor", optarg,
+					&err) < 0)
+			usage_error("%s", err.msg);
+		snprintf(c == OPT_CACHETUNE ? tu->cachetune : tu->monitor, HOSTRES_NAME_MAX, "%s",
+			 optarg);
+		tu->rc_src = HR_GIVEN;
+		return true;
+	}
+	return false;
+}
+
+/* An option of the records and the state kept; false when c is not one. */
+static bool parse_record_opt(int c, struct opts *o)
+{
+	struct vs_err err = { 0 };
+
+	switch (c) {
+	case OPT_AUDIT:
+		if (strcmp(optarg, "required") == 0)
+			o->audit = VAUDIT_REQUIRED;
+		else if (strcmp(optarg, "auto") == 0)
+			o->audit = VAUDIT_AUTO;
+		else if (strcmp(optarg, "off") == 0)
+			o->audit = VAUDIT_OFF;
+		else
+			usage_error("--audit: '%.32s' is not auto, required or off", optarg);
+		return true;
+	case OPT_NO_AUDIT:
+		o->audit = VAUDIT_OFF;
+		return true;
+	case OPT_NAME:
+		if (!*optarg || strlen(optarg) >= 256 || strpbrk(optarg, "\n\r"))
+			usage_error("%s", "--name: 1..255 characters on one line");
+		o->name = optarg;
+		return true;
+	case OPT_UUID:
+		if (strlen(optarg) != 36 || strspn(optarg, "0123456789abcdefABCDEF-") != 36 ||
+		    optarg[8] != '-' || optarg[13] != '-' || optarg[18] != '-' || optarg[23] != '-')
+			usage_error("--uuid: '%.40s' is not a uuid like "
+				    "c7a5fdbd-edaf-9455-926a-d65c16db1809", optarg);
+		o->uuid = optarg;
+		return true;
+	case OPT_STATE_DIR:
+		if (optarg[0] != '/')
+			usage_error("--state-dir: '%.64s' is not an absolute path", optarg);
+		o->state_dir = optarg;
+		return true;
+	case OPT_LOCK_TIMEOUT:
+		if (topo_parse_seconds("--lock-timeout", optarg, 0, 86400, &o->lock_timeout_s,
+				       &err) < 0)
+			usage_error("%s", err.msg);
+		return true;
+	case OPT_WAIT:
+		o->wait = true;
+		return true;
+	}
+	return false;
 }
 
 static void parse_args(int argc, char **argv0, struct opts *o)
@@ -367,6 +533,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
 		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
+		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -375,140 +542,17 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->state_dir = STATE_DIR;
 	o->lock_timeout_s = LOCK_TIMEOUT_S;
 	o->ack_timeout_s = ACK_TIMEOUT_S;
-	while ((c = getopt_long(argc, argv, "hjlns:t:vV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(close_stdout(VS_EXIT_OK, false));
-		case 'j':
-			o->json = true;
-			break;
-		case 'l':
-			o->status = true;
-			break;
-		case 'n':
-			o->dry_run = true;
-			break;
-		case 's':
-			o->socket = optarg;
-			break;
-		case 't':
-			if (topo_parse_seconds("--timeout", optarg, 0.001, 86400, &o->timeout_s, &err) < 0)
-				usage_error("%s", err.msg);
-			o->timeout_set = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'V':
-			printf("vcpuset %s\n", VCPUSET_VERSION);
-			exit(close_stdout(VS_EXIT_OK, false));
-		case OPT_CGROUP:
-			o->cgroup = optarg;
-			break;
-		case OPT_NO_CGROUP:
-			o->no_cgroup = true;
-			break;
-		case OPT_NO_INHERIT:
-			o->no_inherit = true;
-			break;
-		case OPT_AUDIT:
-			if (strcmp(optarg, "required") == 0)
-				o->audit = VAUDIT_REQUIRED;
-			else if (strcmp(optarg, "auto") == 0)
-				o->audit = VAUDIT_AUTO;
-			else if (strcmp(optarg, "off") == 0)
-				o->audit = VAUDIT_OFF;
-			else
-				usage_error("--audit: '%.32s' is not auto, required or off", optarg);
-			break;
-		case OPT_NO_AUDIT:
-			o->audit = VAUDIT_OFF;
-			break;
-		case OPT_NAME:
-			if (!*optarg || strlen(optarg) >= 256 || strpbrk(optarg, "\n\r"))
-				usage_error("%s", "--name: 1..255 characters on one line");
-			o->name = optarg;
-			break;
-		case OPT_UUID:
-			if (strlen(optarg) != 36 || strspn(optarg, "0123456789abcdefABCDEF-") != 36 ||
-			    optarg[8] != '-' || optarg[13] != '-' || optarg[18] != '-' || optarg[23] != '-')
-				usage_error("--uuid: '%.40s' is not a uuid like "
-					    "c7a5fdbd-edaf-9455-926a-d65c16db1809", optarg);
-			o->uuid = optarg;
-			break;
-		case OPT_STATE_DIR:
-			if (optarg[0] != '/')
-				usage_error("--state-dir: '%.64s' is not an absolute path", optarg);
-			o->state_dir = optarg;
-			break;
-		case OPT_LOCK_TIMEOUT:
-			if (topo_parse_seconds("--lock-timeout", optarg, 0, 86400, &o->lock_timeout_s,
-					       &err) < 0)
-				usage_error("%s", err.msg);
-			break;
-		case OPT_WAIT:
-			o->wait = true;
-			break;
-		case OPT_TRUST_PID:
-			o->trust_pid = true;
-			break;
-		case OPT_FORCE:
-			o->force = true;
-			break;
-		case OPT_ACK_TIMEOUT:
-			if (topo_parse_seconds("--ack-timeout", optarg, 0, 3600, &o->ack_timeout_s,
-					       &err) < 0)
-				usage_error("%s", err.msg);
-			break;
-		case OPT_COMMAND_TIMEOUT: {
-			double sec;
-
-			if (topo_parse_seconds("--command-timeout", optarg, 0.1, 3600, &sec, &err) < 0)
-				usage_error("%s", err.msg);
-			command_ms = (int)(sec * 1000.0);
-			break;
-		}
-		case OPT_PERIOD:
-			if (hostres_parse_period(optarg, &tu->period, &err) < 0)
-				usage_error("%s", err.msg);
-			tu->bw_src = HR_GIVEN;
-			break;
-		case OPT_QUOTA:
-			if (hostres_parse_quota(optarg, &tu->quota, &err) < 0)
-				usage_error("%s", err.msg);
-			tu->bw_src = HR_GIVEN;
-			break;
-		case OPT_CPUSET:
-			parse_list("--cpuset", optarg, tu->cpus);
-			memcpy(tu->aff, tu->cpus, sizeof(tu->aff));
-			tu->cpus_src = tu->aff_src = HR_GIVEN;
-			break;
-		case OPT_MEMS:
-			parse_list("--mems", optarg, tu->mems);
-			tu->mems_src = HR_GIVEN;
-			break;
-		case OPT_SCHED:
-			if (hostres_parse_sched(optarg, &tu->policy, &tu->prio, &err) < 0)
-				usage_error("%s", err.msg);
-			tu->sched_src = HR_GIVEN;
-			break;
-		case OPT_CACHETUNE:
-		case OPT_MONITOR:
-			if (hostres_valid_group(c == OPT_CACHETUNE ? "--cachetune" : "--monitor", optarg,
-						&err) < 0)
-				usage_error("%s", err.msg);
-			snprintf(c == OPT_CACHETUNE ? tu->cachetune : tu->monitor, HOSTRES_NAME_MAX, "%s",
-				 optarg);
-			tu->rc_src = HR_GIVEN;
-			break;
-		default:
+	while ((c = getopt_long(argc, argv, "hjlns:t:vV", longopts, NULL)) != -1)
+		if (!parse_run_opt(c, o) && !parse_tune_opt(c, o) && !parse_record_opt(c, o))
 			usage_error("%s", "invalid option");
-		}
+	if (o->sysroot && !o->state_dir) {
+		snprintf(o->state_buf, sizeof(o->state_buf), "%s%s", o->sysroot, STATE_DIR);
+		o->state_dir = o->state_buf;
 	}
+	if (!o->state_dir)
+		o->state_dir = STATE_DIR;
 	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src;
 	if (o->no_cgroup && o->cgroup)
 		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
@@ -932,6 +976,23 @@ static void meanwhile(void *ctx)
 		memset(&c->err, 0, sizeof(c->err)); /* host_prepare reports it */
 }
 
+/* The host's trees: the real ones, or those under --sysroot. */
+static int open_host(struct ctx *c)
+{
+	char proc[600], sys[600], resctrl[600];
+	struct hostres_roots roots = { proc, sys, resctrl, c->o.sysroot };
+	const char *root = c->o.sysroot;
+
+	if (!root)
+		return hostres_open(NULL, &c->h, &c->err);
+	snprintf(proc, sizeof(proc), "%s/proc", root);
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	snprintf(resctrl, sizeof(resctrl), "%s/sys/fs/resctrl", root);
+	if (hostres_open(&roots, &c->h, &c->err) < 0)
+		return vs_err_prefix(&c->err, "--sysroot");
+	return 0;
+}
+
 /* Connect to QEMU, read the VM, and what earlier runs left pending: nothing is changed. */
 static int gather(struct ctx *c)
 {
@@ -939,7 +1000,7 @@ static int gather(struct ctx *c)
 	struct vs_err *err = &c->err;
 	int rc;
 
-	rc = hostres_open(NULL, &c->h, err);
+	rc = open_host(c);
 	if (rc < 0)
 		return rc;
 	hostres_set_warn(c->h, host_warn, c);

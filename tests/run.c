@@ -2,12 +2,14 @@
 /* run: exec the built vcpuset binary and capture what it says (tests only). */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,17 +31,23 @@ static void drain(int fd, char **buf, size_t *len)
 	(*buf)[*len] = '\0';
 }
 
+static char sysroot[128]; /* the fixture tree runs use, "" for the real host */
+
 void run_start(struct run_proc *p, const char *const *args)
 {
 	const char *bin = getenv("VCPUSET_BIN") ? getenv("VCPUSET_BIN") : "./vcpuset";
 	const char *argv[64];
-	int po[2], pe[2], i;
+	int po[2], pe[2], i, n = 1;
 
 	memset(p, 0, sizeof(*p));
 	argv[0] = bin;
-	for (i = 0; args[i] && i < 62; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
+	if (sysroot[0]) {
+		argv[n++] = "--sysroot";
+		argv[n++] = sysroot;
+	}
+	for (i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
 	if (pipe(po) < 0 || pipe(pe) < 0)
 		abort();
 	p->pid = fork();
@@ -343,4 +351,110 @@ void run_audit_shim(const char *mode, char *log, size_t size)
 			 old ? ":" : "");
 		setenv("ASAN_OPTIONS", asan, 1);
 	}
+}
+
+/* ---- the fixture host (--sysroot) ---- */
+
+void run_sysroot_put(const char *rel, const char *text)
+{
+	char p[512], *s;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", sysroot, rel);
+	for (s = strchr(p + strlen(sysroot) + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	if (!text) {
+		mkdir(p, 0755);
+		return;
+	}
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "fixture %s", p);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The host's file at path, copied into the fixture at the same place ("" when it has none). */
+static void fx_copy(const char *path)
+{
+	char buf[4096];
+
+	run_read_file(path, buf, sizeof(buf));
+	strcat(buf, "\n");
+	run_sysroot_put(path + 1, buf);
+}
+
+void run_sysroot(int qemu_pid)
+{
+	static const char *const hier[] = { "cpu", "cpuacct", "cpuset", "unified" };
+	char p[512], mi[2048];
+	size_t i, o = 0;
+
+	snprintf(sysroot, sizeof(sysroot), "/tmp/vcpuset-root-%d", (int)getpid());
+	run_sysroot_off();
+	snprintf(sysroot, sizeof(sysroot), "/tmp/vcpuset-root-%d", (int)getpid());
+	mkdir(sysroot, 0755);
+	/* the cgroup mounts of a v1 host (as Debian's container hosts), QEMU in their roots */
+	for (i = 0; i < sizeof(hier) / sizeof(*hier); i++) {
+		bool v2 = strcmp(hier[i], "unified") == 0;
+
+		o += (size_t)snprintf(mi + o, sizeof(mi) - o, "%zu 30 0:%zu / /sys/fs/cgroup/%s rw - %s "
+				      "%s rw%s%s\n", 31 + i, 28 + i, hier[i], v2 ? "cgroup2" : "cgroup",
+				      v2 ? "cgroup2" : "cgroup", v2 ? "" : ",", v2 ? "" : hier[i]);
+		snprintf(p, sizeof(p), "sys/fs/cgroup/%s/%s", hier[i], v2 ? "cgroup.procs" : "tasks");
+		run_sysroot_put(p, "");
+		snprintf(p, sizeof(p), "sys/fs/cgroup/%s/cgroup.procs", hier[i]);
+		run_sysroot_put(p, "");
+	}
+	run_sysroot_put("proc/self/mountinfo", mi);
+	run_sysroot_put("proc/self/cgroup", "3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n0::/\n");
+	run_sysroot_put("sys/fs/cgroup/unified/cgroup.controllers", "\n");
+	fx_copy("/sys/fs/cgroup/cpuset/cpuset.cpus");
+	fx_copy("/sys/fs/cgroup/cpuset/cpuset.mems");
+	fx_copy("/sys/devices/system/cpu/online");
+	fx_copy("/sys/devices/system/cpu/isolated");
+	fx_copy("/sys/devices/system/node/online");
+	fx_copy("/sys/devices/system/node/has_memory");
+	run_sysroot_put("run", NULL);
+	run_sysroot_add(qemu_pid);
+}
+
+void run_sysroot_add(int pid)
+{
+	char p[256], link[64];
+
+	/* QEMU's own entries are the kernel's: the peer is a real process */
+	snprintf(p, sizeof(p), "%s/proc/%d", sysroot, pid);
+	snprintf(link, sizeof(link), "/proc/%d", pid);
+	cr_assert_eq(symlink(link, p), 0, "fixture %s", p);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? 0 : 0;
+}
+
+void run_sysroot_off(void)
+{
+	if (sysroot[0])
+		nftw(sysroot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	sysroot[0] = '\0';
+}
+
+const char *run_sysroot_dir(void)
+{
+	return sysroot;
+}
+
+void run_real_host(void)
+{
+	run_sysroot_off();
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the real cgroup v1 hierarchy and scheduler (run as root in "
+			     "make check)");
 }

@@ -76,6 +76,23 @@ bool run_has_warning(const struct run_result *res, const char *needle);
  */
 void run_audit_shim(const char *mode, char *log, size_t size);
 
+/*
+ * From now on, vcpuset runs with --sysroot on a fixture host made for this process: the cgroup
+ * v1 mounts of this machine (cpu, cpuacct, cpuset, and v2 unified) with QEMU in their roots,
+ * its CPUs and nodes, an empty /run, and proc/<qemu_pid> linked to the kernel's (the peer is a
+ * real process). No root needed. run_sysroot_off removes it; run_sysroot_dir names it ("" off).
+ */
+void run_sysroot(int qemu_pid);
+void run_sysroot_off(void);
+/* Write text into the fixture's file rel, its directories made (text NULL: a directory). */
+void run_sysroot_put(const char *rel, const char *text);
+/* Another QEMU (a peer in another process): its proc entries in the fixture too. */
+void run_sysroot_add(int pid);
+const char *run_sysroot_dir(void);
+
+/* This test needs the real host (cgroups, real-time policies): no fixture; skipped unless root. */
+void run_real_host(void);
+
 /* Member k of JSON object o; fails the test when it is missing. */
 cJSON *run_item(const cJSON *o, const char *k);
 

@@ -36,7 +36,19 @@ static void finish(void)
 	peer = NULL;
 }
 
-TestSuite(cli, .fini = finish, .timeout = 30);
+/* Every test runs on a fixture host (--sysroot), unless it asks for the real one. */
+static void on_fixture(void)
+{
+	run_sysroot(getpid());
+}
+
+static void teardown(void)
+{
+	finish();
+	run_sysroot_off();
+}
+
+TestSuite(cli, .init = on_fixture, .fini = teardown, .timeout = 30);
 
 static const char *error_message(void)
 {
@@ -490,12 +502,74 @@ Test(cli, quota_without_a_cpu_cgroup_is_refused_before_anything_changes)
 	run_assert_nothing_sent(peer);
 }
 
+/* A file of the fixture host (--sysroot), or "" when it has none. */
+static const char *fixture_file(const char *rel, char *buf, size_t size)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", run_sysroot_dir(), rel);
+	return run_read_file(p, buf, size);
+}
+
+/*
+ * Issue 14: --sysroot re-roots every host path: the cgroup mounts mountinfo names, the groups
+ * made and written, and the default state directory. The kernel's files of a new group are
+ * the fixture's (mkdir there makes an empty directory).
+ */
+Test(cli, sysroot_puts_every_host_path_under_it)
+{
+	static const char *const files[] = {
+		"cpu/vm/vcpu2/cpu.cfs_period_us", "cpu/vm/vcpu2/cpu.cfs_quota_us", "cpu/vm/vcpu2/tasks",
+		"cpuacct/vm/vcpu2/tasks", "cpuset/vm/cpuset.cpus", "cpuset/vm/cpuset.mems",
+		"cpuset/vm/vcpu2/cpuset.cpus", "cpuset/vm/vcpu2/cpuset.mems", "cpuset/vm/vcpu2/tasks",
+		"cpuset/vm/cpuset.memory_migrate", "cpuset/vm/vcpu2/cpuset.memory_migrate",
+		"unified/vm/cgroup.controllers", "unified/vm/vcpu2/cgroup.threads",
+		"unified/vm/vcpu2/cgroup.type",
+	};
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	char p[256], buf[256], tid[32];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		snprintf(p, sizeof(p), "sys/fs/cgroup/%s", files[i]);
+		run_sysroot_put(p, "");
+	}
+	run_read_file("/sys/devices/system/cpu/online", buf, sizeof(buf));
+	run_sysroot_put("sys/fs/cgroup/cpuset/vm/cpuset.cpus", buf);
+	run_read_file("/sys/devices/system/node/online", buf, sizeof(buf));
+	run_sysroot_put("sys/fs/cgroup/cpuset/vm/cpuset.mems", buf);
+	serve(&cfg);
+	RUN("--json", "--no-audit", "--socket", sock, "--cgroup", "/vm", "--period", "100000", "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	snprintf(tid, sizeof(tid), "%d", run_item(step(0), "tid")->valueint);
+	cr_assert_str_eq(fixture_file("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid);
+	cr_assert_str_eq(fixture_file("sys/fs/cgroup/cpu/vm/vcpu2/cpu.cfs_period_us", buf,
+				      sizeof(buf)), "100000");
+	cr_assert_neq(stat("/sys/fs/cgroup/cpu/vm/vcpu2", &st), 0, "nothing on the real host");
+	snprintf(p, sizeof(p), "%s/run/vcpuset", run_sysroot_dir());
+	cr_assert_eq(stat(p, &st), 0, "the state directory is under it");
+	cr_assert(S_ISDIR(st.st_mode));
+}
+
+Test(cli, sysroot_that_is_no_host_tree_is_exit_1)
+{
+	RUN("--sysroot", "/nonexistent", "--socket", "/x", "3");
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "--sysroot: cannot open '/nonexistent/proc'"), "%s", r.err);
+	run_free(&r);
+	RUN("--sysroot", "tmp", "--socket", "/x", "3");
+	cr_assert_eq(r.exit, 2, "%s", r.err);
+	cr_assert(strstr(r.err, "--sysroot: 'tmp' is not an absolute path"), "%s", r.err);
+}
+
 Test(cli, scheduler_and_affinity_reach_the_thread)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
 	cpu_set_t set;
 	int tid;
 
+	run_real_host(); /* a real-time policy */
 	serve(&cfg);
 	RUN("--json", "--no-cgroup", "--socket", sock, "3", "--sched", "rr:1", "--cpuset", "0");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
@@ -551,6 +625,7 @@ static void make_parent(void)
 	FILE *f;
 	size_t i;
 
+	run_real_host();
 	snprintf(cg_parent, sizeof(cg_parent), "/vcpuset-cli-%d", (int)getpid());
 	for (i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s%s", cli_hier[i], cg_parent);
@@ -788,6 +863,7 @@ Test(cli, second_run_on_one_vm_waits_then_names_the_holder, .fini = state_teardo
 		sleep(30);
 		_exit(0);
 	}
+	run_sysroot_add(other);
 	for (i = 0; i < 200 && access(sock_b, F_OK) != 0; i++)
 		usleep(10000);
 	RUN("--socket", sock_b, "--state-dir", state_dir, "--lock-timeout", "0.3", "--status");
@@ -1247,14 +1323,18 @@ static int run_to_full(char *err, size_t size, const char *const *args)
 	const char *bin = getenv("VCPUSET_BIN") ? getenv("VCPUSET_BIN") : "./vcpuset";
 	const char *argv[32];
 	char path[64];
-	int st, i;
+	int st, i, n = 1;
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "/tmp/vcpuset-full-%d.err", (int)getpid());
 	argv[0] = bin;
-	for (i = 0; args[i] && i < 30; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
+	if (run_sysroot_dir()[0]) {
+		argv[n++] = "--sysroot";
+		argv[n++] = run_sysroot_dir();
+	}
+	for (i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
 	pid = fork();
 	if (pid == 0) {
 		int out = open("/dev/full", O_WRONLY), e = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -36,7 +36,19 @@ static void finish(void)
 	peer = NULL;
 }
 
-TestSuite(faults, .fini = finish, .timeout = 60);
+/* Every test runs on a fixture host (--sysroot), unless it asks for the real one. */
+static void on_fixture(void)
+{
+	run_sysroot(getpid());
+}
+
+static void teardown(void)
+{
+	finish();
+	run_sysroot_off();
+}
+
+TestSuite(faults, .init = on_fixture, .fini = teardown, .timeout = 60);
 
 /*
  * stderr is lines that all start "vcpuset: ", with no control character but the newlines,
@@ -91,13 +103,13 @@ struct fault {
 static const struct peer_override close_mid_reply[] = {
 	{ .cmd = "query-hotpluggable-cpus", .raw = "{\"return\": [{\"props\": {\"core-", .close_after = true },
 };
-static const struct peer_override not_json[] = { OV("query-name", "this is not json\r\n") };
-static const struct peer_override not_object[] = { OV("query-name", "[1, 2, 3]\r\n") };
+static const struct peer_override not_json[] = { OV("query-status", "this is not json\r\n") };
+static const struct peer_override not_object[] = { OV("query-status", "[1, 2, 3]\r\n") };
 static const struct peer_override wrong_id[] = {
 	OV("query-hotpluggable-cpus", "{\"return\": [], \"id\": \"vcpuset-999\"}\r\n"),
 };
-static const struct peer_override no_id[] = { OV("query-name", "{\"return\": {}}\r\n") };
-static const struct peer_override neither[] = { OV("query-name", "{\"id\": %ID%}\r\n") };
+static const struct peer_override no_id[] = { OV("query-status", "{\"return\": {}}\r\n") };
+static const struct peer_override neither[] = { OV("query-status", "{\"id\": %ID%}\r\n") };
 static const struct peer_override hp_not_list[] = { OV("query-hotpluggable-cpus", "{\"return\": {\"a\": 1}, \"id\": %ID%}\r\n") };
 static const struct peer_override hp_type_number[] = {
 	OV("query-hotpluggable-cpus", HP_REPLY("{\"props\": " P(0) ", \"vcpus-count\": 1, \"type\": 7" BOOT "}")),
@@ -277,6 +289,7 @@ Test(faults, thread_of_another_process_is_never_touched)
 		pause();
 		_exit(0);
 	}
+	run_sysroot_add(child); /* the host's other process, as the kernel shows it */
 	snprintf(raw, sizeof(raw), "{\"return\": [{\"cpu-index\": 0, \"thread-id\": %d, \"qom-path\": "
 		 "\"/machine/unattached/device[0]\"}, {\"cpu-index\": 1, \"thread-id\": %d, "
 		 "\"qom-path\": \"/machine/unattached/device[1]\"}, {\"cpu-index\": 2, \"thread-id\": %d, "

@@ -159,7 +159,7 @@ TestSuite(hostres, .init = setup, .fini = teardown, .timeout = 20);
 static void open_fx(void)
 {
 	char proc[96], sys[96], rc[96];
-	struct hostres_roots roots = { proc, sys, rc };
+	struct hostres_roots roots = { proc, sys, rc, NULL };
 
 	snprintf(proc, sizeof(proc), "%s/proc", root);
 	snprintf(sys, sizeof(sys), "%s/sys", root);
