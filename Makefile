@@ -161,9 +161,16 @@ bench/compare: bench/compare.c bench/bench.c bench/bench.h qmp.c qmp.h vcpuset.h
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. $(DEP_CFLAGS) -o $@ bench/compare.c bench/bench.c qmp.c \
 		$(DEP_LIBS)
 
-bench: deps all bench/overhead bench/compare
+# bench/scale is vcpuset against real QEMU at 64, 1024 and 4096 slots, and a raw client.
+bench/scale: bench/scale.c bench/bench.c bench/bench.h qmp.c qmp.h vcpuset.h
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. $(DEP_CFLAGS) -o $@ bench/scale.c bench/bench.c qmp.c \
+		$(DEP_LIBS)
+
+bench: deps all bench/overhead bench/compare bench/scale
 	sh tests/guest/build.sh
 	./bench/overhead 21
+	@echo
+	./bench/scale 7
 	@echo
 	sh tests/libvirt/run.sh ./bench/compare 5
 
@@ -179,7 +186,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d tests/audit_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare
+	rm -f vcpuset *.o *.d tests/*.o tests/*.d tests/audit_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare bench/scale
 
 .PHONY: all check check-asan flavours check-valgrind lint-c deps guest lint-man demo install uninstall clean \
 	fuzz fuzz-build fuzz-regress lint-tidy bench

@@ -10,7 +10,8 @@
  *   hostres.c everything on the host: /proc, sysfs, cgroups, affinity, resctrl
  *   state.c   the state directory: each VM's lock and its ledger of unfinished unplugs
  *   audit.c   the VIRT_RESOURCE records
- * This file names no QMP command and no host path: it asks the modules.
+ * This file names no QMP command, and no host path but the defaults (the state directory,
+ * the trees under --sysroot): it asks the modules.
  */
 #include <getopt.h>
 #include <signal.h>

@@ -426,6 +426,7 @@ static struct topo_table *table_new(int n, size_t strings)
 		return NULL;
 	t->v = calloc((size_t)n, sizeof(*t->v));
 	t->strings = malloc(strings + 1);
+	t->strings_size = strings + 1;
 	if (!t->v || !t->strings) {
 		free(t->v);
 		free(t->strings);
@@ -693,6 +694,181 @@ out:
 	free(tids);
 	free(filled);
 	return rc;
+}
+
+/* prev's slots and strings, copied; the slots' string pointers moved to the copy's. */
+static struct topo_table *table_clone(const struct topo_table *prev, size_t more)
+{
+	struct topo_table *t = table_new(prev->n, prev->strings_size + more);
+	int i;
+
+	if (!t)
+		return NULL;
+	memcpy(t->strings, prev->strings, prev->strings_size);
+	memcpy(t->v, prev->v, (size_t)prev->n * sizeof(*t->v));
+	t->legacy = prev->legacy;
+	t->tids_valid = prev->tids_valid;
+	t->online = prev->online;
+	memcpy(t->target, prev->target, sizeof(t->target));
+	for (i = 0; i < t->n; i++) {
+		struct topo_vcpu *v = &t->v[i];
+
+		v->type = t->strings + (prev->v[i].type - prev->strings);
+		v->qom_path = t->strings + (prev->v[i].qom_path - prev->strings);
+		v->extra = NULL;
+		if (prev->v[i].extra && !(v->extra = cJSON_Duplicate(prev->v[i].extra, 1))) {
+			topo_free(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+/* The online entities' heads by qom-path (prev's), for lookups in O(log n). */
+static int index_online(const struct topo_table *t, struct path_index **out, int *nout,
+			struct vs_err *err)
+{
+	struct path_index *ix = calloc((size_t)t->online + 1, sizeof(*ix));
+	int i, m = 0;
+
+	if (!ix)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (i = 0; i < t->n && m < t->online; i++)
+		if (t->v[i].vcpus > 0 && t->v[i].online && t->v[i].qom_path[0])
+			ix[m++] = (struct path_index){ t->v[i].qom_path, i };
+	qsort(ix, (size_t)m, sizeof(*ix), cmp_path);
+	*out = ix;
+	*nout = m;
+	return 0;
+}
+
+/* Entity at head: online at path (NULL: offline), in enable order order. */
+static void set_entity(struct topo_table *t, int head, const char *path, int order)
+{
+	int s;
+
+	for (s = head; s < head + t->v[head].vcpus; s++) {
+		struct topo_vcpu *v = &t->v[s];
+
+		v->online = path != NULL;
+		v->qom_path = path ? path : t->strings;
+		alias_of(path, v->alias, sizeof(v->alias));
+		v->hotpluggable = v->alias[0] || !v->online;
+		v->order = order;
+		v->qemu_id = -1;
+	}
+}
+
+/* Which head each of query-cpus-fast's entries is (-1: none), from prev and the new path. */
+static int place_fast(const struct topo_table *prev, const struct fast_cpu *f, int nf, int slot,
+		      const char *new_path, int *heads, struct vs_err *err)
+{
+	struct path_index *ix = NULL;
+	int nix = 0, i, rc;
+
+	rc = index_online(prev, &ix, &nix, err);
+	for (i = 0; rc == 0 && i < nf; i++) {
+		struct path_index key = { f[i].path, -1 }, *hit;
+
+		hit = nix ? bsearch(&key, ix, (size_t)nix, sizeof(*ix), cmp_path) : NULL;
+		heads[i] = hit ? hit->entity : new_path && strcmp(f[i].path, new_path) == 0 ? slot : -1;
+		if (heads[i] < 0)
+			rc = vs_err_set(err, EAGAIN, "query-cpus-fast lists '%s', which the step does not "
+					"explain", f[i].path);
+	}
+	free(ix);
+	return rc;
+}
+
+int topo_update(const struct topo_table *prev, const cJSON *cpus_fast, int qemu_pid, int slot,
+		const char *new_path, struct topo_table **out, struct vs_err *err)
+{
+	struct fast_cpu *f = NULL;
+	struct topo_table *t = NULL;
+	char target[24] = "", alias[TOPO_NAME_MAX];
+	char *kept = NULL;
+	int *heads = NULL, *tids = NULL, nf = 0, i, k, next_order = 1, rc;
+
+	*out = NULL;
+	if (prev->legacy || (new_path && (slot < 0 || slot >= prev->n || prev->v[slot].vcpus <= 0 ||
+					  prev->v[slot].online)))
+		return vs_err_set(err, EAGAIN, "%s", "the table cannot follow this step alone");
+	if (new_path) {
+		alias_of(new_path, alias, sizeof(alias));
+		if (topo_valid_qom_path(new_path, err) < 0 ||
+		    (alias[0] && topo_valid_name("alias", alias, err) < 0))
+			return -EINVAL;
+	}
+	rc = parse_fast(cpus_fast, &f, &nf, target, sizeof(target), err);
+	if (rc < 0)
+		return rc;
+	heads = calloc((size_t)nf + 1, sizeof(*heads));
+	tids = calloc((size_t)prev->n + 1, sizeof(*tids));
+	t = table_clone(prev, new_path ? strlen(new_path) + 1 : 0);
+	if (!heads || !tids || !t) {
+		rc = vs_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = place_fast(prev, f, nf, slot, new_path, heads, err);
+	if (rc < 0)
+		goto out;
+	if (new_path) {
+		kept = t->strings + prev->strings_size;
+		memcpy(kept, new_path, strlen(new_path) + 1);
+	}
+	/* every entity offline, then online in the order query-cpus-fast lists them */
+	for (i = 0; i < t->n; i += t->v[i].vcpus > 0 ? t->v[i].vcpus : 1)
+		if (t->v[i].online || i == slot)
+			set_entity(t, i, NULL, 0);
+	for (i = 0; i < nf; i++) {
+		int h = heads[i];
+
+		if (!t->v[h].online)
+			set_entity(t, h, h == slot && kept ? kept : prev->v[h].qom_path - prev->strings +
+				   t->strings, next_order++);
+		/* threads fill the entity's slots in reply order, never past its end */
+		for (k = h; k < h + t->v[h].vcpus && t->v[k].qemu_id >= 0; k++)
+			;
+		if (k == h + t->v[h].vcpus) {
+			rc = vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than "
+					"its %d vCPUs", f[i].path, t->v[h].vcpus);
+			goto out;
+		}
+		t->v[k].qemu_id = f[i].qemu_id;
+		tids[k] = f[i].tid;
+	}
+	for (i = 0, t->online = 0; i < t->n; i++)
+		t->online += t->v[i].online;
+	rc = apply_tcg_rule(t, tids, qemu_pid, err);
+	if (rc == 0 && !t->tids_valid)
+		for (i = 0; i < t->n; i++)
+			t->v[i].tid = t->v[i].online ? prev->v[i].tid : 0;
+	if (rc == 0 && target[0])
+		memcpy(t->target, target, sizeof(t->target));
+out:
+	if (rc == 0)
+		*out = t;
+	else
+		topo_free(t);
+	free(f);
+	free(heads);
+	free(tids);
+	return rc;
+}
+
+int topo_cpus_list(const cJSON *cpus_fast, const char *path, struct vs_err *err)
+{
+	struct fast_cpu *f = NULL;
+	char target[24];
+	int nf = 0, i, rc, found = 0;
+
+	rc = parse_fast(cpus_fast, &f, &nf, target, sizeof(target), err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < nf && !found; i++)
+		found = strcmp(f[i].path, path) == 0;
+	free(f);
+	return found;
 }
 
 int topo_check_tids(const struct topo_table *t, int qemu_pid, int (*is_task)(void *ctx, int tid),

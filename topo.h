@@ -66,6 +66,7 @@ struct topo_table {
 	char target[24]; /* QEMU's target ("x86_64", "ppc64"), "" if unknown */
 	struct topo_vcpu *v;
 	char *strings;   /* the slots' types and qom-paths */
+	size_t strings_size; /* bytes at strings */
 };
 
 /*
@@ -78,6 +79,24 @@ struct topo_table {
 int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, int legacy_max,
 	       const struct topo_table *prev, struct topo_table **out, struct vs_err *err);
 void topo_free(struct topo_table *t);
+
+/*
+ * The table after one step, from query-cpus-fast alone (the online vCPUs: qom-path, thread
+ * id), at a cost that does not grow with the slots QEMU has: prev's slots, each entity online
+ * when query-cpus-fast lists its qom-path. A path prev does not know may only be new_path
+ * (not NULL: the step plugged entity slot with that qom-path, "/machine/peripheral/<id>");
+ * anything else, or a legacy table, is -EAGAIN: the reply is not prev after that step
+ * (another client changed the VM): ask both queries again (topo_build). Thread ids and the
+ * TCG rule as topo_build. The table is the caller's: topo_free().
+ */
+int topo_update(const struct topo_table *prev, const cJSON *cpus_fast, int qemu_pid, int slot,
+		const char *new_path, struct topo_table **out, struct vs_err *err);
+
+/*
+ * Does query-cpus-fast's reply list the entity with qom-path path (any of its threads)?
+ * 1 yes, 0 no, or a negative errno for a malformed reply.
+ */
+int topo_cpus_list(const cJSON *cpus_fast, const char *path, struct vs_err *err);
 
 /*
  * Check every thread id of an online slot with is_task(ctx, tid) (1 = a thread of QEMU).

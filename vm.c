@@ -585,6 +585,36 @@ static int refresh(struct vm *vm, cJSON *hp, cJSON *cf, struct vs_err *err)
 	return 0;
 }
 
+/*
+ * The table after a step, from the query-cpus-fast reply cf (taken) alone (topo_update), its
+ * thread ids checked as a refresh checks them: a step costs the same at 64 slots or 4096.
+ * When the reply is not prev after this step (another client changed the VM), or a thread
+ * has just gone, both queries are asked again (refresh).
+ */
+static int follow(struct vm *vm, cJSON *cf, int slot, const char *new_path, struct vs_err *err)
+{
+	struct topo_table *nt = NULL;
+	int rc;
+
+	vm->tid_vanished = false;
+	rc = topo_update(vm->t, cf, vm->info.pid, slot, new_path, &nt, err);
+	cJSON_Delete(cf);
+	if (rc == 0)
+		rc = topo_check_tids(nt, vm->info.pid, is_qemu_thread, vm, err);
+	if (rc == 0)
+		rc = qemu_alive(vm, err);
+	if (rc == 0) {
+		topo_free(vm->t);
+		vm->t = nt;
+		return 0;
+	}
+	topo_free(nt);
+	if (rc != -EAGAIN && (rc != -ESRCH || !vm->tid_vanished))
+		return rc;
+	memset(err, 0, sizeof(*err));
+	return refresh(vm, NULL, NULL, err);
+}
+
 int vm_refresh(struct vm *vm, struct vs_err *err)
 {
 	return refresh(vm, NULL, NULL, err);
@@ -654,6 +684,17 @@ static int check_plugged(const struct vm *vm, const struct topo_step *s, const i
 	return 0;
 }
 
+/* The qom-path QEMU gives a device_add'ed vCPU: "/machine/peripheral/<id>" (NULL: no id). */
+static const char *device_path(const cJSON *args, char *buf, size_t size)
+{
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, "id"));
+
+	if (!id || topo_valid_name("id", id, NULL) < 0 ||
+	    (size_t)snprintf(buf, size, "/machine/peripheral/%s", id) >= size)
+		return NULL;
+	return buf;
+}
+
 int vm_plug(struct vm *vm, const struct topo_step *s, const cJSON *qmp, struct vm_plug *res,
 	    struct vs_err *err)
 {
@@ -661,17 +702,29 @@ int vm_plug(struct vm *vm, const struct topo_step *s, const cJSON *qmp, struct v
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(qmp, "arguments");
 	unsigned long ids[2] = { 0 }, id = 0;
 	cJSON *hp = NULL, *cf = NULL;
+	char buf[TOPO_PATH_MAX];
+	const char *path = vm->t->legacy ? NULL : device_path(args, buf, sizeof(buf));
 	struct vs_err qerr;
 	int rc, nbefore = 0, *before = NULL;
 	bool queried;
 
 	memset(res, 0, sizeof(*res));
+	rc = vm_identity(vm, err); /* before QEMU is asked anything new */
+	if (rc < 0)
+		return rc;
 	/* QEMU's threads before: the new vCPU's must not be one of them */
 	if (vm->t->tids_valid && hostres_tasks(vm->h, vm->info.pid, &before, &nbefore) < 0)
 		nbefore = -1;
-	/* The two queries go out with device_add: they answer right after it, plugged or not. */
+	/*
+	 * What QEMU lists goes out with device_add: it answers right after it, plugged or not.
+	 * query-cpus-fast alone tells what one step changed (follow); a legacy QEMU's table is
+	 * made of it anyway.
+	 */
 	rc = qmp_send(vm->q, cmd, args, vm->o.command_ms, &id, err);
-	queried = rc == 0 && send_vcpu_queries(vm, ids, &qerr) == 0;
+	if (rc == 0 && path)
+		queried = qmp_send(vm->q, TOPO_CMD_CPUS, NULL, vm->o.command_ms, &ids[1], &qerr) == 0;
+	else
+		queried = rc == 0 && send_vcpu_queries(vm, ids, &qerr) == 0;
 	if (rc == 0)
 		rc = qmp_receive(vm->q, cmd, id, vm->o.command_ms, NULL, err);
 	if (rc < 0 && rc != -EREMOTEIO && id) {
@@ -681,13 +734,18 @@ int vm_plug(struct vm *vm, const struct topo_step *s, const cJSON *qmp, struct v
 	} else if (id) { /* QEMU answered: success, or a refusal */
 		res->record = rc == 0 ? VM_REC_OK : VM_REC_FAILED;
 	}
-	if (rc == 0 && queried) {
+	if (rc == 0 && queried && path) {
+		rc = qmp_receive(vm->q, TOPO_CMD_CPUS, ids[1], vm->o.command_ms, &cf, err);
+		if (rc == 0)
+			rc = follow(vm, cf, s->vcpu, path, err);
+		res->undo = rc < 0; /* QEMU took it: a failure takes the vCPU out again */
+	} else if (rc == 0 && queried) {
 		rc = receive_vcpu_queries(vm, ids, &hp, &cf, err);
 		if (rc == 0)
 			rc = refresh(vm, hp, cf, err);
 		else
 			cJSON_Delete(hp);
-		res->undo = rc < 0; /* QEMU took it: a failure takes the vCPU out again */
+		res->undo = rc < 0;
 	}
 	if (rc == 0)
 		rc = check_plugged(vm, s, before, nbefore, res, err);
@@ -698,19 +756,20 @@ int vm_plug(struct vm *vm, const struct topo_step *s, const cJSON *qmp, struct v
 /* ---- unplug ---- */
 
 /*
- * Is the unplugged entity gone from QEMU's slot list? 1 gone, 0 not yet, negative errno.
- * When gone, *hp keeps the reply that says so.
+ * Is the unplugged entity gone from QEMU's vCPUs (query-cpus-fast: the online ones, a reply
+ * that does not grow with the slots)? 1 gone, 0 not yet, negative errno. When gone, *cf keeps
+ * the reply that says so.
  */
-static int slot_gone(struct vm *vm, const struct topo_vcpu *head, cJSON **hp, struct vs_err *err)
+static int slot_gone(struct vm *vm, const struct topo_vcpu *head, cJSON **cf, struct vs_err *err)
 {
 	int rc;
 
-	rc = qmp_execute(vm->q, TOPO_CMD_HOTPLUGGABLE, NULL, vm->o.command_ms, hp, err);
+	rc = qmp_execute(vm->q, TOPO_CMD_CPUS, NULL, vm->o.command_ms, cf, err);
 	if (rc == 0)
-		rc = topo_slot_plugged(*hp, head, err);
+		rc = topo_cpus_list(*cf, head->qom_path, err);
 	if (rc != 0) {
-		cJSON_Delete(*hp);
-		*hp = NULL;
+		cJSON_Delete(*cf);
+		*cf = NULL;
 	}
 	return rc < 0 ? rc : rc == 0;
 }
@@ -751,11 +810,11 @@ static int send_del(struct vm *vm, const char *cmd, const cJSON *args, struct vm
 }
 
 /*
- * Wait up to deadline for the entity (head) to leave the slot list: 1 gone (*freed keeps the
- * reply that showed it), 0 still there, -EPERM the guest refused it (and the slot list
- * agrees), a negative errno on errors. Under TCG QEMU never announces the vCPU device itself
- * as deleted, only its lapic child: events only hurry the next look, the slot list is the
- * proof.
+ * Wait up to deadline for the entity (head) to leave QEMU's vCPUs: 1 gone (*freed keeps the
+ * reply that showed it), 0 still there, -EPERM the guest refused it (and QEMU still lists
+ * it), a negative errno on errors. Under TCG QEMU never announces the vCPU device itself
+ * as deleted, only its lapic child: events only hurry the next look, QEMU's list is the
+ * proof (query-cpus-fast: QEMU drops the vCPU from it and from the slot list at once).
  */
 static int wait_gone(struct vm *vm, const struct topo_vcpu *head, double deadline,
 		     cJSON **freed, struct vs_err *err)
@@ -793,7 +852,7 @@ static int wait_gone(struct vm *vm, const struct topo_vcpu *head, double deadlin
 		if (now >= deadline || (vm->o.stop && *vm->o.stop))
 			return 0; /* a signal: what is left of the wait is a later run's */
 	}
-	/* believed only if the slot list agrees: a hostile QEMU may say so of a vCPU it frees */
+	/* believed only if QEMU still lists it: a hostile QEMU may say so of a vCPU it frees */
 	rc = slot_gone(vm, head, freed, err);
 	if (rc == 0)
 		return vs_err_set(err, EPERM, "the guest refused to release it");
@@ -827,7 +886,8 @@ int vm_unplug(struct vm *vm, int vcpu, int vcpus, const cJSON *qmp, double timeo
 		return rc;
 	if (rc == 0)
 		return -EINPROGRESS;
-	rc = refresh(vm, freed, NULL, err); /* the reply that showed the slot free is its first */
+	/* the reply that showed it gone is the table's; DeviceNotFound: both queries */
+	rc = freed ? follow(vm, freed, vcpu, NULL, err) : refresh(vm, NULL, NULL, err);
 	if (rc < 0)
 		return rc;
 	for (i = vcpu; i < vcpu + vcpus; i++)

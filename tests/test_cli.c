@@ -185,12 +185,53 @@ Test(cli, queries_go_out_with_the_command_before_them)
 	/*
 	 * start-up: qmp_capabilities, both vCPU queries, the run state and migration, name, uuid and
 	 * kvm in one go (kvm's reply is read before the plug goes out); the plug: device_add with
-	 * both queries
+	 * query-cpus-fast (issue 14: what one step changed is read from it alone)
 	 */
 	cr_assert_str_eq(ahead, "qmp_capabilities query-hotpluggable-cpus query-cpus-fast "
-				"query-status query-migrate query-name query-uuid device_add "
-				"query-hotpluggable-cpus", "%s", ahead);
+				"query-status query-migrate query-name query-uuid device_add", "%s", ahead);
 	free(ahead);
+}
+
+static int occurrences(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (hay = strstr(hay, needle); hay; hay = strstr(hay + 1, needle))
+		n++;
+	return n;
+}
+
+/*
+ * Issue 14: a step reads what it changed from query-cpus-fast alone: the slot list, whose
+ * reply grows with maxcpus, is asked once per run, however many steps, plug or unplug.
+ */
+Test(cli, a_bulk_run_asks_the_slot_list_once)
+{
+	struct peer_config cfg = { .gen_slots = 16, .gen_online = 2, .unplug = PEER_UNPLUG_KVM,
+				   .unplug_ms = 5 };
+	char *log;
+
+	serve(&cfg);
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "6");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 6);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 4);
+	log = peer_log(peer);
+	cr_assert_eq(occurrences(log, "query-hotpluggable-cpus"), 1, "%s", log);
+	cr_assert_eq(occurrences(log, "query-cpus-fast"), 5, "start-up, then one per step: %s", log);
+	free(log);
+	run_free(&r);
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 3);
+	log = peer_log(peer);
+	cr_assert_eq(occurrences(log, "query-hotpluggable-cpus"), 2, "%s", log);
+	free(log);
+	run_free(&r);
+	/* and the table it kept is QEMU's: a fresh run reads the same */
+	RUN("--json", "--no-audit", "--socket", sock, "--status");
+	cr_assert_eq(run_item(r.json, "online")->valueint, 3);
+	cr_assert_eq(peer_online(peer), 3);
 }
 
 /* The VM's name, uuid and accelerator are asked only when something uses them. */

@@ -622,6 +622,207 @@ Test(topo, slot_plugged_reads_the_slot_list)
 	cJSON_Delete(fx);
 }
 
+/* --- a step's table from query-cpus-fast alone (topo_update) --- */
+
+/* The fixture's replies as if entity path were not plugged: hp without its qom-path, cf
+ * without its threads. */
+static void without(cJSON *fx, const char *path, cJSON **hp, cJSON **cf)
+{
+	cJSON *it, *next;
+
+	*hp = cJSON_Duplicate(reply(fx, TOPO_CMD_HOTPLUGGABLE), 1);
+	*cf = cJSON_Duplicate(reply(fx, TOPO_CMD_CPUS), 1);
+	cJSON_ArrayForEach(it, *hp) {
+		const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(it, "qom-path"));
+
+		if (q && strcmp(q, path) == 0)
+			cJSON_DeleteItemFromObject(it, "qom-path");
+	}
+	for (it = (*cf)->child; it; it = next) {
+		const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(it, "qom-path"));
+
+		next = it->next;
+		if (q && strncmp(q, path, strlen(path)) == 0)
+			cJSON_Delete(cJSON_DetachItemViaPointer(*cf, it));
+	}
+}
+
+/* Every field a step can change, slot by slot, and the counts. */
+static void assert_same_table(const struct topo_table *a, const struct topo_table *b)
+{
+	int i;
+
+	cr_assert_eq(a->n, b->n);
+	cr_assert_eq(a->online, b->online);
+	cr_assert_eq(a->tids_valid, b->tids_valid);
+	cr_assert_str_eq(a->target, b->target);
+	for (i = 0; i < a->n; i++) {
+		const struct topo_vcpu *x = &a->v[i], *y = &b->v[i];
+
+		cr_assert_eq(x->online, y->online, "slot %d", i);
+		cr_assert_eq(x->hotpluggable, y->hotpluggable, "slot %d", i);
+		cr_assert_eq(x->tid, y->tid, "slot %d", i);
+		cr_assert_eq(x->qemu_id, y->qemu_id, "slot %d", i);
+		cr_assert_eq(x->order, y->order, "slot %d", i);
+		cr_assert_eq(x->head, y->head, "slot %d", i);
+		cr_assert_eq(x->vcpus, y->vcpus, "slot %d", i);
+		cr_assert_str_eq(x->alias, y->alias, "slot %d", i);
+		cr_assert_str_eq(x->qom_path, y->qom_path, "slot %d", i);
+		cr_assert_str_eq(x->type, y->type, "slot %d", i);
+		cr_assert_eq(memcmp(x->ids, y->ids, sizeof(x->ids)), 0, "slot %d", i);
+	}
+}
+
+struct update_case {
+	const char *fixture;
+	int slot;          /* the entity plugged, then unplugged */
+	const char *path;  /* its qom-path */
+};
+
+static struct update_case update_cases[] = {
+	{ "x86-q35-64-plugged", 2, "/machine/peripheral/vcpu2" },
+	{ "x86-q35-64-plugged", 1, "/machine/unattached/device[2]" },
+};
+
+ParameterizedTestParameters(topo, a_step_read_from_cpus_fast_is_the_full_table)
+{
+	return cr_make_param_array(struct update_case, update_cases,
+				   sizeof(update_cases) / sizeof(update_cases[0]));
+}
+
+/*
+ * Plug: the table without the entity, updated with the full query-cpus-fast, is the table
+ * both queries give; unplug: the other way round.
+ */
+ParameterizedTest(struct update_case *uc, topo, a_step_read_from_cpus_fast_is_the_full_table)
+{
+	cJSON *fx = peer_fixture(uc->fixture), *hp, *cf;
+	struct topo_table *full = load(uc->fixture), *before = NULL, *up = NULL;
+
+	without(fx, uc->path, &hp, &cf);
+	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &before, &err), 0, "%s", err.msg);
+	cr_assert_not(before->v[uc->slot].online, "%s is not plugged before", uc->path);
+	cr_assert_eq(topo_update(before, reply(fx, TOPO_CMD_CPUS), 1, uc->slot, uc->path, &up, &err),
+		     0, "%s", err.msg);
+	assert_same_table(up, full);
+	topo_free(up);
+	cr_assert_eq(topo_update(full, cf, 1, uc->slot, NULL, &up, &err), 0, "%s", err.msg);
+	assert_same_table(up, before);
+	topo_free(up);
+	topo_free(before);
+	topo_free(full);
+	cJSON_Delete(hp);
+	cJSON_Delete(cf);
+	cJSON_Delete(fx);
+}
+
+/* A ppc64 core of 8 threads plugged: its 8 threads fill its 8 slots in reply order. */
+Test(topo, a_step_of_a_core_fills_its_threads)
+{
+	cJSON *fx = peer_fixture("ppc64-pseries-t8"), *hp, *cf, *it;
+	struct topo_table *before = load("ppc64-pseries-t8"), *full = NULL, *up = NULL;
+	int k, slot = -1;
+
+	hp = cJSON_Duplicate(reply(fx, TOPO_CMD_HOTPLUGGABLE), 1);
+	cf = cJSON_Duplicate(reply(fx, TOPO_CMD_CPUS), 1);
+	cJSON_ArrayForEach(it, hp)
+		if (cJSON_GetObjectItem(cJSON_GetObjectItem(it, "props"), "core-id")->valueint == 8)
+			cJSON_AddStringToObject(it, "qom-path", "/machine/peripheral/vcpu8");
+	for (k = 0; k < 8; k++) {
+		char path[64];
+
+		it = cJSON_Duplicate(cJSON_GetArrayItem(cf, 0), 1);
+		snprintf(path, sizeof(path), "/machine/peripheral/vcpu8/thread[%d]", k);
+		cJSON_ReplaceItemInObject(it, "qom-path", cJSON_CreateString(path));
+		cJSON_SetNumberValue(cJSON_GetObjectItem(it, "thread-id"), 5000 + k);
+		cJSON_SetNumberValue(cJSON_GetObjectItem(it, "cpu-index"), 8 + k);
+		cJSON_AddItemToArray(cf, it);
+	}
+	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &full, &err), 0, "%s", err.msg);
+	for (k = 0; k < full->n; k++)
+		if (full->v[k].vcpus && !before->v[k].online && full->v[k].online)
+			slot = k;
+	cr_assert_geq(slot, 0);
+	cr_assert_eq(topo_update(before, cf, 1, slot, "/machine/peripheral/vcpu8", &up, &err), 0,
+		     "%s", err.msg);
+	assert_same_table(up, full);
+	cr_assert_eq(up->v[slot + 7].tid, 5007);
+	topo_free(up);
+	/* a ninth thread for the core is one too many */
+	it = cJSON_Duplicate(cJSON_GetArrayItem(cf, 8), 1);
+	cJSON_AddItemToArray(cf, it);
+	cr_assert_eq(topo_update(before, cf, 1, slot, "/machine/peripheral/vcpu8", &up, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "more threads"), "%s", err.msg);
+	topo_free(before);
+	topo_free(full);
+	cJSON_Delete(hp);
+	cJSON_Delete(cf);
+	cJSON_Delete(fx);
+}
+
+Test(topo, a_cpus_fast_the_step_does_not_explain_is_asked_again)
+{
+	cJSON *fx = peer_fixture("x86-q35-64-plugged"), *hp, *cf;
+	struct topo_table *full = load("x86-q35-64-plugged"), *before = NULL, *up = NULL;
+
+	without(fx, "/machine/peripheral/vcpu2", &hp, &cf);
+	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &before, &err), 0, "%s", err.msg);
+	/* another client plugged it, not this step (which plugged vcpu3) */
+	cr_assert_eq(topo_update(before, reply(fx, TOPO_CMD_CPUS), 1, 3, "/machine/peripheral/vcpu3",
+				 &up, &err), -EAGAIN);
+	cr_assert(strstr(err.msg, "'/machine/peripheral/vcpu2', which the step does not explain"),
+		  "%s", err.msg);
+	/* no step named: nothing new explained */
+	cr_assert_eq(topo_update(before, reply(fx, TOPO_CMD_CPUS), 1, -1, NULL, &up, &err), -EAGAIN);
+	/* a slot that is online already cannot be the plugged one */
+	cr_assert_eq(topo_update(full, reply(fx, TOPO_CMD_CPUS), 1, 2, "/machine/peripheral/vcpu2",
+				 &up, &err), -EAGAIN);
+	/* what is malformed is malformed */
+	cr_assert_eq(topo_update(before, hp, 1, 2, "/machine/peripheral/vcpu2", &up, &err), -EINVAL);
+	cr_assert_null(up);
+	topo_free(before);
+	topo_free(full);
+	cJSON_Delete(hp);
+	cJSON_Delete(cf);
+	cJSON_Delete(fx);
+}
+
+Test(topo, a_step_keeps_the_tcg_rule)
+{
+	cJSON *fx = peer_fixture("x86-q35-64-plugged"), *hp, *cf, *dup;
+	struct topo_table *before = NULL, *up = NULL;
+
+	without(fx, "/machine/peripheral/vcpu2", &hp, &cf);
+	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &before, &err), 0, "%s", err.msg);
+	cr_assert(before->tids_valid);
+	dup = cJSON_Duplicate(reply(fx, TOPO_CMD_CPUS), 1);
+	cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(dup, 2), "thread-id"),
+			     before->v[0].tid); /* single-threaded TCG: one id for all */
+	cr_assert_eq(topo_update(before, dup, 1, 2, "/machine/peripheral/vcpu2", &up, &err), 0,
+		     "%s", err.msg);
+	cr_assert_not(up->tids_valid);
+	cr_assert(up->v[2].online);
+	cr_assert_eq(up->v[2].tid, 0, "no id for the new vCPU");
+	cr_assert_eq(up->v[0].tid, before->v[0].tid, "the earlier ids are kept");
+	topo_free(up);
+	topo_free(before);
+	cJSON_Delete(hp);
+	cJSON_Delete(cf);
+	cJSON_Delete(dup);
+	cJSON_Delete(fx);
+}
+
+Test(topo, cpus_fast_lists_an_entity_by_any_thread)
+{
+	cJSON *fx = peer_fixture("ppc64-pseries-t8");
+
+	cr_assert_eq(topo_cpus_list(reply(fx, TOPO_CMD_CPUS), "/machine/unattached/device[1]", &err), 1,
+		     "%s", err.msg);
+	cr_assert_eq(topo_cpus_list(reply(fx, TOPO_CMD_CPUS), "/machine/peripheral/vcpu8", &err), 0);
+	cr_assert_eq(topo_cpus_list(cJSON_GetObjectItem(fx, "cmdline"), "/x", &err), -EINVAL);
+	cJSON_Delete(fx);
+}
+
 /* --- the parsers --- */
 
 struct cpulist_case {
