@@ -403,6 +403,12 @@ bad:
 	return rc;
 }
 
+/* A string a step added to a table (the qom-path of a vCPU plugged since it was built). */
+struct topo_more {
+	struct topo_more *next;
+	char s[];
+};
+
 void topo_free(struct topo_table *t)
 {
 	int i;
@@ -411,6 +417,12 @@ void topo_free(struct topo_table *t)
 		return;
 	for (i = 0; t->v && i < t->n; i++)
 		cJSON_Delete(t->v[i].extra);
+	while (t->more) {
+		struct topo_more *m = t->more;
+
+		t->more = m->next;
+		free(m);
+	}
 	free(t->v);
 	free(t->strings);
 	free(t);
@@ -426,7 +438,6 @@ static struct topo_table *table_new(int n, size_t strings)
 		return NULL;
 	t->v = calloc((size_t)n, sizeof(*t->v));
 	t->strings = malloc(strings + 1);
-	t->strings_size = strings + 1;
 	if (!t->v || !t->strings) {
 		free(t->v);
 		free(t->strings);
@@ -696,35 +707,17 @@ out:
 	return rc;
 }
 
-/* prev's slots and strings, copied; the slots' string pointers moved to the copy's. */
-static struct topo_table *table_clone(const struct topo_table *prev, size_t more)
-{
-	struct topo_table *t = table_new(prev->n, prev->strings_size + more);
-	int i;
+/* What a step changed in a table, to put it back (topo_undo). */
+struct topo_undo {
+	int n;
+	int *idx;             /* the slots saved */
+	struct topo_vcpu *v;  /* as they were */
+	int online;
+	bool tids_valid;
+	char target[24];
+};
 
-	if (!t)
-		return NULL;
-	memcpy(t->strings, prev->strings, prev->strings_size);
-	memcpy(t->v, prev->v, (size_t)prev->n * sizeof(*t->v));
-	t->legacy = prev->legacy;
-	t->tids_valid = prev->tids_valid;
-	t->online = prev->online;
-	memcpy(t->target, prev->target, sizeof(t->target));
-	for (i = 0; i < t->n; i++) {
-		struct topo_vcpu *v = &t->v[i];
-
-		v->type = t->strings + (prev->v[i].type - prev->strings);
-		v->qom_path = t->strings + (prev->v[i].qom_path - prev->strings);
-		v->extra = NULL;
-		if (prev->v[i].extra && !(v->extra = cJSON_Duplicate(prev->v[i].extra, 1))) {
-			topo_free(t);
-			return NULL;
-		}
-	}
-	return t;
-}
-
-/* The online entities' heads by qom-path (prev's), for lookups in O(log n). */
+/* The online entities' heads by qom-path, for lookups in O(log n). */
 static int index_online(const struct topo_table *t, struct path_index **out, int *nout,
 			struct vs_err *err)
 {
@@ -756,17 +749,18 @@ static void set_entity(struct topo_table *t, int head, const char *path, int ord
 		v->hotpluggable = v->alias[0] || !v->online;
 		v->order = order;
 		v->qemu_id = -1;
+		v->tid = 0;
 	}
 }
 
-/* Which head each of query-cpus-fast's entries is (-1: none), from prev and the new path. */
-static int place_fast(const struct topo_table *prev, const struct fast_cpu *f, int nf, int slot,
+/* Which head each of query-cpus-fast's entries is, from t and the new path. */
+static int place_fast(const struct topo_table *t, const struct fast_cpu *f, int nf, int slot,
 		      const char *new_path, int *heads, struct vs_err *err)
 {
 	struct path_index *ix = NULL;
 	int nix = 0, i, rc;
 
-	rc = index_online(prev, &ix, &nix, err);
+	rc = index_online(t, &ix, &nix, err);
 	for (i = 0; rc == 0 && i < nf; i++) {
 		struct path_index key = { f[i].path, -1 }, *hit;
 
@@ -780,18 +774,179 @@ static int place_fast(const struct topo_table *prev, const struct fast_cpu *f, i
 	return rc;
 }
 
-int topo_update(const struct topo_table *prev, const cJSON *cpus_fast, int qemu_pid, int slot,
-		const char *new_path, struct topo_table **out, struct vs_err *err)
-{
-	struct fast_cpu *f = NULL;
-	struct topo_table *t = NULL;
-	char target[24] = "", alias[TOPO_NAME_MAX];
-	char *kept = NULL;
-	int *heads = NULL, *tids = NULL, nf = 0, i, k, next_order = 1, rc;
+static const int *sort_heads; /* for cmp_by_head: qsort has no context argument */
 
-	*out = NULL;
-	if (prev->legacy || (new_path && (slot < 0 || slot >= prev->n || prev->v[slot].vcpus <= 0 ||
-					  prev->v[slot].online)))
+static int cmp_by_head(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	if (sort_heads[x] != sort_heads[y])
+		return sort_heads[x] < sort_heads[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* The slot each entry fills: an entity's threads fill its slots in reply order, never past. */
+static int place_threads(const struct topo_table *t, const struct fast_cpu *f, int nf,
+			 const int *heads, int *fill, struct vs_err *err)
+{
+	int *order = malloc(((size_t)nf + 1) * sizeof(*order)), i, j = 0;
+
+	if (!order)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (i = 0; i < nf; i++)
+		order[i] = i;
+	sort_heads = heads;
+	qsort(order, (size_t)nf, sizeof(*order), cmp_by_head);
+	for (i = 0; i < nf; i++) {
+		int h = heads[order[i]];
+
+		j = i && heads[order[i - 1]] == h ? j + 1 : 0;
+		if (j >= t->v[h].vcpus) {
+			free(order);
+			return vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than "
+					  "its %d vCPUs", f[order[i]].path, t->v[h].vcpus);
+		}
+		fill[order[i]] = h + j;
+	}
+	free(order);
+	return 0;
+}
+
+/* libvirt's TCG rule on the thread ids of the vCPUs listed: distinct, none QEMU's main. */
+static bool tids_pass(const struct fast_cpu *f, int nf, int qemu_pid)
+{
+	int *sorted = malloc(((size_t)nf + 1) * sizeof(*sorted)), i, m = 0;
+	bool valid = sorted != NULL;
+
+	for (i = 0; valid && i < nf; i++) {
+		if (f[i].tid && f[i].tid == qemu_pid)
+			valid = false;
+		if (f[i].tid)
+			sorted[m++] = f[i].tid;
+	}
+	if (valid)
+		qsort(sorted, (size_t)m, sizeof(*sorted), cmp_int);
+	for (i = 1; valid && i < m; i++)
+		if (sorted[i] == sorted[i - 1])
+			valid = false;
+	free(sorted);
+	return valid;
+}
+
+/* Save the slots a step may change: those online now, and those of the entity it plugs. */
+static struct topo_undo *undo_new(const struct topo_table *t, int slot, bool plug)
+{
+	struct topo_undo *u = calloc(1, sizeof(*u));
+	int i, cap = t->online + (plug ? t->v[slot].vcpus : 0);
+
+	if (!u)
+		return NULL;
+	u->idx = calloc((size_t)cap + 1, sizeof(*u->idx));
+	u->v = calloc((size_t)cap + 1, sizeof(*u->v));
+	if (!u->idx || !u->v) {
+		topo_undo_free(u);
+		return NULL;
+	}
+	for (i = 0; i < t->n && u->n < cap; i++)
+		if (t->v[i].online || (plug && i >= slot && i < slot + t->v[slot].vcpus)) {
+			u->idx[u->n] = i;
+			u->v[u->n++] = t->v[i];
+		}
+	u->online = t->online;
+	u->tids_valid = t->tids_valid;
+	memcpy(u->target, t->target, sizeof(u->target));
+	return u;
+}
+
+void topo_undo_free(struct topo_undo *u)
+{
+	if (!u)
+		return;
+	free(u->idx);
+	free(u->v);
+	free(u);
+}
+
+void topo_undo(struct topo_table *t, struct topo_undo *u)
+{
+	int i;
+
+	if (!u)
+		return;
+	for (i = 0; i < u->n; i++)
+		t->v[u->idx[i]] = u->v[i];
+	t->online = u->online;
+	t->tids_valid = u->tids_valid;
+	memcpy(t->target, u->target, sizeof(t->target));
+	topo_undo_free(u);
+}
+
+/* Everything a step's update needs, found before the table changes. */
+struct update_plan {
+	struct fast_cpu *f;
+	int nf;
+	int *heads;  /* per entry: the head of its entity */
+	int *fill;   /* per entry: the slot it fills */
+	int *old_tid; /* per entry: its slot's thread id before (the TCG rule's fallback) */
+	const char **path; /* per entry: its entity's qom-path (the table's, or more's) */
+	struct topo_more *more; /* the new path's copy */
+	char target[24];
+};
+
+static void update_plan_free(struct update_plan *p)
+{
+	free(p->f);
+	free(p->heads);
+	free(p->fill);
+	free(p->old_tid);
+	free((void *)p->path);
+	free(p->more);
+}
+
+static int update_prepare(const struct topo_table *t, const cJSON *cf, int slot,
+			  const char *new_path, struct update_plan *p, struct vs_err *err)
+{
+	size_t n;
+	int rc, i;
+
+	rc = parse_fast(cf, &p->f, &p->nf, p->target, sizeof(p->target), err);
+	if (rc < 0)
+		return rc;
+	n = (size_t)p->nf + 1;
+	p->heads = calloc(n, sizeof(*p->heads));
+	p->fill = calloc(n, sizeof(*p->fill));
+	p->old_tid = calloc(n, sizeof(*p->old_tid));
+	p->path = calloc(n, sizeof(*p->path));
+	if (new_path)
+		p->more = calloc(1, sizeof(*p->more) + strlen(new_path) + 1);
+	if (!p->heads || !p->fill || !p->old_tid || !p->path || (new_path && !p->more))
+		return vs_err_set(err, ENOMEM, "out of memory");
+	if (new_path)
+		memcpy(p->more->s, new_path, strlen(new_path) + 1);
+	rc = place_fast(t, p->f, p->nf, slot, new_path, p->heads, err);
+	if (rc == 0)
+		rc = place_threads(t, p->f, p->nf, p->heads, p->fill, err);
+	for (i = 0; rc == 0 && i < p->nf; i++) {
+		const struct topo_vcpu *v = &t->v[p->fill[i]];
+
+		p->old_tid[i] = v->online ? v->tid : 0;
+		p->path[i] = new_path && p->heads[i] == slot ? p->more->s : t->v[p->heads[i]].qom_path;
+	}
+	return rc;
+}
+
+int topo_update(struct topo_table *t, const cJSON *cpus_fast, int qemu_pid, int slot,
+		const char *new_path, struct topo_undo **undo, struct vs_err *err)
+{
+	struct update_plan p = { 0 };
+	char alias[TOPO_NAME_MAX];
+	struct topo_undo *u = NULL;
+	int i, next_order = 1, rc;
+	bool valid;
+
+	*undo = NULL;
+	if (t->legacy || (new_path && (slot < 0 || slot >= t->n || t->v[slot].vcpus <= 0 ||
+				       t->v[slot].online)))
 		return vs_err_set(err, EAGAIN, "%s", "the table cannot follow this step alone");
 	if (new_path) {
 		alias_of(new_path, alias, sizeof(alias));
@@ -799,61 +954,40 @@ int topo_update(const struct topo_table *prev, const cJSON *cpus_fast, int qemu_
 		    (alias[0] && topo_valid_name("alias", alias, err) < 0))
 			return -EINVAL;
 	}
-	rc = parse_fast(cpus_fast, &f, &nf, target, sizeof(target), err);
-	if (rc < 0)
-		return rc;
-	heads = calloc((size_t)nf + 1, sizeof(*heads));
-	tids = calloc((size_t)prev->n + 1, sizeof(*tids));
-	t = table_clone(prev, new_path ? strlen(new_path) + 1 : 0);
-	if (!heads || !tids || !t) {
+	rc = update_prepare(t, cpus_fast, slot, new_path, &p, err);
+	if (rc == 0 && !(u = undo_new(t, slot, new_path != NULL)))
 		rc = vs_err_set(err, ENOMEM, "out of memory");
-		goto out;
+	if (rc < 0) {
+		update_plan_free(&p);
+		return rc;
 	}
-	rc = place_fast(prev, f, nf, slot, new_path, heads, err);
-	if (rc < 0)
-		goto out;
-	if (new_path) {
-		kept = t->strings + prev->strings_size;
-		memcpy(kept, new_path, strlen(new_path) + 1);
-	}
-	/* every entity offline, then online in the order query-cpus-fast lists them */
-	for (i = 0; i < t->n; i += t->v[i].vcpus > 0 ? t->v[i].vcpus : 1)
-		if (t->v[i].online || i == slot)
-			set_entity(t, i, NULL, 0);
-	for (i = 0; i < nf; i++) {
-		int h = heads[i];
+	/* from here on nothing fails: every entity offline, then online in the reply's order */
+	valid = tids_pass(p.f, p.nf, qemu_pid);
+	for (i = 0; i < u->n; i++)
+		if (t->v[u->idx[i]].vcpus > 0 && t->v[u->idx[i]].online)
+			set_entity(t, u->idx[i], NULL, 0);
+	for (i = 0; i < p.nf; i++) {
+		struct topo_vcpu *v = &t->v[p.fill[i]];
 
-		if (!t->v[h].online)
-			set_entity(t, h, h == slot && kept ? kept : prev->v[h].qom_path - prev->strings +
-				   t->strings, next_order++);
-		/* threads fill the entity's slots in reply order, never past its end */
-		for (k = h; k < h + t->v[h].vcpus && t->v[k].qemu_id >= 0; k++)
-			;
-		if (k == h + t->v[h].vcpus) {
-			rc = vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than "
-					"its %d vCPUs", f[i].path, t->v[h].vcpus);
-			goto out;
-		}
-		t->v[k].qemu_id = f[i].qemu_id;
-		tids[k] = f[i].tid;
+		if (!t->v[p.heads[i]].online)
+			set_entity(t, p.heads[i], p.path[i], next_order++);
+		v->qemu_id = p.f[i].qemu_id;
+		v->tid = valid ? p.f[i].tid : p.old_tid[i];
 	}
-	for (i = 0, t->online = 0; i < t->n; i++)
-		t->online += t->v[i].online;
-	rc = apply_tcg_rule(t, tids, qemu_pid, err);
-	if (rc == 0 && !t->tids_valid)
-		for (i = 0; i < t->n; i++)
-			t->v[i].tid = t->v[i].online ? prev->v[i].tid : 0;
-	if (rc == 0 && target[0])
-		memcpy(t->target, target, sizeof(t->target));
-out:
-	if (rc == 0)
-		*out = t;
-	else
-		topo_free(t);
-	free(f);
-	free(heads);
-	free(tids);
-	return rc;
+	t->online = 0;
+	for (i = 0; i < p.nf; i++)
+		t->online += p.heads[i] == p.fill[i] ? t->v[p.heads[i]].vcpus : 0;
+	t->tids_valid = valid;
+	if (p.target[0])
+		memcpy(t->target, p.target, sizeof(t->target));
+	if (p.more) {
+		p.more->next = t->more;
+		t->more = p.more;
+		p.more = NULL;
+	}
+	update_plan_free(&p);
+	*undo = u;
+	return 0;
 }
 
 int topo_cpus_list(const cJSON *cpus_fast, const char *path, struct vs_err *err)

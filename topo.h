@@ -58,6 +58,8 @@ struct topo_vcpu {
 	cJSON *extra; /* heads: props keys outside topo_key_names, verbatim, owned; usually NULL */
 };
 
+struct topo_more;
+
 struct topo_table {
 	int n;      /* slots, i.e. maxcpus */
 	int online; /* online slots */
@@ -66,7 +68,7 @@ struct topo_table {
 	char target[24]; /* QEMU's target ("x86_64", "ppc64"), "" if unknown */
 	struct topo_vcpu *v;
 	char *strings;   /* the slots' types and qom-paths */
-	size_t strings_size; /* bytes at strings */
+	struct topo_more *more; /* qom-paths of vCPUs plugged since (topo_update) */
 };
 
 /*
@@ -81,16 +83,20 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 void topo_free(struct topo_table *t);
 
 /*
- * The table after one step, from query-cpus-fast alone (the online vCPUs: qom-path, thread
- * id), at a cost that does not grow with the slots QEMU has: prev's slots, each entity online
- * when query-cpus-fast lists its qom-path. A path prev does not know may only be new_path
- * (not NULL: the step plugged entity slot with that qom-path, "/machine/peripheral/<id>");
- * anything else, or a legacy table, is -EAGAIN: the reply is not prev after that step
- * (another client changed the VM): ask both queries again (topo_build). Thread ids and the
- * TCG rule as topo_build. The table is the caller's: topo_free().
+ * Make t the table after one step, from query-cpus-fast alone (the online vCPUs: qom-path,
+ * thread id), in place, at a cost that grows with the vCPUs online, not with the slots: each
+ * entity is online when query-cpus-fast lists its qom-path. A path t does not know may only
+ * be new_path (not NULL: the step plugged entity slot, QEMU names it "/machine/peripheral/<id>");
+ * anything else, or a legacy table, is -EAGAIN: the reply is not t after that step (another
+ * client changed the VM): ask both queries again (topo_build). Thread ids and the TCG rule as
+ * topo_build. On failure t is unchanged; on success *undo puts it back as it was (topo_undo:
+ * the thread ids fail a later check) or is dropped (topo_undo_free).
  */
-int topo_update(const struct topo_table *prev, const cJSON *cpus_fast, int qemu_pid, int slot,
-		const char *new_path, struct topo_table **out, struct vs_err *err);
+struct topo_undo;
+int topo_update(struct topo_table *t, const cJSON *cpus_fast, int qemu_pid, int slot,
+		const char *new_path, struct topo_undo **undo, struct vs_err *err);
+void topo_undo(struct topo_table *t, struct topo_undo *u);
+void topo_undo_free(struct topo_undo *u);
 
 /*
  * Does query-cpus-fast's reply list the entity with qom-path path (any of its threads)?

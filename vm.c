@@ -593,22 +593,21 @@ static int refresh(struct vm *vm, cJSON *hp, cJSON *cf, struct vs_err *err)
  */
 static int follow(struct vm *vm, cJSON *cf, int slot, const char *new_path, struct vs_err *err)
 {
-	struct topo_table *nt = NULL;
+	struct topo_undo *undo = NULL;
 	int rc;
 
 	vm->tid_vanished = false;
-	rc = topo_update(vm->t, cf, vm->info.pid, slot, new_path, &nt, err);
+	rc = topo_update(vm->t, cf, vm->info.pid, slot, new_path, &undo, err);
 	cJSON_Delete(cf);
 	if (rc == 0)
-		rc = topo_check_tids(nt, vm->info.pid, is_qemu_thread, vm, err);
+		rc = topo_check_tids(vm->t, vm->info.pid, is_qemu_thread, vm, err);
 	if (rc == 0)
 		rc = qemu_alive(vm, err);
 	if (rc == 0) {
-		topo_free(vm->t);
-		vm->t = nt;
+		topo_undo_free(undo);
 		return 0;
 	}
-	topo_free(nt);
+	topo_undo(vm->t, undo); /* the table as it was before the step */
 	if (rc != -EAGAIN && (rc != -ESRCH || !vm->tid_vanished))
 		return rc;
 	memset(err, 0, sizeof(*err));

@@ -21,6 +21,11 @@
 #include "qmp.h"
 
 #define MS 30000
+/*
+ * Before each timed run: a vCPU just plugged starts its thread (TCG contexts and all) for
+ * some 100 ms, on the cores the next client's QEMU work needs.
+ */
+#define SETTLE_US 300000
 
 /* The raw client: plug the lowest free slot with the fewest exchanges. 0 or 1. */
 static int raw(const char *path)
@@ -113,8 +118,10 @@ static void measure(struct row *w, int runs, const char *self)
 		char *vargv[] = { "./vcpuset", "--force", "--no-audit", "--no-cgroup", "--ack-timeout",
 				  "0", "--json", "--socket", sock, "+1", NULL };
 
+		usleep(SETTLE_US);
 		rc = bench_run(rargv, NULL, 0, &ms, NULL, NULL);
 		bench_add(&w->raw, ms, rc == 0);
+		usleep(SETTLE_US);
 		rc = bench_run(vargv, out, sizeof(out), &ms, NULL, NULL);
 		bench_add(&w->plug, ms, rc == 0);
 	}
@@ -122,6 +129,7 @@ static void measure(struct row *w, int runs, const char *self)
 		char *bargv[] = { "./vcpuset", "--force", "--no-audit", "--no-cgroup", "--ack-timeout",
 				  "0", "--json", "--socket", sock, "+8", NULL };
 
+		usleep(SETTLE_US);
 		rc = bench_run(bargv, out, sizeof(out), &ms, NULL, NULL);
 		if (rc != 0)
 			fprintf(stderr, "bench: bulk run at %d slots: exit %d\n", w->slots, rc);

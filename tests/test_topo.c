@@ -692,23 +692,30 @@ ParameterizedTestParameters(topo, a_step_read_from_cpus_fast_is_the_full_table)
 
 /*
  * Plug: the table without the entity, updated with the full query-cpus-fast, is the table
- * both queries give; unplug: the other way round.
+ * both queries give; unplug: the other way round; undone, each is as it was.
  */
 ParameterizedTest(struct update_case *uc, topo, a_step_read_from_cpus_fast_is_the_full_table)
 {
 	cJSON *fx = peer_fixture(uc->fixture), *hp, *cf;
-	struct topo_table *full = load(uc->fixture), *before = NULL, *up = NULL;
+	struct topo_table *full = load(uc->fixture), *before = NULL, *t = NULL;
+	struct topo_undo *undo = NULL;
 
 	without(fx, uc->path, &hp, &cf);
 	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &before, &err), 0, "%s", err.msg);
-	cr_assert_not(before->v[uc->slot].online, "%s is not plugged before", uc->path);
-	cr_assert_eq(topo_update(before, reply(fx, TOPO_CMD_CPUS), 1, uc->slot, uc->path, &up, &err),
-		     0, "%s", err.msg);
-	assert_same_table(up, full);
-	topo_free(up);
-	cr_assert_eq(topo_update(full, cf, 1, uc->slot, NULL, &up, &err), 0, "%s", err.msg);
-	assert_same_table(up, before);
-	topo_free(up);
+	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &t, &err), 0, "%s", err.msg);
+	cr_assert_not(t->v[uc->slot].online, "%s is not plugged before", uc->path);
+	cr_assert_eq(topo_update(t, reply(fx, TOPO_CMD_CPUS), 1, uc->slot, uc->path, &undo, &err), 0,
+		     "%s", err.msg);
+	assert_same_table(t, full);
+	topo_undo(t, undo);
+	assert_same_table(t, before);
+	topo_free(t);
+	t = load(uc->fixture);
+	cr_assert_eq(topo_update(t, cf, 1, uc->slot, NULL, &undo, &err), 0, "%s", err.msg);
+	assert_same_table(t, before);
+	topo_undo(t, undo);
+	assert_same_table(t, full);
+	topo_free(t);
 	topo_free(before);
 	topo_free(full);
 	cJSON_Delete(hp);
@@ -720,7 +727,8 @@ ParameterizedTest(struct update_case *uc, topo, a_step_read_from_cpus_fast_is_th
 Test(topo, a_step_of_a_core_fills_its_threads)
 {
 	cJSON *fx = peer_fixture("ppc64-pseries-t8"), *hp, *cf, *it;
-	struct topo_table *before = load("ppc64-pseries-t8"), *full = NULL, *up = NULL;
+	struct topo_table *t = load("ppc64-pseries-t8"), *full = NULL;
+	struct topo_undo *undo = NULL;
 	int k, slot = -1;
 
 	hp = cJSON_Duplicate(reply(fx, TOPO_CMD_HOTPLUGGABLE), 1);
@@ -740,20 +748,22 @@ Test(topo, a_step_of_a_core_fills_its_threads)
 	}
 	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &full, &err), 0, "%s", err.msg);
 	for (k = 0; k < full->n; k++)
-		if (full->v[k].vcpus && !before->v[k].online && full->v[k].online)
+		if (full->v[k].vcpus && !t->v[k].online && full->v[k].online)
 			slot = k;
 	cr_assert_geq(slot, 0);
-	cr_assert_eq(topo_update(before, cf, 1, slot, "/machine/peripheral/vcpu8", &up, &err), 0,
-		     "%s", err.msg);
-	assert_same_table(up, full);
-	cr_assert_eq(up->v[slot + 7].tid, 5007);
-	topo_free(up);
-	/* a ninth thread for the core is one too many */
+	/* a ninth thread for the core is one too many, and changes nothing */
 	it = cJSON_Duplicate(cJSON_GetArrayItem(cf, 8), 1);
 	cJSON_AddItemToArray(cf, it);
-	cr_assert_eq(topo_update(before, cf, 1, slot, "/machine/peripheral/vcpu8", &up, &err), -EINVAL);
+	cr_assert_eq(topo_update(t, cf, 1, slot, "/machine/peripheral/vcpu8", &undo, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "more threads"), "%s", err.msg);
-	topo_free(before);
+	cr_assert_not(t->v[slot].online);
+	cJSON_DeleteItemFromArray(cf, cJSON_GetArraySize(cf) - 1);
+	cr_assert_eq(topo_update(t, cf, 1, slot, "/machine/peripheral/vcpu8", &undo, &err), 0,
+		     "%s", err.msg);
+	assert_same_table(t, full);
+	cr_assert_eq(t->v[slot + 7].tid, 5007);
+	topo_undo_free(undo);
+	topo_free(t);
 	topo_free(full);
 	cJSON_Delete(hp);
 	cJSON_Delete(cf);
@@ -763,23 +773,27 @@ Test(topo, a_step_of_a_core_fills_its_threads)
 Test(topo, a_cpus_fast_the_step_does_not_explain_is_asked_again)
 {
 	cJSON *fx = peer_fixture("x86-q35-64-plugged"), *hp, *cf;
-	struct topo_table *full = load("x86-q35-64-plugged"), *before = NULL, *up = NULL;
+	struct topo_table *full = load("x86-q35-64-plugged"), *before = NULL, *copy = NULL;
+	struct topo_undo *undo = NULL;
 
 	without(fx, "/machine/peripheral/vcpu2", &hp, &cf);
 	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &before, &err), 0, "%s", err.msg);
+	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &copy, &err), 0, "%s", err.msg);
 	/* another client plugged it, not this step (which plugged vcpu3) */
 	cr_assert_eq(topo_update(before, reply(fx, TOPO_CMD_CPUS), 1, 3, "/machine/peripheral/vcpu3",
-				 &up, &err), -EAGAIN);
+				 &undo, &err), -EAGAIN);
 	cr_assert(strstr(err.msg, "'/machine/peripheral/vcpu2', which the step does not explain"),
 		  "%s", err.msg);
 	/* no step named: nothing new explained */
-	cr_assert_eq(topo_update(before, reply(fx, TOPO_CMD_CPUS), 1, -1, NULL, &up, &err), -EAGAIN);
+	cr_assert_eq(topo_update(before, reply(fx, TOPO_CMD_CPUS), 1, -1, NULL, &undo, &err), -EAGAIN);
 	/* a slot that is online already cannot be the plugged one */
 	cr_assert_eq(topo_update(full, reply(fx, TOPO_CMD_CPUS), 1, 2, "/machine/peripheral/vcpu2",
-				 &up, &err), -EAGAIN);
+				 &undo, &err), -EAGAIN);
 	/* what is malformed is malformed */
-	cr_assert_eq(topo_update(before, hp, 1, 2, "/machine/peripheral/vcpu2", &up, &err), -EINVAL);
-	cr_assert_null(up);
+	cr_assert_eq(topo_update(before, hp, 1, 2, "/machine/peripheral/vcpu2", &undo, &err), -EINVAL);
+	cr_assert_null(undo);
+	assert_same_table(before, copy); /* a refused update changes nothing */
+	topo_free(copy);
 	topo_free(before);
 	topo_free(full);
 	cJSON_Delete(hp);
@@ -790,22 +804,25 @@ Test(topo, a_cpus_fast_the_step_does_not_explain_is_asked_again)
 Test(topo, a_step_keeps_the_tcg_rule)
 {
 	cJSON *fx = peer_fixture("x86-q35-64-plugged"), *hp, *cf, *dup;
-	struct topo_table *before = NULL, *up = NULL;
+	struct topo_table *t = NULL;
+	struct topo_undo *undo = NULL;
+	int tid0;
 
 	without(fx, "/machine/peripheral/vcpu2", &hp, &cf);
-	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &before, &err), 0, "%s", err.msg);
-	cr_assert(before->tids_valid);
+	cr_assert_eq(topo_build(hp, cf, 1, 0, NULL, &t, &err), 0, "%s", err.msg);
+	cr_assert(t->tids_valid);
+	tid0 = t->v[0].tid;
 	dup = cJSON_Duplicate(reply(fx, TOPO_CMD_CPUS), 1);
-	cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(dup, 2), "thread-id"),
-			     before->v[0].tid); /* single-threaded TCG: one id for all */
-	cr_assert_eq(topo_update(before, dup, 1, 2, "/machine/peripheral/vcpu2", &up, &err), 0,
+	cJSON_SetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(dup, 2), "thread-id"), tid0);
+	/* single-threaded TCG: one id for all */
+	cr_assert_eq(topo_update(t, dup, 1, 2, "/machine/peripheral/vcpu2", &undo, &err), 0,
 		     "%s", err.msg);
-	cr_assert_not(up->tids_valid);
-	cr_assert(up->v[2].online);
-	cr_assert_eq(up->v[2].tid, 0, "no id for the new vCPU");
-	cr_assert_eq(up->v[0].tid, before->v[0].tid, "the earlier ids are kept");
-	topo_free(up);
-	topo_free(before);
+	cr_assert_not(t->tids_valid);
+	cr_assert(t->v[2].online);
+	cr_assert_eq(t->v[2].tid, 0, "no id for the new vCPU");
+	cr_assert_eq(t->v[0].tid, tid0, "the earlier ids are kept");
+	topo_undo_free(undo);
+	topo_free(t);
 	cJSON_Delete(hp);
 	cJSON_Delete(cf);
 	cJSON_Delete(dup);
