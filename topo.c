@@ -188,76 +188,52 @@ static void alias_of(const char *qom, char *buf, size_t size)
 		snprintf(buf, size, "%s", qom + sizeof(pre) - 1);
 }
 
-static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struct vs_err *err)
+/* One slot of query-hotpluggable-cpus into e (its strings stay the reply's). */
+static int parse_entity(const cJSON *it, struct entity *e, struct vs_err *err)
 {
-	struct entity *e = NULL;
-	const cJSON *it, *props;
-	int n, i = 0, rc = 0;
-	long long total = 0, v;
+	const char *type = str_item(it, "type");
+	const cJSON *props;
+	long long v;
+	int rc;
 
-	if (!cJSON_IsArray(hp))
-		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus did not return a list");
-	n = cJSON_GetArraySize(hp);
-	if (n == 0)
-		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus returned no slots");
-	if (n > VS_MAX_SLOTS)
-		return vs_err_set(err, E2BIG, "query-hotpluggable-cpus returned %d slots, more than the "
-				  "%d vcpuset accepts", n, VS_MAX_SLOTS);
-	e = calloc((size_t)n, sizeof(*e));
-	if (!e)
-		return vs_err_set(err, ENOMEM, "out of memory");
-	cJSON_ArrayForEach(it, hp) {
-		const char *type = str_item(it, "type");
+	if (!cJSON_IsObject(it))
+		return vs_err_set(err, EINVAL, "slot is not an object");
+	if (!type)
+		return vs_err_set(err, EINVAL, "slot has no 'type'");
+	rc = valid_type(type, err);
+	if (rc < 0)
+		return rc;
+	e->type = type;
+	if (!cJSON_HasObjectItem(it, "vcpus-count"))
+		return vs_err_set(err, EINVAL, "slot has no 'vcpus-count'");
+	rc = json_int(cJSON_GetObjectItemCaseSensitive(it, "vcpus-count"), "vcpus-count", 1,
+		      VS_MAX_SLOTS, &v, err);
+	if (rc < 0)
+		return rc;
+	e->vcpus = (int)v;
+	props = cJSON_GetObjectItemCaseSensitive(it, "props");
+	if (!props)
+		return vs_err_set(err, EINVAL, "slot has no 'props'");
+	rc = parse_props(props, e->ids, e->keys, err);
+	if (rc < 0)
+		return rc;
+	e->props = rc ? props : NULL;
+	if (!cJSON_HasObjectItem(it, "qom-path"))
+		return 0;
+	e->qom = str_item(it, "qom-path");
+	if (!e->qom)
+		return vs_err_set(err, EINVAL, "qom-path is not a string");
+	return topo_valid_qom_path(e->qom, err);
+}
 
-		if (!cJSON_IsObject(it)) {
-			rc = vs_err_set(err, EINVAL, "slot is not an object");
-			goto bad;
-		}
-		if (!type) {
-			rc = vs_err_set(err, EINVAL, "slot has no 'type'");
-			goto bad;
-		}
-		rc = valid_type(type, err);
-		if (rc < 0)
-			goto bad;
-		e[i].type = type;
-		if (!cJSON_HasObjectItem(it, "vcpus-count")) {
-			rc = vs_err_set(err, EINVAL, "slot has no 'vcpus-count'");
-			goto bad;
-		}
-		rc = json_int(cJSON_GetObjectItemCaseSensitive(it, "vcpus-count"), "vcpus-count", 1,
-			      VS_MAX_SLOTS, &v, err);
-		if (rc < 0)
-			goto bad;
-		e[i].vcpus = (int)v;
-		total += v;
-		props = cJSON_GetObjectItemCaseSensitive(it, "props");
-		if (!props) {
-			rc = vs_err_set(err, EINVAL, "slot has no 'props'");
-			goto bad;
-		}
-		rc = parse_props(props, e[i].ids, e[i].keys, err);
-		if (rc < 0)
-			goto bad;
-		e[i].props = rc ? props : NULL;
-		if (cJSON_HasObjectItem(it, "qom-path")) {
-			e[i].qom = str_item(it, "qom-path");
-			if (!e[i].qom) {
-				rc = vs_err_set(err, EINVAL, "qom-path is not a string");
-				goto bad;
-			}
-			rc = topo_valid_qom_path(e[i].qom, err);
-			if (rc < 0)
-				goto bad;
-		}
-		i++;
-	}
-	if (total > VS_MAX_SLOTS) {
-		rc = vs_err_set(err, E2BIG, "query-hotpluggable-cpus describes %lld vCPUs, more than the "
-				"%d vcpuset accepts", total, VS_MAX_SLOTS);
-		goto fail;
-	}
-	/* QEMU lists the slots in one order or the other: sort only when it is neither */
+/*
+ * The entities in topology order (QEMU lists them in one order or the other: sorted only
+ * when it is neither), each slot once.
+ */
+static int sort_entities(struct entity *e, int n, struct vs_err *err)
+{
+	int i;
+
 	for (i = 1; i < n && cmp_entity(&e[i - 1], &e[i]) <= 0; i++)
 		;
 	if (i < n) {
@@ -280,15 +256,49 @@ static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struc
 			struct topo_vcpu tmp = { 0 };
 
 			memcpy(tmp.ids, e[i].ids, sizeof(tmp.ids));
-			rc = vs_err_set(err, EINVAL, "query-hotpluggable-cpus lists the slot %s twice",
-					topo_describe(&tmp, d, sizeof(d)));
+			return vs_err_set(err, EINVAL, "query-hotpluggable-cpus lists the slot %s twice",
+					  topo_describe(&tmp, d, sizeof(d)));
+		}
+	return 0;
+}
+
+static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struct vs_err *err)
+{
+	struct entity *e = NULL;
+	const cJSON *it;
+	int n, i = 0, rc = 0;
+	long long total = 0;
+
+	if (!cJSON_IsArray(hp))
+		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus did not return a list");
+	n = cJSON_GetArraySize(hp);
+	if (n == 0)
+		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus returned no slots");
+	if (n > VS_MAX_SLOTS)
+		return vs_err_set(err, E2BIG, "query-hotpluggable-cpus returned %d slots, more than the "
+				  "%d vcpuset accepts", n, VS_MAX_SLOTS);
+	e = calloc((size_t)n, sizeof(*e));
+	if (!e)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	cJSON_ArrayForEach(it, hp) {
+		rc = parse_entity(it, &e[i], err);
+		if (rc < 0) {
+			vs_err_prefix(err, "query-hotpluggable-cpus entry %d", i);
 			goto fail;
 		}
+		total += e[i++].vcpus;
+	}
+	if (total > VS_MAX_SLOTS) {
+		rc = vs_err_set(err, E2BIG, "query-hotpluggable-cpus describes %lld vCPUs, more than the "
+				"%d vcpuset accepts", total, VS_MAX_SLOTS);
+		goto fail;
+	}
+	rc = sort_entities(e, n, err);
+	if (rc < 0)
+		goto fail;
 	*out = e;
 	*nout = n;
 	return 0;
-bad:
-	vs_err_prefix(err, "query-hotpluggable-cpus entry %d", i);
 fail:
 	free(e);
 	return rc;
@@ -580,63 +590,28 @@ static int keep_extra(const cJSON *props, cJSON **out, struct vs_err *err)
 	return 0;
 }
 
-int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, int legacy_max,
-	       const struct topo_table *prev, struct topo_table **out, struct vs_err *err)
+/* Bytes of strings a table of entities e needs: their qom-paths, one copy of each type. */
+static size_t strings_room(const struct entity *e, int ne)
 {
-	struct entity *e = NULL;
-	struct fast_cpu *f = NULL;
-	struct topo_table *t = NULL;
-	struct path_index *ix = NULL;
-	char target[24] = "";
-	int nix = 0, ne = 0, nf = 0, total = 0, i, k, s, next_order = 1, rc;
-	size_t room = 0, used = 0;
-	const char *type = "";
-	int *tids = NULL;
-	bool *filled = NULL;
+	size_t room = 0;
+	int i;
 
-	*out = NULL;
-	rc = parse_fast(cpus_fast, &f, &nf, target, sizeof(target), err);
-	if (rc < 0)
-		return rc;
-	if (!hotpluggable) {
-		rc = build_legacy(f, nf, qemu_pid, legacy_max, &t, err);
-		goto done;
-	}
-	rc = parse_entities(hotpluggable, &e, &ne, err);
-	if (rc < 0)
-		goto out;
-	rc = index_paths(e, ne, &ix, &nix, err);
-	if (rc < 0)
-		goto out;
-	for (i = 0; i < ne; i++) {
-		e[i].first = total;
-		total += e[i].vcpus;
-	}
-	/* Enable order follows query-cpus-fast's order, which is QEMU's creation order. */
-	for (i = 0; i < nf; i++) {
-		int x = find_entity(ix, nix, f[i].path);
-
-		if (x < 0) {
-			rc = vs_err_set(err, EAGAIN, "query-cpus-fast lists '%s', which "
-					"query-hotpluggable-cpus does not", f[i].path);
-			goto out;
-		}
-		if (!e[x].order)
-			e[x].order = next_order++;
-	}
 	for (i = 0; i < ne; i++) {
 		if (e[i].qom)
 			room += strlen(e[i].qom) + 1;
 		if (new_type(e, i))
 			room += strlen(e[i].type) + 1;
 	}
-	t = table_new(total, room);
-	tids = calloc((size_t)total + 1, sizeof(*tids));
-	filled = calloc((size_t)total, sizeof(*filled));
-	if (!t || !tids || !filled) {
-		rc = vs_err_set(err, ENOMEM, "out of memory");
-		goto out;
-	}
+	return room;
+}
+
+/* The slots of t from the entities, in their order (e[i].first: the first slot of each). */
+static int fill_slots(struct topo_table *t, const struct entity *e, int ne, struct vs_err *err)
+{
+	const char *type = "";
+	size_t used = 0;
+	int i, s, rc;
+
 	for (i = 0; i < ne; i++) {
 		const char *qom = e[i].qom ? keep(t, &used, e[i].qom, strlen(e[i].qom)) : t->strings;
 
@@ -649,10 +624,8 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 			v->vcpus = s == e[i].first ? e[i].vcpus : 0;
 			v->online = e[i].qom != NULL;
 			alias_of(e[i].qom, v->alias, sizeof(v->alias));
-			if (v->alias[0] && topo_valid_name("alias", v->alias, err) < 0) {
-				rc = -EINVAL;
-				goto out;
-			}
+			if (v->alias[0] && topo_valid_name("alias", v->alias, err) < 0)
+				return -EINVAL;
 			v->hotpluggable = v->alias[0] || !v->online;
 			v->order = v->online ? e[i].order : 0;
 			memcpy(v->ids, e[i].ids, sizeof(v->ids));
@@ -663,29 +636,105 @@ int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, 
 				if (e[i].props) {
 					rc = keep_extra(e[i].props, &v->extra, err);
 					if (rc < 0)
-						goto out;
+						return rc;
 				}
 			}
 			if (v->online)
 				t->online++;
 		}
 	}
-	/* Threads of a multi-vCPU entity fill its slots in reply order, never past its end. */
+	return 0;
+}
+
+/* Threads of a multi-vCPU entity fill its slots in reply order, never past its end. */
+static int fill_threads(struct topo_table *t, const struct entity *e,
+			const struct path_index *ix, int nix, const struct fast_cpu *f, int nf,
+			int *tids, struct vs_err *err)
+{
+	bool *filled = calloc((size_t)t->n + 1, sizeof(*filled));
+	int i, k;
+
+	if (!filled)
+		return vs_err_set(err, ENOMEM, "out of memory");
 	for (i = 0; i < nf; i++) {
 		int x = find_entity(ix, nix, f[i].path);
 
 		for (k = e[x].first; k < e[x].first + e[x].vcpus && filled[k]; k++)
 			;
 		if (k == e[x].first + e[x].vcpus) {
-			rc = vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than "
-					"its %d vCPUs", e[x].qom, e[x].vcpus);
-			goto out;
+			free(filled);
+			return vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than "
+					  "its %d vCPUs", e[x].qom, e[x].vcpus);
 		}
 		filled[k] = true;
 		tids[k] = f[i].tid;
 		t->v[k].qemu_id = f[i].qemu_id;
 	}
-	rc = apply_tcg_rule(t, tids, qemu_pid, err);
+	free(filled);
+	return 0;
+}
+
+/* Each entity's first slot, and the slots in all; enable order from query-cpus-fast's. */
+static int place_entities(struct entity *e, int ne, const struct path_index *ix, int nix,
+			  const struct fast_cpu *f, int nf, int *total, struct vs_err *err)
+{
+	int i, next_order = 1;
+
+	*total = 0;
+	for (i = 0; i < ne; i++) {
+		e[i].first = *total;
+		*total += e[i].vcpus;
+	}
+	/* Enable order follows query-cpus-fast's order, which is QEMU's creation order. */
+	for (i = 0; i < nf; i++) {
+		int x = find_entity(ix, nix, f[i].path);
+
+		if (x < 0)
+			return vs_err_set(err, EAGAIN, "query-cpus-fast lists '%s', which "
+					  "query-hotpluggable-cpus does not", f[i].path);
+		if (!e[x].order)
+			e[x].order = next_order++;
+	}
+	return 0;
+}
+
+int topo_build(const cJSON *hotpluggable, const cJSON *cpus_fast, int qemu_pid, int legacy_max,
+	       const struct topo_table *prev, struct topo_table **out, struct vs_err *err)
+{
+	struct entity *e = NULL;
+	struct fast_cpu *f = NULL;
+	struct topo_table *t = NULL;
+	struct path_index *ix = NULL;
+	char target[24] = "";
+	int nix = 0, ne = 0, nf = 0, total = 0, i, rc;
+	int *tids = NULL;
+
+	*out = NULL;
+	rc = parse_fast(cpus_fast, &f, &nf, target, sizeof(target), err);
+	if (rc < 0)
+		return rc;
+	if (!hotpluggable) {
+		rc = build_legacy(f, nf, qemu_pid, legacy_max, &t, err);
+		goto done;
+	}
+	rc = parse_entities(hotpluggable, &e, &ne, err);
+	if (rc == 0)
+		rc = index_paths(e, ne, &ix, &nix, err);
+	if (rc == 0)
+		rc = place_entities(e, ne, ix, nix, f, nf, &total, err);
+	if (rc < 0)
+		goto out;
+	t = table_new(total, strings_room(e, ne));
+	tids = calloc((size_t)total + 1, sizeof(*tids));
+	if (!t || !tids) {
+		rc = vs_err_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = fill_slots(t, e, ne, err);
+	if (rc == 0)
+		rc = fill_threads(t, e, ix, nix, f, nf, tids, err);
+	if (rc == 0)
+		rc = apply_tcg_rule(t, tids, qemu_pid, err);
 	if (rc < 0)
 		goto out;
 	if (!t->tids_valid && prev && prev->n == t->n)
@@ -703,7 +752,6 @@ out:
 	free(e);
 	free(f);
 	free(tids);
-	free(filled);
 	return rc;
 }
 
