@@ -1414,13 +1414,61 @@ static void add_mask(cJSON *o, const char *key, const uint64_t *m)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
+/* What the kernel says of thread tid: affinity, policy, resctrl groups (into t and o). */
+static void read_thread(struct hostres *h, int tid, struct hostres_tune *t, enum hostres_src src,
+			cJSON *o)
+{
+	size_t setsize = CPU_ALLOC_SIZE(TOPO_MAX_CPUS);
+	cpu_set_t *set = CPU_ALLOC(TOPO_MAX_CPUS);
+	struct rc_scan s = { .tid = tid };
+	struct sched_param sp;
+	char path[2 * HOSTRES_NAME_MAX + 16];
+	int pol, c;
+
+	if (set && sched_getaffinity(tid, setsize, set) == 0) {
+		memset(t->aff, 0, sizeof(t->aff));
+		for (c = 0; c < TOPO_MAX_CPUS; c++)
+			if (CPU_ISSET_S((size_t)c, setsize, set))
+				t->aff[c / 64] |= 1ULL << (c % 64);
+		t->aff_src = src;
+		if (o)
+			add_mask(o, "affinity", t->aff);
+	}
+	CPU_FREE(set);
+	pol = sched_getscheduler(tid);
+	if (pol >= 0 && sched_getparam(tid, &sp) == 0) {
+		t->policy = pol & ~SCHED_RESET_ON_FORK;
+		t->prio = sp.sched_priority;
+		t->sched_src = src;
+		if (o) {
+			cJSON_AddStringToObject(o, "policy", hostres_policy_name(t->policy));
+			cJSON_AddNumberToObject(o, "priority", t->prio);
+		}
+	}
+	scan_resctrl(h, &s);
+	if (s.group[0] || s.mon[0]) {
+		snprintf(t->cachetune, sizeof(t->cachetune), "%s", s.group);
+		snprintf(t->monitor, sizeof(t->monitor), "%s", s.mon);
+		t->rc_src = src;
+	}
+	if (o) {
+		cJSON *r = cJSON_AddArrayToObject(o, "resctrl");
+
+		if (s.group[0])
+			cJSON_AddItemToArray(r, cJSON_CreateString(s.group));
+		if (s.mon[0]) {
+			snprintf(path, sizeof(path), "%s%smon_groups/%s", s.group, s.group[0] ? "/" : "",
+				 s.mon);
+			cJSON_AddItemToArray(r, cJSON_CreateString(path));
+		}
+	}
+}
+
 int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune *t,
 		      enum hostres_src src, cJSON **out_json, struct vs_err *err)
 {
 	cJSON *o = out_json ? cJSON_CreateObject() : NULL, *groups = NULL;
 	char name[32], path[2 * HOSTRES_PATH_MAX + 32];
-	cpu_set_t *set;
-	size_t setsize = CPU_ALLOC_SIZE(TOPO_MAX_CPUS);
 	int i, fd;
 
 	snprintf(name, sizeof(name), "vcpu%d", index);
@@ -1452,50 +1500,8 @@ int hostres_vcpu_read(struct hostres *h, int index, int tid, struct hostres_tune
 		add_mask(o, "cpus", t->cpus);
 	if (o && t->mems_src == src)
 		add_mask(o, "mems", t->mems);
-	if (tid > 0) {
-		struct sched_param sp;
-		struct rc_scan s = { .tid = tid };
-		int pol, c;
-
-		set = CPU_ALLOC(TOPO_MAX_CPUS);
-		if (set && sched_getaffinity(tid, setsize, set) == 0) {
-			memset(t->aff, 0, sizeof(t->aff));
-			for (c = 0; c < TOPO_MAX_CPUS; c++)
-				if (CPU_ISSET_S((size_t)c, setsize, set))
-					t->aff[c / 64] |= 1ULL << (c % 64);
-			t->aff_src = src;
-			if (o)
-				add_mask(o, "affinity", t->aff);
-		}
-		CPU_FREE(set);
-		pol = sched_getscheduler(tid);
-		if (pol >= 0 && sched_getparam(tid, &sp) == 0) {
-			t->policy = pol & ~SCHED_RESET_ON_FORK;
-			t->prio = sp.sched_priority;
-			t->sched_src = src;
-			if (o) {
-				cJSON_AddStringToObject(o, "policy", hostres_policy_name(t->policy));
-				cJSON_AddNumberToObject(o, "priority", t->prio);
-			}
-		}
-		scan_resctrl(h, &s);
-		if (s.group[0] || s.mon[0]) {
-			snprintf(t->cachetune, sizeof(t->cachetune), "%s", s.group);
-			snprintf(t->monitor, sizeof(t->monitor), "%s", s.mon);
-			t->rc_src = src;
-		}
-		if (o) {
-			cJSON *r = cJSON_AddArrayToObject(o, "resctrl");
-
-			if (s.group[0])
-				cJSON_AddItemToArray(r, cJSON_CreateString(s.group));
-			if (s.mon[0]) {
-				snprintf(path, sizeof(path), "%s%smon_groups/%s", s.group,
-					 s.group[0] ? "/" : "", s.mon);
-				cJSON_AddItemToArray(r, cJSON_CreateString(path));
-			}
-		}
-	}
+	if (tid > 0)
+		read_thread(h, tid, t, src, o);
 	(void)err;
 	if (out_json)
 		*out_json = o;
@@ -1609,15 +1615,18 @@ static long foreign_thread(struct hostres *h, const struct hier *x, int fd)
 }
 
 /* Make (or take over) <parent>/vcpu<index> in one hierarchy and move tid into it. */
-static int setup_group(struct hostres *h, struct hier *x, const char *name, int tid,
-		       int *out_fd, struct vs_err *err)
+/*
+ * Make the group name under x (or take an existing one over: it must hold nothing but QEMU's
+ * threads) and open it into *fd (-1 in a dry run that would make it).
+ */
+static int open_group(struct hostres *h, struct hier *x, const char *name, const char *dir,
+		      bool *created, int *fd, struct vs_err *err)
 {
-	char dir[2 * HOSTRES_PATH_MAX + 32], val[VALUE_MAX], t[24];
-	bool created = false;
-	int fd = -1, rc;
+	long stranger;
+	int rc;
 
-	*out_fd = -1;
-	snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
+	*created = false;
+	*fd = -1;
 	if (!is_dir_at(x->fd, name)) {
 		log_op(h, "mkdir", dir);
 		if (!h->dry && mkdirat(x->fd, name, 0755) < 0 && errno != EEXIST) {
@@ -1629,77 +1638,98 @@ static int setup_group(struct hostres *h, struct hier *x, const char *name, int 
 				cJSON_AddStringToObject(last, "error", strerror(e));
 			return vs_err_set(err, e, "cannot create cgroup %s: %s", dir, strerror(e));
 		}
-		created = true;
+		*created = true;
 	}
-	if (!h->dry || !created) {
-		rc = open_beneath(x->fd, name, &fd);
+	if (!h->dry || !*created) {
+		rc = open_beneath(x->fd, name, fd);
 		if (rc < 0)
 			return vs_err_set(err, rc, "cannot open cgroup %s: %s", dir,
 					  rc == -ELOOP ? "it is a symlink, refusing" : strerror(-rc));
 	}
-	if (fd >= 0 && !created) {
-		/* taken over: it must hold nothing but QEMU's threads */
-		long stranger = foreign_thread(h, x, fd);
+	if (*fd < 0 || *created)
+		return 0;
+	stranger = foreign_thread(h, x, *fd);
+	if (!stranger)
+		return 0;
+	close(*fd);
+	*fd = -1;
+	return vs_err_set(err, EEXIST, "cgroup %s already holds thread %ld, which is not QEMU's "
+			  "(pid %d): refusing to use it", dir, stranger, h->pid);
+}
 
-		if (stranger) {
-			close(fd);
-			return vs_err_set(err, EEXIST, "cgroup %s already holds thread %ld, which is not "
-					  "QEMU's (pid %d): refusing to use it", dir, stranger, h->pid);
-		}
-	}
-	if (x->version == 1 && x->cpuset) {
-		/* an empty v1 cpuset refuses tasks (ENOSPC): copy the parent's values first */
-		static const char *const files[] = { "cpuset.cpus", "cpuset.mems",
-						     "cpuset.memory_migrate" };
-		bool copy = created || read_at(fd, "cpuset.cpus", val, sizeof(val)) == 0;
-		size_t i;
+/* An empty v1 cpuset refuses tasks (ENOSPC): the parent's values, copied into a new group. */
+static int seed_cpuset(struct hostres *h, const struct hier *x, int fd, const char *dir,
+		       bool created, struct vs_err *err)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems", "cpuset.memory_migrate" };
+	char val[VALUE_MAX];
+	bool copy = created || read_at(fd, "cpuset.cpus", val, sizeof(val)) == 0;
+	size_t i;
+	int rc;
 
-		for (i = 0; copy && i < 3; i++) {
-			rc = read_at(x->fd, files[i], val, sizeof(val));
-			if (rc < 0) {
-				if (fd >= 0)
-					close(fd);
-				return vs_err_set(err, rc, "cannot read %s/%s: %s", x->full, files[i],
-						  strerror(-rc));
-			}
-			rc = do_write(h, fd, dir, files[i], val, err);
-			if (rc < 0) {
-				if (fd >= 0)
-					close(fd);
-				return rc;
-			}
-		}
+	for (i = 0; copy && i < 3; i++) {
+		rc = read_at(x->fd, files[i], val, sizeof(val));
+		if (rc < 0)
+			return vs_err_set(err, rc, "cannot read %s/%s: %s", x->full, files[i],
+					  strerror(-rc));
+		rc = do_write(h, fd, dir, files[i], val, err);
+		if (rc < 0)
+			return rc;
 	}
-	if (x->version == 2) {
-		static const char *const ctl[] = { "cpu", "cpuset" };
-		char sub[VALUE_MAX], plus[16];
-		size_t i;
+	return 0;
+}
 
-		if (created || read_at(fd, "cgroup.type", val, sizeof(val)) < 0 ||
-		    strcmp(val, "threaded") != 0) {
-			rc = do_write(h, fd, dir, "cgroup.type", "threaded", err);
-			if (rc < 0) {
-				close(fd);
-				return rc;
-			}
-		}
-		if (read_at(x->fd, "cgroup.subtree_control", sub, sizeof(sub)) < 0)
-			sub[0] = '\0';
-		for (i = 0; i < 2; i++) {
-			if (!(i == 0 ? x->cpu : x->cpuset) || has_token(sub, ctl[i], " "))
-				continue;
-			snprintf(plus, sizeof(plus), "+%s", ctl[i]);
-			rc = do_write(h, x->fd, x->full, "cgroup.subtree_control", plus, err);
-			if (rc < 0) {
-				close(fd);
-				return rc;
-			}
-		}
+/* A v2 group for a thread: threaded, with the parent handing it the cpu and cpuset controllers. */
+static int make_threaded(struct hostres *h, const struct hier *x, int fd, const char *dir,
+			 bool created, struct vs_err *err)
+{
+	static const char *const ctl[] = { "cpu", "cpuset" };
+	char val[VALUE_MAX], sub[VALUE_MAX], plus[16];
+	size_t i;
+	int rc;
+
+	if (created || read_at(fd, "cgroup.type", val, sizeof(val)) < 0 ||
+	    strcmp(val, "threaded") != 0) {
+		rc = do_write(h, fd, dir, "cgroup.type", "threaded", err);
+		if (rc < 0)
+			return rc;
 	}
-	fmt_tid(t, sizeof(t), tid);
-	rc = do_write(h, fd, dir, threads_file(x), t, err);
+	if (read_at(x->fd, "cgroup.subtree_control", sub, sizeof(sub)) < 0)
+		sub[0] = '\0';
+	for (i = 0; i < 2; i++) {
+		if (!(i == 0 ? x->cpu : x->cpuset) || has_token(sub, ctl[i], " "))
+			continue;
+		snprintf(plus, sizeof(plus), "+%s", ctl[i]);
+		rc = do_write(h, x->fd, x->full, "cgroup.subtree_control", plus, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int setup_group(struct hostres *h, struct hier *x, const char *name, int tid,
+		       int *out_fd, struct vs_err *err)
+{
+	char dir[2 * HOSTRES_PATH_MAX + 32], t[24];
+	bool created;
+	int fd, rc;
+
+	*out_fd = -1;
+	snprintf(dir, sizeof(dir), "%s/%s", x->full, name);
+	rc = open_group(h, x, name, dir, &created, &fd, err);
+	if (rc < 0)
+		return rc;
+	if (x->version == 1 && x->cpuset)
+		rc = seed_cpuset(h, x, fd, dir, created, err);
+	if (rc == 0 && x->version == 2)
+		rc = make_threaded(h, x, fd, dir, created, err);
+	if (rc == 0) {
+		fmt_tid(t, sizeof(t), tid);
+		rc = do_write(h, fd, dir, threads_file(x), t, err);
+	}
 	if (rc < 0) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return rc;
 	}
 	*out_fd = fd;
