@@ -1188,6 +1188,26 @@ static int entity_size(const struct topo_table *t)
 	return g ? g : 1;
 }
 
+/* Why COUNT target cannot be reached from cur vCPUs, entity by entity. */
+static int unreachable(const struct topo_table *t, long long target, int cur, struct vs_err *err)
+{
+	int g = entity_size(t), fixed = 0, i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].online && !t->v[i].hotpluggable)
+			fixed++;
+	if (g > 1 && (target - cur) % g != 0)
+		return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: this machine plugs vCPUs "
+				  "%d at a time (%d online; nearest counts %lld and %lld)", target, g,
+				  cur, cur + ((target - cur) / g - (target < cur)) * g,
+				  cur + ((target - cur) / g + (target > cur)) * g);
+	if (target < cur)
+		return vs_err_set(err, EINVAL, "COUNT %lld is below the %d vCPUs that cannot be "
+				  "unplugged (present at boot or not added as vcpuN)", target, fixed);
+	return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: the %d free slots do not add "
+			  "up to it", target, t->n - t->online);
+}
+
 int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool *busy,
 	      struct topo_plan *p, struct vs_err *err)
 {
@@ -1251,25 +1271,11 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 		}
 	}
 	if (reach != target) {
-		int g = entity_size(t), fixed = 0;
-
-		for (i = 0; i < t->n; i++)
-			if (t->v[i].online && !t->v[i].hotpluggable)
-				fixed++;
 		topo_plan_clear(p);
 		p->before = cur;
 		p->pending = pending;
 		p->max = t->n;
-		if (g > 1 && (target - cur) % g != 0)
-			return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: this machine plugs "
-					  "vCPUs %d at a time (%d online; nearest counts %lld and %lld)",
-					  target, g, cur, cur + ((target - cur) / g - (target < cur)) * g,
-					  cur + ((target - cur) / g + (target > cur)) * g);
-		if (target < cur)
-			return vs_err_set(err, EINVAL, "COUNT %lld is below the %d vCPUs that cannot be "
-					  "unplugged (present at boot or not added as vcpuN)", target, fixed);
-		return vs_err_set(err, EINVAL, "COUNT %lld is not reachable: the %d free slots do not "
-				  "add up to it", target, t->n - t->online);
+		return unreachable(t, target, cur, err);
 	}
 	p->target = (int)target;
 	return 0;
