@@ -146,7 +146,7 @@ struct ctx {
 	bool have_key;
 	bool cgroups_found;
 	bool identified;    /* the identity replies are read, the audit identity set */
-	bool force_partial; /* a vCPU stays plugged but untuned */
+	bool left_plugged;  /* a failed step left its vCPU plugged (untuned, or its undo pending) */
 	char audit_uuid[40];
 	char audit_name[256];
 	char why[HR_NSETTINGS][HOSTRES_WHY_MAX]; /* why a setting was not inherited, or "" */
@@ -736,7 +736,7 @@ static void audit_step(struct ctx *c, int old_count, int new_count, bool ok)
 }
 
 /*
- * QEMU's cgroups, found once; < 0 leaves the reason in c->err, every time. Before the table
+ * QEMU's cgroups, found once; < 0 with the reason in c->cgroups_err, every time. Before the table
  * is built (tab(c) NULL) only for a QEMU that hot-plugs: legacy cpu-add gets no groups.
  */
 static int find_cgroups(struct ctx *c)
@@ -744,8 +744,6 @@ static int find_cgroups(struct ctx *c)
 	if (!c->cgroups_found && !c->o.no_cgroup && !(tab(c) && tab(c)->legacy))
 		c->cgroups_rc = hostres_cgroups_find(c->h, qemu_pid(c), c->o.cgroup, &c->cgroups_err);
 	c->cgroups_found = true;
-	if (c->cgroups_rc < 0)
-		c->err = c->cgroups_err;
 	return c->cgroups_rc;
 }
 
@@ -861,10 +859,8 @@ static void finish_pending(struct ctx *c)
 		case FATE_FINISHED: {
 			cJSON *done = state_entry_json(e);
 
-			if (find_cgroups(c) < 0) {
-				warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->err.msg);
-				memset(&c->err, 0, sizeof(c->err));
-			}
+			if (find_cgroups(c) < 0)
+				warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->cgroups_err.msg);
 			for (i = e->vcpu; i < e->vcpu + e->vcpus; i++)
 				hostres_vcpu_remove(c->h, i);
 			audit_step(c, e->old_count, e->new_count, true);
@@ -973,8 +969,8 @@ static void meanwhile(void *ctx)
 {
 	struct ctx *c = ctx;
 
-	if (may_change(c) && find_cgroups(c) < 0)
-		memset(&c->err, 0, sizeof(c->err)); /* host_prepare reports it */
+	if (may_change(c))
+		find_cgroups(c); /* a failure is host_prepare's to report */
 }
 
 /* The host's trees: the real ones, or those under --sysroot. */
@@ -1176,12 +1172,11 @@ static int host_prepare(struct ctx *c)
 	rc = find_cgroups(c);
 	if (rc < 0 && (c->o.cgroup || (plugs && c->o.tune_given))) {
 		c->outcome = c->o.cgroup ? OUT_REFUSED : OUT_FAILED;
+		c->err = c->cgroups_err;
 		return vs_err_prefix(&c->err, "cgroups");
 	}
-	if (rc < 0) {
-		warn(c, "no per-vCPU cgroups: %s", c->err.msg);
-		memset(&c->err, 0, sizeof(c->err));
-	}
+	if (rc < 0)
+		warn(c, "no per-vCPU cgroups: %s", c->cgroups_err.msg);
 	if (!plugs)
 		return 0;
 	if (!tab(c)->tids_valid) {
@@ -1362,13 +1357,13 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; its unplug to undo it did not complete in "
 			   "time: pending, a later run finishes it ('vcpuset --status' or '--wait')",
 			   what, stage, why, done);
-		c->force_partial = true;
+		c->left_plugged = true;
 	} else {
 		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; %s: vCPU %d stays plugged with that much done",
 			   what, stage, why, done, rc == -EOPNOTSUPP
 			   ? "it cannot be unplugged (legacy QEMU)" : "unplugging it again failed",
 			   s->vcpu);
-		c->force_partial = true;
+		c->left_plugged = true;
 	}
 	snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
 	return -EIO;
@@ -2135,7 +2130,7 @@ static void report_ledger_text(const struct ctx *c, bool show_pending)
 /* Did the run change the guest: a step done, or a vCPU left plugged by a failed one? */
 static bool changed_guest(const struct ctx *c)
 {
-	return c->done_steps > 0 || c->force_partial;
+	return c->done_steps > 0 || c->left_plugged;
 }
 
 /* The one place an outcome becomes an exit status (the man page's table). */
