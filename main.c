@@ -1057,9 +1057,11 @@ static int gather(struct ctx *c)
 
 static double unplug_timeout_ms(const struct ctx *c)
 {
+	const struct topo_table *t = tab(c);
+
 	if (c->o.timeout_set)
 		return c->o.timeout_s * 1000.0;
-	return strcmp(tab(c)->target, "ppc64") == 0 ? 10000.0 : 5000.0;
+	return t && strcmp(t->target, "ppc64") == 0 ? 10000.0 : 5000.0;
 }
 
 static int plan(struct ctx *c)

@@ -850,9 +850,10 @@ static int place_threads(const struct topo_table *t, const struct fast_cpu *f, i
 
 		j = i && heads[order[i - 1]] == h ? j + 1 : 0;
 		if (j >= t->v[h].vcpus) {
+			vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than its %d "
+				   "vCPUs", f[order[i]].path, t->v[h].vcpus);
 			free(order);
-			return vs_err_set(err, EINVAL, "query-cpus-fast lists more threads for '%s' than "
-					  "its %d vCPUs", f[order[i]].path, t->v[h].vcpus);
+			return -EINVAL;
 		}
 		fill[order[i]] = h + j;
 	}
@@ -1041,7 +1042,7 @@ int topo_update(struct topo_table *t, const cJSON *cpus_fast, int qemu_pid, int 
 int topo_cpus_list(const cJSON *cpus_fast, const char *path, struct vs_err *err)
 {
 	struct fast_cpu *f = NULL;
-	char target[24];
+	char target[24] = "";
 	int nf = 0, i, rc, found = 0;
 
 	rc = parse_fast(cpus_fast, &f, &nf, target, sizeof(target), err);
