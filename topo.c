@@ -188,6 +188,21 @@ static void alias_of(const char *qom, char *buf, size_t size)
 		snprintf(buf, size, "%s", qom + sizeof(pre) - 1);
 }
 
+/* How many items reply r of cmd lists: 1 to VS_MAX_SLOTS of them (what they are: what). */
+static int list_size(const cJSON *r, const char *cmd, const char *what, int *n,
+		     struct vs_err *err)
+{
+	if (!cJSON_IsArray(r))
+		return vs_err_set(err, EINVAL, "%s did not return a list", cmd);
+	*n = cJSON_GetArraySize(r);
+	if (*n == 0)
+		return vs_err_set(err, EINVAL, "%s returned no %s", cmd, what);
+	if (*n > VS_MAX_SLOTS)
+		return vs_err_set(err, E2BIG, "%s returned %d %s, more than the %d vcpuset accepts",
+				  cmd, *n, what, VS_MAX_SLOTS);
+	return 0;
+}
+
 /* One slot of query-hotpluggable-cpus into e (its strings stay the reply's). */
 static int parse_entity(const cJSON *it, struct entity *e, struct vs_err *err)
 {
@@ -269,14 +284,9 @@ static int parse_entities(const cJSON *hp, struct entity **out, int *nout, struc
 	int n, i = 0, rc = 0;
 	long long total = 0;
 
-	if (!cJSON_IsArray(hp))
-		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus did not return a list");
-	n = cJSON_GetArraySize(hp);
-	if (n == 0)
-		return vs_err_set(err, EINVAL, "query-hotpluggable-cpus returned no slots");
-	if (n > VS_MAX_SLOTS)
-		return vs_err_set(err, E2BIG, "query-hotpluggable-cpus returned %d slots, more than the "
-				  "%d vcpuset accepts", n, VS_MAX_SLOTS);
+	rc = list_size(hp, TOPO_CMD_HOTPLUGGABLE, "slots", &n, err);
+	if (rc < 0)
+		return rc;
 	e = calloc((size_t)n, sizeof(*e));
 	if (!e)
 		return vs_err_set(err, ENOMEM, "out of memory");
@@ -361,14 +371,9 @@ static int parse_fast(const cJSON *cf, struct fast_cpu **out, int *nout, char *t
 	long long v;
 	int n, i = 0, rc;
 
-	if (!cJSON_IsArray(cf))
-		return vs_err_set(err, EINVAL, "query-cpus-fast did not return a list");
-	n = cJSON_GetArraySize(cf);
-	if (n == 0)
-		return vs_err_set(err, EINVAL, "query-cpus-fast returned no vCPUs");
-	if (n > VS_MAX_SLOTS)
-		return vs_err_set(err, E2BIG, "query-cpus-fast returned %d vCPUs, more than the %d "
-				  "vcpuset accepts", n, VS_MAX_SLOTS);
+	rc = list_size(cf, TOPO_CMD_CPUS, "vCPUs", &n, err);
+	if (rc < 0)
+		return rc;
 	f = calloc((size_t)n, sizeof(*f));
 	if (!f)
 		return vs_err_set(err, ENOMEM, "out of memory");
