@@ -151,9 +151,10 @@ fuzz-regress: fuzz-build
 
 # Benchmarks (not part of check): bench/overhead is vcpuset against a zero-latency scripted
 # peer with 8, 288 and 4096 slots (time per step, peak RSS).
-bench/overhead: bench/overhead.c bench/bench.c bench/bench.h tests/peer.c tests/peer.h vcpuset.h
+bench/overhead: bench/overhead.c bench/bench.c bench/bench.h tests/peer.c tests/peer.h vcpuset.h \
+		state.c state.h
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -I. -Itests $(DEP_CFLAGS) -o $@ bench/overhead.c bench/bench.c \
-		tests/peer.c $(DEP_LIBS) -lpthread
+		tests/peer.c state.c $(DEP_LIBS) -lpthread
 
 # bench/compare is vcpuset against virsh setvcpus --live, a bare-QMP floor client (in-process)
 # and floor-cli (the same as a fresh process) on one libvirt domain (tests/libvirt/run.sh boots it).

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hostres: every read and change on the host — procfs, sysfs, cgroups, affinity, resctrl. */
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1114,6 +1115,90 @@ static int check_parent_quota(const struct hier *x, long long q, long long p, st
 	return rc;
 }
 
+int hostres_tune_text(const struct hostres_tune *t, char *buf, size_t size)
+{
+	char list[3][4096];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	mask_text(t->cpus, list[0], sizeof(list[0]));
+	mask_text(t->mems, list[1], sizeof(list[1]));
+	mask_text(t->aff, list[2], sizeof(list[2]));
+	if (t->bw_src && t->period && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "period=%lld ", t->period);
+	if (t->bw_src && t->quota && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "quota=%lld ", t->quota);
+	if (t->cpus_src && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "cpus=%s ", list[0]);
+	if (t->mems_src && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "mems=%s ", list[1]);
+	if (t->aff_src && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "affinity=%s ", list[2]);
+	if (t->sched_src && o < size)
+		o += (size_t)snprintf(buf + o, size - o, t->prio ? "sched=%s:%d " : "sched=%s ",
+				      hostres_policy_name(t->policy), t->prio);
+	if (t->rc_src && t->cachetune[0] && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "cachetune=%s ", t->cachetune);
+	if (t->rc_src && t->monitor[0] && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "monitor=%s ", t->monitor);
+	if (o >= size) {
+		buf[0] = '\0';
+		return -ENOSPC;
+	}
+	if (o && buf[o - 1] == ' ')
+		buf[o - 1] = '\0';
+	return 0;
+}
+
+/* One key=value word of hostres_tune_text's into t. */
+static int tune_word(const char *key, const char *v, struct hostres_tune *t, struct vs_err *err)
+{
+	if (strcmp(key, "period") == 0)
+		return hostres_parse_period(v, &t->period, err) < 0 ? -EINVAL : (t->bw_src = HR_GIVEN, 0);
+	if (strcmp(key, "quota") == 0)
+		return hostres_parse_quota(v, &t->quota, err) < 0 ? -EINVAL : (t->bw_src = HR_GIVEN, 0);
+	if (strcmp(key, "cpus") == 0 || strcmp(key, "mems") == 0 || strcmp(key, "affinity") == 0) {
+		uint64_t *m = key[0] == 'c' ? t->cpus : key[0] == 'm' ? t->mems : t->aff;
+
+		if (topo_cpulist_parse(v, m, TOPO_MAX_CPUS, err) < 0)
+			return -EINVAL;
+		*(key[0] == 'c' ? &t->cpus_src : key[0] == 'm' ? &t->mems_src : &t->aff_src) = HR_GIVEN;
+		return 0;
+	}
+	if (strcmp(key, "sched") == 0)
+		return hostres_parse_sched(v, &t->policy, &t->prio, err) < 0 ? -EINVAL
+		       : (t->sched_src = HR_GIVEN, 0);
+	if (strcmp(key, "cachetune") == 0 || strcmp(key, "monitor") == 0) {
+		if (hostres_valid_group(key, v, err) < 0)
+			return -EINVAL;
+		snprintf(key[0] == 'c' ? t->cachetune : t->monitor, HOSTRES_NAME_MAX, "%s", v);
+		t->rc_src = HR_GIVEN;
+		return 0;
+	}
+	return vs_err_set(err, EINVAL, "unknown setting '%.32s'", key);
+}
+
+int hostres_tune_parse(const char *s, struct hostres_tune *t, struct vs_err *err)
+{
+	char *copy = strdup(s), *w, *save = NULL, *eq;
+	int rc = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (!copy)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (w = strtok_r(copy, " ", &save); w && rc == 0; w = strtok_r(NULL, " ", &save)) {
+		eq = strchr(w, '=');
+		if (!eq) {
+			rc = vs_err_set(err, EINVAL, "'%.32s' is not key=value", w);
+			break;
+		}
+		*eq = '\0';
+		rc = tune_word(w, eq + 1, t, err);
+	}
+	free(copy);
+	return rc;
+}
+
 int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_err *err)
 {
 	uint64_t have[HOSTRES_MASK_WORDS];
@@ -1589,6 +1674,135 @@ static const char *threads_file(const struct hier *x)
 {
 	return x->version == 2 ? "cgroup.threads" : "tasks";
 }
+
+/* "vcpu<N>": N, or -1 for any other name. */
+static int vcpu_index_of(const char *name)
+{
+	char *end;
+	long n;
+
+	if (strncmp(name, "vcpu", 4) != 0 || !isdigit((unsigned char)name[4]) ||
+	    (name[4] == '0' && name[5]))
+		return -1;
+	n = strtol(name + 4, &end, 10);
+	return *end || n > VS_MAX_SLOTS ? -1 : (int)n;
+}
+
+/* Call fn(ctx, N) for each vcpuN directory under x's parent. */
+static void each_vcpu_group(const struct hier *x, void (*fn)(void *ctx, int n), void *ctx)
+{
+	int fd = openat(x->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *d;
+	DIR *dir;
+
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((d = readdir(dir)))
+		if (vcpu_index_of(d->d_name) >= 0 && is_dir_at(x->fd, d->d_name))
+			fn(ctx, vcpu_index_of(d->d_name));
+	closedir(dir);
+}
+
+static void count_group(void *ctx, int n)
+{
+	(void)n;
+	(*(int *)ctx)++;
+}
+
+int hostres_vcpu_placed(struct hostres *h, int index, int tid)
+{
+	char name[32];
+	int i, fd, rc;
+
+	snprintf(name, sizeof(name), "vcpu%d", index);
+	for (i = 0; i < h->nh; i++) {
+		const struct hier *x = &h->hh[i];
+		int groups = 0;
+
+		each_vcpu_group(x, count_group, &groups);
+		if (!groups)
+			continue; /* nobody's vCPUs have groups here */
+		if (open_beneath(x->fd, name, &fd) < 0)
+			return 0;
+		rc = file_has_tid(fd, threads_file(x), tid);
+		close(fd);
+		if (rc <= 0)
+			return rc;
+	}
+	return 1;
+}
+
+struct group_list {
+	int *v, n, cap;
+};
+
+static void add_group(void *ctx, int n)
+{
+	struct group_list *g = ctx;
+	int *nv, k;
+
+	for (k = 0; k < g->n; k++)
+		if (g->v[k] == n)
+			return;
+	if (g->n == g->cap) {
+		nv = realloc(g->v, (size_t)(g->cap ? 2 * g->cap : 16) * sizeof(*nv));
+		if (!nv)
+			return;
+		g->v = nv;
+		g->cap = g->cap ? 2 * g->cap : 16;
+	}
+	g->v[g->n++] = n;
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int hostres_vcpu_groups(struct hostres *h, int **out, int *n)
+{
+	struct group_list g = { 0 };
+	int i;
+
+	for (i = 0; i < h->nh; i++)
+		each_vcpu_group(&h->hh[i], add_group, &g);
+	if (g.n)
+		qsort(g.v, (size_t)g.n, sizeof(*g.v), cmp_index);
+	*out = g.v;
+	*n = g.n;
+	return 0;
+}
+
+static int any_tid(void *ctx, long tid)
+{
+	(void)ctx;
+	return tid > 0;
+}
+
+bool hostres_vcpu_group_used(struct hostres *h, int index)
+{
+	char name[32];
+	int i, fd, rc;
+
+	snprintf(name, sizeof(name), "vcpu%d", index);
+	for (i = 0; i < h->nh; i++) {
+		const struct hier *x = &h->hh[i];
+
+		if (open_beneath(x->fd, name, &fd) < 0)
+			continue;
+		rc = for_each_tid(fd, threads_file(x), any_tid, NULL);
+		close(fd);
+		if (rc != 0 && rc != -ENOENT)
+			return true; /* a thread, or a file that cannot be read: left alone */
+	}
+	return false;
+}
+
 
 struct foreign_ctx {
 	struct hostres *h;

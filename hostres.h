@@ -118,6 +118,16 @@ cJSON *hostres_cgroups_json(const struct hostres *h);
  */
 int hostres_validate(struct hostres *h, const struct hostres_tune *t, struct vs_err *err);
 
+/*
+ * The settings of t that are set, as one line of "key=value" words ("period=100000
+ * quota=-1 cpus=0-3 mems=0 affinity=0-3 sched=fifo:5 cachetune=g monitor=m"): what a
+ * write-ahead intent keeps of them. -ENOSPC when it does not fit in size.
+ */
+int hostres_tune_text(const struct hostres_tune *t, char *buf, size_t size);
+
+/* Such a line back into *t (its settings HR_GIVEN), each value checked as on the command line. */
+int hostres_tune_parse(const char *s, struct hostres_tune *t, struct vs_err *err);
+
 /* Fill t->aff with the host's online CPUs minus the isolated ones. */
 int hostres_default_affinity(struct hostres *h, struct hostres_tune *t, struct vs_err *err);
 
@@ -142,6 +152,20 @@ bool hostres_policy_known(int policy);
 
 /* Is there a vcpu<index> group in some hierarchy in use? */
 bool hostres_vcpu_has_group(struct hostres *h, int index);
+
+/*
+ * Drift (issue 15): in each hierarchy where QEMU's vCPUs have groups (a vcpuN directory under
+ * the parent), each vCPU thread belongs in its own. 1 when thread tid of vCPU index is in
+ * <parent>/vcpu<index> in every such hierarchy, 0 when it is missing from one, -errno when
+ * it cannot be told (no cgroups found: 1).
+ */
+int hostres_vcpu_placed(struct hostres *h, int index, int tid);
+
+/* The vcpuN groups under QEMU's parent in any hierarchy: their indices, sorted, in *out. */
+int hostres_vcpu_groups(struct hostres *h, int **out, int *n);
+
+/* Does group vcpu<index> hold a thread in some hierarchy (or cannot it be read)? */
+bool hostres_vcpu_group_used(struct hostres *h, int index);
 
 /*
  * Read what the kernel says about vCPU index (thread tid): its groups' bandwidth and cpuset,

@@ -67,6 +67,8 @@ struct opts {
 	bool wait;
 	bool trust_pid; /* --trust-pid: a peer without a pidfd, or without proof */
 	bool force;     /* --force: act on a paused or prelaunch VM */
+	bool repair;    /* --repair: mend the drift, change nothing else */
+	bool no_repair; /* --no-repair: report the drift only */
 	double ack_timeout_s; /* --ack-timeout */
 	bool status;
 	bool dry_run;
@@ -94,8 +96,13 @@ enum outcome {
 	OUT_UNKNOWN,  /* QEMU never answered a step and cannot be asked */
 };
 
-/* What became of a ledger entry, as QEMU lists the vCPU now (classify()). */
-enum fate { FATE_PENDING, FATE_FINISHED, FATE_MALFORMED, FATE_REPLUGGED };
+/*
+ * What became of a ledger entry, as QEMU lists the vCPU now (classify()). A dead run's plug
+ * intent: PLUGGED (QEMU has it) or NOT_PLUGGED; its unplug intent: FINISHED (gone) or
+ * STILL_THERE (to be pending).
+ */
+enum fate { FATE_PENDING, FATE_FINISHED, FATE_MALFORMED, FATE_REPLUGGED, FATE_PLUGGED,
+	    FATE_NOT_PLUGGED, FATE_STILL_THERE };
 static const char *const status_names[] = { "planned", "done", "pending", "failed", "unknown" };
 
 struct step_result {
@@ -123,6 +130,10 @@ struct ctx {
 	struct state *st;   /* the state directory, and the VM's lock */
 	struct state_entry *pend; /* this VM's unplugs not finished (the ledger) */
 	cJSON *reconciled;  /* pending unplugs finished by this run */
+	cJSON *recovered;   /* steps of dead runs finished by this run (recover()) */
+	cJSON *drift_log;   /* host changes of the drift repair */
+	int *untuned;       /* drift: hot-plugged online vCPUs not in their groups */
+	int *orphans;       /* drift: vcpuN groups with no vCPU */
 	bool *busy;         /* slots of pending unplugs: not to be touched */
 	enum fate *fate;    /* what became of each ledger entry (classify) */
 	struct vm_opts vo;
@@ -138,6 +149,7 @@ struct ctx {
 	enum outcome outcome;
 	int exit;           /* exit_status(), once the run is over */
 	int refused;        /* pending unplugs --wait saw the guest refuse */
+	int nuntuned, norphans;
 	int npend;
 	struct vs_err cgroups_err; /* why finding the cgroups failed */
 	struct vs_err err;
@@ -146,6 +158,7 @@ struct ctx {
 	bool have_key;
 	bool cgroups_found;
 	bool identified;    /* the identity replies are read, the audit identity set */
+	bool repaired;      /* the drift found was mended */
 	bool left_plugged;  /* a failed step left its vCPU plugged (untuned, or its undo pending) */
 	char audit_uuid[40];
 	char audit_name[256];
@@ -173,7 +186,7 @@ static int qemu_pid(const struct ctx *c)
 
 static const char usage_text[] =
 	"Usage: vcpuset [options] --socket PATH COUNT\n"
-	"       vcpuset [options] --socket PATH --status\n"
+	"       vcpuset [options] --socket PATH --status | --wait | --repair\n"
 	"\n"
 	"Set the number of online vCPUs of a running QEMU guest through its QMP monitor.\n"
 	"COUNT is absolute (6) or relative (+2, -1).\n"
@@ -217,6 +230,9 @@ static const char usage_text[] =
 	"     --state-dir DIR    pending unplugs and locks (default /run/vcpuset)\n"
 	"     --lock-timeout S   wait this long for another vcpuset on the same VM (default 10)\n"
 	"     --wait             wait (up to --timeout) for pending unplugs to finish\n"
+	"     --repair           mend drift only: vCPUs out of their groups, orphan groups\n"
+	"                        (a run with a COUNT mends it too)\n"
+	"     --no-repair        report drift, do not mend it\n"
 	"\n"
 	"Exit status: 0 done, 1 failed (guest unchanged), 2 usage or impossible COUNT,\n"
 	"3 unplug pending, 4 partial, 5 outcome unknown. See vcpuset(1).\n";
@@ -328,6 +344,8 @@ enum {
 	OPT_COMMAND_TIMEOUT,
 	OPT_ACK_TIMEOUT,
 	OPT_SYSROOT,
+	OPT_REPAIR,
+	OPT_NO_REPAIR,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -497,6 +515,12 @@ static bool parse_record_opt(int c, struct opts *o)
 	case OPT_WAIT:
 		o->wait = true;
 		return true;
+	case OPT_REPAIR:
+		o->repair = true;
+		return true;
+	case OPT_NO_REPAIR:
+		o->no_repair = true;
+		return true;
 	}
 	return false;
 }
@@ -535,6 +559,8 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
 		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
+		{ "repair", no_argument, NULL, OPT_REPAIR },
+		{ "no-repair", no_argument, NULL, OPT_NO_REPAIR },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -570,8 +596,11 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		usage_error("--status takes no COUNT (got '%s')", o->count);
 	if (o->wait && (o->count || o->status))
 		usage_error("%s", "--wait takes no COUNT and no --status");
-	if (!o->status && !o->count && !o->wait)
-		usage_error("%s", "COUNT is required (or --status, or --wait)");
+	if (o->repair && (o->count || o->status || o->wait || o->no_repair))
+		usage_error("%s", "--repair takes no COUNT, --status, --wait or --no-repair (a run "
+			    "with a COUNT repairs too)");
+	if (!o->status && !o->count && !o->wait && !o->repair)
+		usage_error("%s", "COUNT is required (or --status, --wait or --repair)");
 	if (o->count) {
 		struct topo_count tc;
 
@@ -803,10 +832,11 @@ static void ledger_save(struct ctx *c)
 }
 
 /*
- * Read only: what became of each unplug earlier runs left pending. A vCPU QEMU no longer
- * lists has gone (to be finished); one plugged again since, or an entry that does not fit the
- * table, is to be dropped; the others stay pending, and their slots are busy (leaving, and
- * not to be touched) unless the guest refused them.
+ * Read only: what became of each unplug earlier runs left pending, and of each step a dead
+ * run had started (its intent). A vCPU QEMU no longer lists has gone (to be finished); one
+ * plugged again since, or an entry that does not fit the table, is to be dropped; the others
+ * stay pending, and their slots are busy (leaving, and not to be touched) unless the guest
+ * refused them.
  */
 static void classify(struct ctx *c)
 {
@@ -825,12 +855,16 @@ static void classify(struct ctx *c)
 			continue;
 		}
 		sv = &tab(c)->v[e->vcpu];
-		if (!sv->online)
+		if (e->kind == STATE_PLUG)
+			c->fate[k] = sv->online ? FATE_PLUGGED : FATE_NOT_PLUGGED;
+		else if (!sv->online)
 			c->fate[k] = FATE_FINISHED;
 		else if (tab(c)->tids_valid && e->tid && sv->tid != e->tid)
 			c->fate[k] = FATE_REPLUGGED;
-		for (i = e->vcpu; c->fate[k] == FATE_PENDING && !e->refused &&
-		     i < e->vcpu + e->vcpus; i++)
+		else if (e->kind == STATE_UNPLUG)
+			c->fate[k] = FATE_STILL_THERE; /* pending from now on */
+		for (i = e->vcpu; (c->fate[k] == FATE_PENDING || c->fate[k] == FATE_STILL_THERE) &&
+		     !e->refused && i < e->vcpu + e->vcpus; i++)
 			c->busy[i] = true;
 	}
 }
@@ -859,6 +893,11 @@ static void finish_pending(struct ctx *c)
 		case FATE_FINISHED: {
 			cJSON *done = state_entry_json(e);
 
+			if (e->kind != STATE_PENDING) { /* an intent: recover()'s */
+				cJSON_Delete(done);
+				c->pend[kept++] = *e;
+				continue;
+			}
 			if (find_cgroups(c) < 0)
 				warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->cgroups_err.msg);
 			for (i = e->vcpu; i < e->vcpu + e->vcpus; i++)
@@ -869,6 +908,9 @@ static void finish_pending(struct ctx *c)
 			break;
 		}
 		case FATE_PENDING:
+		case FATE_PLUGGED:
+		case FATE_NOT_PLUGGED:
+		case FATE_STILL_THERE: /* intents: recover()'s */
 			c->pend[kept++] = *e;
 			continue;
 		}
@@ -906,42 +948,211 @@ static int counted(const struct ctx *c)
 }
 
 /*
+ * One line of the report's "recovered": what a dead run left of step e, what was done, and
+ * the host changes that made (actions, taken).
+ */
+static void recovered(struct ctx *c, const struct state_entry *e, const char *action,
+		      cJSON *actions)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "op", e->kind == STATE_PLUG ? "plug" : "unplug");
+	cJSON_AddNumberToObject(o, "vcpu", e->vcpu);
+	cJSON_AddStringToObject(o, "alias", e->alias);
+	cJSON_AddStringToObject(o, "action", action);
+	cJSON_AddItemToObject(o, "actions", actions);
+	cJSON_AddItemToArray(c->recovered, o);
+}
+
+/*
+ * A dead run's plug that QEMU has: the host setup it was to get (the settings written ahead,
+ * checked again), then its success record. Returns the action for the report.
+ */
+static const char *finish_plug(struct ctx *c, const struct state_entry *e)
+{
+	const struct topo_table *t = tab(c);
+	struct hostres_tune tune;
+	struct vs_err err = { 0 };
+	int i, rc = 0;
+
+	audit_step(c, e->old_count, e->new_count, true);
+	if (!e->settings[0])
+		return "recorded (no host settings were due)";
+	if (!t->tids_valid)
+		return "recorded; not set up: QEMU's thread ids are not one per vCPU";
+	rc = hostres_tune_parse(e->settings, &tune, &err);
+	if (rc == 0 && find_cgroups(c) < 0 && (tune.bw_src || tune.mems_src))
+		rc = vs_err_set(&err, ENOENT, "%s", c->cgroups_err.msg);
+	if (rc == 0)
+		rc = hostres_validate(c->h, &tune, &err);
+	for (i = e->vcpu; rc == 0 && i < e->vcpu + e->vcpus; i++)
+		rc = hostres_vcpu_setup(c->h, qemu_pid(c), i, t->v[i].tid, &tune, &err);
+	if (rc < 0) {
+		warn(c, "vCPU %d, plugged by a run that died: its host setup failed: %s", e->vcpu,
+		     err.msg);
+		return "recorded; host setup failed";
+	}
+	return "set up and recorded";
+}
+
+/*
+ * The named phase "recover", right after the VM is read and before the plan: each step a
+ * dead run started (its intent; the lock says that run is gone) is finished as far as QEMU's
+ * table tells. A plug QEMU has gets its host setup and record; a plug QEMU does not have is
+ * dropped with no record (whether QEMU ever answered is unknowable); an unplug that
+ * completed gets its groups removed and its record; one still there becomes pending (the
+ * guest may still let it go). A dry run reports what it would do.
+ */
+static int recover(struct ctx *c)
+{
+	bool any = false, changed = false;
+	int i, k, n, kept = 0;
+	char buf[96];
+
+	for (k = 0; c->fate && k < c->npend; k++)
+		any = any || c->pend[k].kind != STATE_PENDING;
+	if (!any)
+		return 0;
+	if (identity(c) < 0) /* the records name the VM */
+		return -1;
+	for (k = 0; k < c->npend; k++) {
+		struct state_entry *e = &c->pend[k];
+		const char *action = NULL;
+		cJSON *actions;
+
+		if (e->kind == STATE_PENDING) {
+			c->pend[kept++] = *e;
+			continue;
+		}
+		actions = cJSON_CreateArray();
+		hostres_set_log(c->h, actions);
+		switch (c->fate[k]) {
+		case FATE_PLUGGED:
+			action = finish_plug(c, e);
+			break;
+		case FATE_NOT_PLUGGED:
+			action = "dropped: QEMU does not have it (no record: whether it answered is unknown)";
+			break;
+		case FATE_FINISHED:
+			if (find_cgroups(c) < 0)
+				warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->cgroups_err.msg);
+			for (i = e->vcpu, n = 0; i < e->vcpu + e->vcpus; i++)
+				n += hostres_vcpu_remove(c->h, i);
+			audit_step(c, e->old_count, e->new_count, true);
+			snprintf(buf, sizeof(buf), "finished: %d group%s removed, recorded", n,
+				 n == 1 ? "" : "s");
+			action = buf;
+			break;
+		case FATE_STILL_THERE:
+			action = "pending: QEMU still has it (the guest may still let it go)";
+			e->kind = STATE_PENDING;
+			c->pend[kept++] = *e;
+			break;
+		default:
+			action = "dropped: it does not fit the VM any more";
+			break;
+		}
+		hostres_set_log(c->h, NULL);
+		recovered(c, e, action, actions);
+		changed = true;
+	}
+	c->npend = kept;
+	if (changed && !c->o.dry_run)
+		ledger_save(c);
+	classify(c); /* the fates of what is left */
+	c->before = c->after = counted(c);
+	return 0;
+}
+
+/* Put e in the ledger in place of any entry for its vCPU, and write it; false if no room. */
+static bool ledger_put(struct ctx *c, const struct state_entry *e)
+{
+	struct state_entry *np;
+	int k, kept = 0;
+
+	for (k = 0; k < c->npend; k++)
+		if (c->pend[k].vcpu != e->vcpu)
+			c->pend[kept++] = c->pend[k];
+	c->npend = kept;
+	np = realloc(c->pend, (size_t)(c->npend + 1) * sizeof(*np));
+	if (!np)
+		return false;
+	c->pend = np;
+	c->pend[c->npend++] = *e;
+	ledger_save(c);
+	return true;
+}
+
+/* Drop the entry of vCPU vcpu (a step complete), and write the ledger. */
+static void ledger_drop(struct ctx *c, int vcpu)
+{
+	int k, kept = 0;
+
+	for (k = 0; k < c->npend; k++)
+		if (c->pend[k].vcpu != vcpu)
+			c->pend[kept++] = c->pend[k];
+	if (kept == c->npend)
+		return;
+	c->npend = kept;
+	ledger_save(c);
+}
+
+/* An entry for step s with result r. */
+static void entry_of(struct state_entry *e, enum state_kind kind, const struct topo_step *s,
+		     const struct step_result *r)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->vcpu = s->vcpu;
+	e->vcpus = s->vcpus;
+	e->tid = r->tid;
+	e->old_count = s->before;
+	e->new_count = s->after;
+	e->time = (long long)time(NULL);
+	snprintf(e->alias, sizeof(e->alias), "%s", r->alias);
+	snprintf(e->qom_path, sizeof(e->qom_path), "%s", r->qom_path);
+}
+
+/*
+ * Write ahead: before a command that changes the guest goes to QEMU, the ledger says what it
+ * is for (a plug with the settings its vCPU is to get). A run killed before the step is
+ * complete leaves it, and the next run finishes the story (recover()).
+ */
+static void intent(struct ctx *c, enum state_kind kind, const struct topo_step *s,
+		   const struct step_result *r)
+{
+	struct state_entry e;
+
+	entry_of(&e, kind, s, r);
+	if (kind == STATE_PLUG && c->host_tune &&
+	    hostres_tune_text(&c->tune, e.settings, sizeof(e.settings)) < 0)
+		warn(c, "vCPU %d: its settings are too long to be written ahead; a run killed "
+		     "during its plug leaves it to drift repair", s->vcpu);
+	if (!ledger_put(c, &e))
+		warn(c, "vCPU %d: its step is not written ahead (out of memory)", s->vcpu);
+}
+
+/*
  * Record an unplug QEMU accepted and that has not completed: pending (counted as gone, its
  * slot left alone), or refused by the guest (still counted; finished all the same if the
- * vCPU goes later). An older entry for the same vCPU is replaced.
+ * vCPU goes later). It takes the place of the step's intent.
  */
 static void ledger_add(struct ctx *c, const struct topo_step *s, const struct step_result *r,
 		       bool refused)
 {
-	struct state_entry e, *np;
-	int i, k, kept = 0;
+	struct state_entry e;
+	int i;
 
-	for (k = 0; k < c->npend; k++)
-		if (c->pend[k].vcpu != s->vcpu)
-			c->pend[kept++] = c->pend[k];
-	c->npend = kept;
-	memset(&e, 0, sizeof(e));
-	e.vcpu = s->vcpu;
-	e.vcpus = s->vcpus;
-	e.tid = r->tid;
-	e.old_count = s->before;
-	e.new_count = s->after;
-	e.time = (long long)time(NULL);
+	entry_of(&e, STATE_PENDING, s, r);
 	e.refused = refused;
-	snprintf(e.alias, sizeof(e.alias), "%s", r->alias);
-	snprintf(e.qom_path, sizeof(e.qom_path), "%s", r->qom_path);
-	np = realloc(c->pend, (size_t)(c->npend + 1) * sizeof(*np));
-	if (!np) {
+	if (!ledger_put(c, &e)) {
 		warn(c, "vCPU %d: its pending unplug is not recorded (out of memory)", s->vcpu);
 		return;
 	}
-	c->pend = np;
-	c->pend[c->npend++] = e;
 	for (i = s->vcpu; c->busy && i < s->vcpu + s->vcpus && i < tab(c)->n; i++)
 		c->busy[i] = !refused;
 	if (!c->have_key)
 		warn(c, "vCPU %d: its pending unplug is not recorded (no state directory)", s->vcpu);
-	ledger_save(c);
 }
 
 /* Is the VM's name, uuid or accelerator used: in audit records, the JSON or --status? */
@@ -1160,6 +1371,25 @@ out:
 }
 
 /*
+ * What a vCPU thread vcpuset places gets: the options, else what its tuned siblings share,
+ * else libvirt's defaults; checked against the host (c->err when it cannot take them).
+ */
+static int settle_tune(struct ctx *c)
+{
+	c->host_tune = true;
+	c->tune = c->o.tune;
+	if (!c->o.no_inherit)
+		inherit(c);
+	if (c->tune.aff_src == HR_UNSET) {
+		struct vs_err e = { 0 };
+
+		if (hostres_default_affinity(c->h, &c->tune, &e) < 0)
+			warn(c, "no default CPU affinity: %s", e.msg);
+	}
+	return hostres_validate(c->h, &c->tune, &c->err);
+}
+
+/*
  * Before anything changes: find QEMU's cgroups, settle what each new vCPU thread gets
  * (options, else a tuned sibling's settings, else libvirt's defaults) and check it against
  * the host. Fails with exit 2 when the settings cannot be applied.
@@ -1190,22 +1420,10 @@ static int host_prepare(struct ctx *c)
 		}
 		return 0;
 	}
-	c->host_tune = true;
-	c->tune = c->o.tune;
-	if (!c->o.no_inherit)
-		inherit(c);
-	if (c->tune.aff_src == HR_UNSET) {
-		struct vs_err e = { 0 };
-
-		if (hostres_default_affinity(c->h, &c->tune, &e) < 0)
-			warn(c, "no default CPU affinity: %s", e.msg);
-	}
-	rc = hostres_validate(c->h, &c->tune, &c->err);
-	if (rc < 0) {
+	rc = settle_tune(c);
+	if (rc < 0)
 		c->outcome = OUT_REFUSED;
-		return rc;
-	}
-	return 0;
+	return rc;
 }
 
 /* The host side of one step, for --dry-run: log what would be done. */
@@ -1347,11 +1565,16 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 
 	snprintf(why, sizeof(why), "%s", c->err.msg);
 	actions_done(cJSON_GetObjectItemCaseSensitive(r->host, "actions"), done, sizeof(done));
+	if (!tab(c)->legacy)
+		intent(c, STATE_UNPLUG, &u, r); /* in place of the plug's */
 	hostres_set_log(c->h, cJSON_GetObjectItemCaseSensitive(r->host, "actions"));
 	rc = vm_unplug_again(c->vm, s, r->qmp, unplug_timeout_ms(c), &del, &c->err);
 	unplugged(c, &u, rc, &del);
 	hostres_set_log(c->h, NULL);
 	r->status = ST_FAILED;
+	if (rc != -ENOTRECOVERABLE && (rc == 0 || !(rc == -EINPROGRESS || (rc != -EPERM &&
+									    del.accepted))))
+		ledger_drop(c, s->vcpu); /* complete: gone, or staying (a later repair's) */
 	if (rc == 0) {
 		vs_err_set(&c->err, EIO, "%s: %s (%s) %s; unplugged it again", what, stage, why, done);
 	} else if (rc == -EINPROGRESS || (rc != -EPERM && del.accepted)) {
@@ -1372,8 +1595,7 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 }
 
 /* Host setup of the threads of a vCPU just plugged, and what the kernel says after it. */
-static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_result *r,
-			const char *what)
+static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
 	const struct topo_table *t = tab(c);
 	cJSON *kernel;
@@ -1385,7 +1607,7 @@ static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_re
 		rc = hostres_vcpu_setup(c->h, qemu_pid(c), i, t->v[i].tid, &c->tune, &c->err);
 	hostres_set_log(c->h, NULL);
 	if (rc < 0)
-		return plug_rollback(c, s, r, what, "host setup failed");
+		return rc;
 	kernel = cJSON_AddArrayToObject(r->host, "kernel");
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		struct hostres_tune rb;
@@ -1400,6 +1622,30 @@ static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_re
 	return 0;
 }
 
+/*
+ * Tests: stop (SIGSTOP) at the named point of a step when VCPUSET_TEST_PAUSE names it, so
+ * that a test can SIGKILL the run exactly there (the man page lists the points).
+ */
+static void test_pause(const char *point)
+{
+	const char *p = getenv("VCPUSET_TEST_PAUSE");
+
+	if (p && strcmp(p, point) == 0)
+		raise(SIGSTOP);
+}
+
+/* The plug's audit record, as vm_plug said: once QEMU's answer is known. */
+static void plug_record(struct ctx *c, const struct topo_step *s, const struct vm_plug *p)
+{
+	if (p->record != VM_REC_NONE)
+		audit_step(c, s->before, s->after, p->record == VM_REC_OK);
+}
+
+/*
+ * One plug: its intent written ahead, device_add, the check, host setup, then the record and
+ * the intent dropped. A failure after QEMU took it takes the vCPU out again (plug_rollback);
+ * an answer never learnt leaves the intent for a later run.
+ */
 static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
 	const struct topo_vcpu *v;
@@ -1408,22 +1654,27 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	int rc;
 
 	snprintf(what, sizeof(what), "plug vCPU %d%s%s", s->vcpu, r->alias[0] ? " as " : "", r->alias);
+	intent(c, STATE_PLUG, s, r);
+	test_pause("plug-intent");
 	if (c->host_tune)
 		hostres_warm_start(c->h); /* the kernel's wait runs while QEMU works */
 	rc = vm_plug(c->vm, s, r->qmp, &p, &c->err);
-	if (p.record != VM_REC_NONE)
-		audit_step(c, s->before, s->after, p.record == VM_REC_OK);
 	if (p.learned)
 		warn(c, "vCPU %d: device_add got no answer (%s), but QEMU has plugged it: going on",
 		     s->vcpu, p.why);
-	if (rc < 0 && p.undo)
-		return plug_rollback(c, s, r, what, "checking it failed");
-	if (rc < 0) {
+	if (rc == -ENOTRECOVERABLE) { /* the intent stays: a later run finds out */
 		step_fail(c, r, rc, what);
-		if (rc == -ENOTRECOVERABLE)
-			r->status = ST_UNKNOWN;
+		r->status = ST_UNKNOWN;
 		return rc;
 	}
+	if (rc < 0) {
+		plug_record(c, s, &p);
+		if (p.undo)
+			return plug_rollback(c, s, r, what, "checking it failed");
+		ledger_drop(c, s->vcpu);
+		return step_fail(c, r, rc, what);
+	}
+	test_pause("plug-accepted");
 	v = &tab(c)->v[s->vcpu];
 	r->tid = tab(c)->tids_valid ? v->tid : 0;
 	snprintf(r->qom_path, sizeof(r->qom_path), "%s", v->qom_path);
@@ -1432,8 +1683,13 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 	if (!tab(c)->tids_valid)
 		warn(c, "vCPU %d: QEMU's thread ids are not one per vCPU (single-threaded TCG?): "
 		     "no per-thread setup is possible", s->vcpu);
-	else if (c->host_tune && tune_plugged(c, s, r, what) < 0)
-		return -EIO;
+	else if (c->host_tune && tune_plugged(c, s, r) < 0) {
+		plug_record(c, s, &p);
+		return plug_rollback(c, s, r, what, "host setup failed");
+	}
+	test_pause("plug-tuned");
+	plug_record(c, s, &p);
+	ledger_drop(c, s->vcpu);
 	r->status = ST_DONE;
 	return 0;
 }
@@ -1445,11 +1701,17 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 	int rc;
 
 	snprintf(what, sizeof(what), "unplug vCPU %d (%s)", s->vcpu, r->alias);
+	intent(c, STATE_UNPLUG, s, r);
+	test_pause("unplug-intent");
 	r->host = cJSON_CreateObject();
 	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
 	rc = vm_unplug(c->vm, s->vcpu, s->vcpus, r->qmp, unplug_timeout_ms(c), &del, &c->err);
+	if (rc == 0)
+		test_pause("unplug-gone");
 	unplugged(c, s, rc, &del);
 	hostres_set_log(c->h, NULL);
+	if (rc == 0 || (rc < 0 && rc != -EINPROGRESS && rc != -ENOTRECOVERABLE && !del.accepted))
+		ledger_drop(c, s->vcpu); /* complete: gone, or refused by QEMU */
 	if (rc == -EINPROGRESS) {
 		r->status = ST_PENDING;
 		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, not complete "
@@ -1555,6 +1817,124 @@ static void apply(struct ctx *c)
 		vs_err_set(&c->err, ESTALE, "the VM has %d vCPUs after the run, not the %d asked for "
 			   "(another QMP client changed it?)", counted(c), c->plan.target);
 	}
+}
+
+/* Is vCPU i's slot in the ledger (pending, or a step under way)? */
+static bool in_ledger(const struct ctx *c, int i)
+{
+	int k;
+
+	for (k = 0; k < c->npend; k++)
+		if (i >= c->pend[k].vcpu && i < c->pend[k].vcpu + c->pend[k].vcpus)
+			return true;
+	return false;
+}
+
+static void add_index(int **v, int *n, int i)
+{
+	int *nv = realloc(*v, (size_t)(*n + 1) * sizeof(**v));
+
+	if (nv) {
+		*v = nv;
+		(*v)[(*n)++] = i;
+	}
+}
+
+/*
+ * Read only: drift (issue 15), whatever made it (a crash before intents, a hand edit, a tool
+ * that moved threads). Untuned: a hot-plugged online vCPU (a vcpuN alias) whose thread is not
+ * in its vcpuN group in a hierarchy where QEMU's vCPUs have groups. Orphan: a vcpuN group
+ * under QEMU's parent with no vCPU N online, no ledger entry, and no thread in it.
+ */
+static void find_drift(struct ctx *c)
+{
+	const struct topo_table *t = tab(c);
+	int i, ng = 0, *groups = NULL;
+
+	if (c->o.no_cgroup || !t || t->legacy || find_cgroups(c) < 0)
+		return;
+	for (i = 0; t->tids_valid && i < t->n; i++) {
+		const struct topo_vcpu *v = &t->v[i], *hd = &t->v[v->head];
+
+		if (hd->online && hd->alias[0] && v->tid > 0 && !in_ledger(c, i) &&
+		    hostres_vcpu_placed(c->h, i, v->tid) == 0)
+			add_index(&c->untuned, &c->nuntuned, i);
+	}
+	hostres_vcpu_groups(c->h, &groups, &ng);
+	for (i = 0; i < ng; i++)
+		if (!(groups[i] < t->n && t->v[groups[i]].online) && !in_ledger(c, groups[i]) &&
+		    !hostres_vcpu_group_used(c->h, groups[i]))
+			add_index(&c->orphans, &c->norphans, groups[i]);
+	free(groups);
+}
+
+/* Should this run mend the drift it found? A run that may change the VM, or --repair. */
+static bool repairs(const struct ctx *c)
+{
+	return !c->o.no_repair && (c->o.repair || may_change(c));
+}
+
+/*
+ * Mend the drift: each untuned vCPU gets what a plug gives it (the same rules: options win,
+ * then what the tuned siblings share, then the defaults); each orphan group is removed.
+ * Never a group that holds a thread that is not QEMU's (hostres refuses). A dry run logs it.
+ */
+static void repair(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+	int i, rc = 0;
+
+	if (!c->nuntuned && !c->norphans)
+		return;
+	c->drift_log = cJSON_CreateArray();
+	hostres_set_log(c->h, c->drift_log);
+	if (c->nuntuned && !c->host_tune)
+		rc = settle_tune(c);
+	if (rc < 0)
+		warn(c, "untuned vCPUs left as they are: %s", c->err.msg);
+	for (i = 0; rc == 0 && i < c->nuntuned; i++) {
+		int v = c->untuned[i];
+
+		if (hostres_vcpu_setup(c->h, qemu_pid(c), v, tab(c)->v[v].tid, &c->tune, &e) < 0)
+			warn(c, "vCPU %d left untuned: %s", v, e.msg);
+	}
+	for (i = 0; i < c->norphans; i++)
+		hostres_vcpu_remove(c->h, c->orphans[i]);
+	hostres_set_log(c->h, NULL);
+	memset(&c->err, 0, sizeof(c->err));
+	c->repaired = true;
+}
+
+/* The report's "drift": what was found, whether it was mended, the host changes made. */
+static cJSON *drift_json(const struct ctx *c)
+{
+	cJSON *o = cJSON_CreateObject(), *a;
+	int i;
+
+	a = cJSON_AddArrayToObject(o, "untuned");
+	for (i = 0; i < c->nuntuned; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(c->untuned[i]));
+	a = cJSON_AddArrayToObject(o, "orphan_groups");
+	for (i = 0; i < c->norphans; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(c->orphans[i]));
+	cJSON_AddBoolToObject(o, "repaired", c->repaired);
+	cJSON_AddItemToObject(o, "actions", c->drift_log ? cJSON_Duplicate(c->drift_log, 1)
+						       : cJSON_CreateArray());
+	return o;
+}
+
+static void report_drift_text(const struct ctx *c)
+{
+	const char *then = c->repaired ? "mended" : c->o.no_repair ? "left (--no-repair)"
+			   : "'vcpuset --repair' mends it";
+	int i;
+
+	for (i = 0; i < c->nuntuned; i++)
+		printf("drift: vCPU %d is untuned (its thread is not in its vcpu%d groups): %s\n",
+		       c->untuned[i], c->untuned[i], then);
+	for (i = 0; i < c->norphans; i++)
+		printf("drift: group vcpu%d is an orphan (no vCPU %d): %s\n", c->orphans[i],
+		       c->orphans[i], then);
 }
 
 /* Does the guest answer plugs (x86 ACPI CPU hotplug through device_add)? */
@@ -1839,6 +2219,8 @@ static void report_json(struct ctx *c)
 	for (i = 0; i < c->npend; i++)
 		cJSON_AddItemToArray(x, state_entry_json(&c->pend[i]));
 	cJSON_AddItemToObject(doc, "reconciled", cJSON_Duplicate(c->reconciled, 1));
+	cJSON_AddItemToObject(doc, "recovered", cJSON_Duplicate(c->recovered, 1));
+	cJSON_AddItemToObject(doc, "drift", drift_json(c));
 	cJSON_AddBoolToObject(doc, "audit", vaudit_enabled(c->audit));
 	if (c->res)
 		cJSON_AddItemToObject(doc, "host", host_json(c));
@@ -2041,7 +2423,7 @@ static int pending_entries(const struct ctx *c)
 	int i, n = 0;
 
 	for (i = 0; i < c->npend; i++)
-		n += !c->pend[i].refused;
+		n += c->pend[i].kind == STATE_PENDING && !c->pend[i].refused;
 	return n;
 }
 
@@ -2111,6 +2493,12 @@ static void report_ledger_text(const struct ctx *c, bool show_pending)
 	const cJSON *e;
 	int i;
 
+	cJSON_ArrayForEach(e, c->recovered)
+		printf("recovered the %s of vCPU %d (%s), left by a run that died: %s\n",
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "op")),
+		       cJSON_GetObjectItemCaseSensitive(e, "vcpu")->valueint,
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "alias")),
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "action")));
 	cJSON_ArrayForEach(e, c->reconciled)
 		printf("finished the pending unplug of vCPU %d (%s)\n",
 		       cJSON_GetObjectItemCaseSensitive(e, "vcpu")->valueint,
@@ -2124,8 +2512,11 @@ static void report_ledger_text(const struct ctx *c, bool show_pending)
 
 		if (localtime_r(&when, &tm))
 			strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("unplug of vCPU %d (%s) %s since %s\n", c->pend[i].vcpu, c->pend[i].alias,
-		       c->pend[i].refused ? "refused by the guest (still online)" : "pending", ts);
+		printf("%s of vCPU %d (%s) %s since %s\n",
+		       c->pend[i].kind == STATE_PLUG ? "plug" : "unplug", c->pend[i].vcpu,
+		       c->pend[i].alias, c->pend[i].refused ? "refused by the guest (still online)"
+		       : c->pend[i].kind != STATE_PENDING ? "outcome unknown (a later run finds out)"
+		       : "pending", ts);
 	}
 }
 
@@ -2165,9 +2556,10 @@ static void report(struct ctx *c, int rc)
 		return;
 	}
 	report_ledger_text(c, c->o.status || c->o.wait);
+	report_drift_text(c);
 	if (c->o.status && tab(c) && rc == 0)
 		report_status_text(c);
-	else if (!c->o.wait)
+	else if (!c->o.wait && !c->o.repair)
 		report_text(c);
 	if (c->exit != VS_EXIT_OK)
 		put_line("", c->err.msg);
@@ -2184,6 +2576,10 @@ static void ctx_free(struct ctx *c)
 	cJSON_Delete(c->host_log);
 	free(c->pend);
 	cJSON_Delete(c->reconciled);
+	cJSON_Delete(c->recovered);
+	cJSON_Delete(c->drift_log);
+	free(c->untuned);
+	free(c->orphans);
 	free(c->busy);
 	free(c->fate);
 	vaudit_stop(c->audit);
@@ -2214,13 +2610,17 @@ int main(int argc, char **argv)
 	c.warnings = cJSON_CreateArray();
 	c.host_log = cJSON_CreateArray();
 	c.reconciled = cJSON_CreateArray();
+	c.recovered = cJSON_CreateArray();
 	c.inherit_from = -1;
 	c.outcome = OUT_FAILED;
 
 	/* connect and read: nothing changes */
 	rc = gather(&c);
+	/* recover: finish the steps a dead run started (its intents), before anything is planned */
+	if (rc == 0)
+		rc = recover(&c) < 0 ? -1 : 0;
 	/* plan: every refusal, before anything changes */
-	if (rc == 0 && !c.o.status && !c.o.wait) {
+	if (rc == 0 && c.o.count) {
 		rc = vm_preflight(c.vm, c.o.force, &c.err);
 		if (rc == 0)
 			rc = plan(&c);
@@ -2239,8 +2639,14 @@ int main(int argc, char **argv)
 	/* repair: finishing what earlier runs left pending, the first change of a run */
 	if (rc == 0)
 		finish_pending(&c);
+	/* repair: drift, whatever made it (mended by a run that may change the VM, or --repair) */
+	if (rc == 0) {
+		find_drift(&c);
+		if (repairs(&c))
+			repair(&c);
+	}
 	/* apply */
-	if (rc == 0 && c.o.status) {
+	if (rc == 0 && (c.o.status || c.o.repair)) {
 		c.outcome = OUT_DONE;
 	} else if (rc == 0 && c.o.wait) {
 		wait_pending(&c);

@@ -181,12 +181,49 @@ static int json_text(const cJSON *o, const char *k, char *buf, size_t size)
 	return 0;
 }
 
+static const char *const kind_names[] = { "pending", "plug", "unplug" };
+
+/* An entry's kind: "kind" absent is a pending unplug (the ledgers written before intents). */
+static int kind_from(const cJSON *o, enum state_kind *kind)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kind");
+	size_t i;
+
+	*kind = STATE_PENDING;
+	if (!k)
+		return 0;
+	for (i = 0; i < sizeof(kind_names) / sizeof(*kind_names); i++)
+		if (cJSON_IsString(k) && strcmp(k->valuestring, kind_names[i]) == 0) {
+			*kind = (enum state_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Settings: optional, printable, one line. */
+static int settings_from(const cJSON *o, char *buf, size_t size)
+{
+	const char *p;
+
+	buf[0] = '\0';
+	if (!cJSON_HasObjectItem(o, "settings"))
+		return 0;
+	if (json_text(o, "settings", buf, size) < 0)
+		return -EINVAL;
+	for (p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
 /* One entry from the file: every field present, in range, of the right type. */
 static int entry_from(const cJSON *o, struct state_entry *e)
 {
 	long long v[6];
 
 	memset(e, 0, sizeof(*e));
+	if (kind_from(o, &e->kind) < 0 || settings_from(o, e->settings, sizeof(e->settings)) < 0)
+		return -EINVAL;
 	if (!cJSON_IsObject(o) || json_int(o, "vcpu", 0, INT_MAX, &v[0]) < 0 ||
 	    json_int(o, "vcpus", 1, INT_MAX, &v[1]) < 0 || json_int(o, "tid", 0, INT_MAX, &v[2]) < 0 ||
 	    json_int(o, "old", 0, INT_MAX, &v[3]) < 0 || json_int(o, "new", 0, INT_MAX, &v[4]) < 0 ||
@@ -210,6 +247,8 @@ cJSON *state_entry_json(const struct state_entry *e)
 
 	if (!o)
 		return NULL;
+	if (e->kind != STATE_PENDING)
+		cJSON_AddStringToObject(o, "kind", kind_names[e->kind]);
 	cJSON_AddNumberToObject(o, "vcpu", e->vcpu);
 	cJSON_AddNumberToObject(o, "vcpus", e->vcpus);
 	cJSON_AddStringToObject(o, "alias", e->alias);
@@ -220,6 +259,8 @@ cJSON *state_entry_json(const struct state_entry *e)
 	cJSON_AddNumberToObject(o, "time", (double)e->time);
 	if (e->refused)
 		cJSON_AddTrueToObject(o, "refused");
+	if (e->settings[0])
+		cJSON_AddStringToObject(o, "settings", e->settings);
 	return o;
 }
 
@@ -323,7 +364,12 @@ int state_save(struct state *s, const struct state_key *k, const struct state_en
 		free(text);
 		return rc;
 	}
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+	/*
+	 * No fsync: the ledger describes live processes (QEMU's pid and start time) and must
+	 * survive a killed vcpuset, which the page cache does; after a host crash its VMs are
+	 * gone and so is its meaning. The rename alone makes each write all or nothing.
+	 */
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
 		rc = vs_err_set(err, errno ? errno : EIO, "cannot write %s/%s: %s", s->path, tmp,
 				strerror(errno ? errno : EIO));
 	free(text);
@@ -335,7 +381,6 @@ int state_save(struct state *s, const struct state_key *k, const struct state_en
 		unlinkat(s->fd, tmp, 0);
 		return rc;
 	}
-	fsync(s->fd);
 	return 0;
 }
 

@@ -17,15 +17,24 @@ struct state_key {
 	unsigned long long start;
 };
 
-/* An unplug QEMU accepted that has not completed (or that the guest refused). */
+/*
+ * What an entry is: an unplug QEMU accepted that has not completed (or that the guest
+ * refused), or the write-ahead intent of a plug or an unplug about to be asked: written
+ * before the command goes to QEMU, dropped (or made pending) once the step is complete. An
+ * intent found by a run that holds the VM's lock was left by a run that died.
+ */
+enum state_kind { STATE_PENDING, STATE_PLUG, STATE_UNPLUG };
+
 struct state_entry {
+	enum state_kind kind;
 	int vcpu, vcpus;          /* head index, entity size */
 	int tid;                  /* its thread when it was asked, 0 if unknown */
 	int old_count, new_count; /* the counts of its audit record */
 	long long time;           /* when it was asked, seconds since the epoch */
 	bool refused;             /* the guest refused it: it stays, and counts */
 	char alias[64];
-	char qom_path[256];
+	char qom_path[256];       /* "" for a plug: QEMU names it */
+	char settings[1024];      /* a plug's host settings (hostres_tune_text), "" for none */
 };
 
 struct state;
@@ -59,8 +68,8 @@ int state_load(struct state *s, const struct state_key *k, struct state_entry **
 	       char *why, size_t why_size);
 
 /*
- * Write the ledger of VM k atomically (temporary file 0600, fsync, rename, fsync of the
- * directory); no entries removes the file.
+ * Write the ledger of VM k atomically (temporary file 0600, rename; no fsync: it describes
+ * live processes, and a host crash ends them); no entries removes the file.
  */
 int state_save(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
 	       struct vs_err *err);

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -488,4 +489,283 @@ Test(faults, a_plug_whose_answer_is_lost_by_a_hung_qemu_is_unknown_exit_5)
 	cr_assert(strstr(r.out, "whether vCPU 2 is plugged is unknown"), "%s", r.out);
 	cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(
 		cJSON_GetObjectItem(r.json, "steps"), 0), "status")), "unknown");
+}
+
+/* ---- issue 15: a run killed at any instant, and the run after it ---- */
+
+static char kill_log[64]; /* the audit shim's records */
+
+/* Run vcpuset until it stops at point (VCPUSET_TEST_PAUSE), then SIGKILL it there. */
+static void kill_at(const char *point, const char *const *args)
+{
+	struct run_proc p;
+	struct run_result dead;
+	int st;
+
+	setenv("VCPUSET_TEST_PAUSE", point, 1);
+	run_start(&p, args);
+	unsetenv("VCPUSET_TEST_PAUSE");
+	cr_assert_eq(waitpid(p.pid, &st, WUNTRACED), p.pid);
+	if (!WIFSTOPPED(st)) {
+		run_finish(&p, &dead);
+		cr_assert_fail("it never reached %s: exit %d: %s%s", point, dead.exit, dead.out, dead.err);
+	}
+	kill(p.pid, SIGKILL);
+	run_finish(&p, &dead);
+	cr_assert_eq(dead.exit, 128 + SIGKILL);
+	run_free(&dead);
+}
+
+/* The kernel's files of a new vcpuN group in every fixture hierarchy (parent /vm). */
+static void fixture_group(int vcpu)
+{
+	static const char *const files[][2] = {
+		{ "cpu", "cpu.cfs_period_us" }, { "cpu", "cpu.cfs_quota_us" }, { "cpu", "tasks" },
+		{ "cpuacct", "tasks" }, { "cpuset", "cpuset.cpus" }, { "cpuset", "tasks" },
+		{ "cpuset", "cpuset.mems" }, { "cpuset", "cpuset.memory_migrate" },
+		{ "unified", "cgroup.threads" }, { "unified", "cgroup.type" },
+	};
+	char p[128], buf[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		snprintf(p, sizeof(p), "sys/fs/cgroup/%s/vm/vcpu%d/%s", files[i][0], vcpu, files[i][1]);
+		run_sysroot_put(p, "");
+	}
+	run_sysroot_put("sys/fs/cgroup/unified/vm/cgroup.controllers", "");
+	run_sysroot_put("sys/fs/cgroup/cpuset/vm/cpuset.memory_migrate", "0");
+	run_read_file("/sys/devices/system/cpu/online", buf, sizeof(buf));
+	run_sysroot_put("sys/fs/cgroup/cpuset/vm/cpuset.cpus", buf);
+	run_read_file("/sys/devices/system/node/online", buf, sizeof(buf));
+	run_sysroot_put("sys/fs/cgroup/cpuset/vm/cpuset.mems", buf);
+}
+
+static const char *fixture(const char *rel, char *buf, size_t size)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", run_sysroot_dir(), rel);
+	return run_read_file(p, buf, size);
+}
+
+/* Records the shim saw holding needle; -1 when this host writes none (not root). */
+static int records(const struct run_result *res, const char *needle)
+{
+	char buf[8192];
+	const char *p;
+	int n = 0;
+
+	if (!cJSON_IsTrue(run_item(res->json, "audit")))
+		return -1;
+	run_read_file(kill_log, buf, sizeof(buf));
+	for (p = strstr(buf, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void kill_teardown(void)
+{
+	unsetenv("LD_PRELOAD");
+	unlink(kill_log);
+	finish();
+}
+
+/* The one entry of the report's "recovered": its op and action. */
+static void assert_recovered(const char *op, int vcpu, const char *action)
+{
+	cJSON *rec = run_item(r.json, "recovered"), *e = cJSON_GetArrayItem(rec, 0);
+
+	cr_assert_eq(cJSON_GetArraySize(rec), 1, "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(e, "op")), op);
+	cr_assert_eq(run_item(e, "vcpu")->valueint, vcpu);
+	cr_assert(strstr(cJSON_GetStringValue(run_item(e, "action")), action), "%s", r.out);
+}
+
+/*
+ * Killed after QEMU took the plug, before its host setup: the next run (--status, with no
+ * host settings of its own) gives the vCPU the settings written ahead, and writes the one
+ * success record the dead run owed.
+ */
+Test(faults, a_plug_killed_after_qemu_took_it_is_set_up_and_recorded_next_run,
+     .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN };
+	char buf[64], tid[32];
+
+	fixture_group(2);
+	run_audit_shim(NULL, kill_log, sizeof(kill_log));
+	serve(&cfg);
+	kill_at("plug-accepted", (const char *const[]){ "--json", "--socket", sock, "--cgroup", "/vm",
+							 "--period", "100000", "3", NULL });
+	cr_assert_eq(peer_online(peer), 3, "QEMU has it");
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), "",
+			 "not set up yet");
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, "--cgroup",
+					       "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("plug", 2, "set up and recorded");
+	snprintf(tid, sizeof(tid), "%d",
+		 run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), 2), "tid")->valueint);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/cpu.cfs_period_us", buf, sizeof(buf)),
+			 "100000", "the settings written ahead, not this run's");
+	cr_assert(records(&r, "old-vcpu=2 new-vcpu=3") == 1 || records(&r, "x") < 0,
+		  "one success record");
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0, "%s", r.out);
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, NULL });
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "recovered")), 0, "once: %s", r.out);
+}
+
+/* Killed before device_add went out: QEMU never had it; dropped, and no record. */
+Test(faults, a_plug_killed_before_qemu_was_asked_is_dropped_without_a_record,
+     .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN };
+
+	run_audit_shim(NULL, kill_log, sizeof(kill_log));
+	serve(&cfg);
+	kill_at("plug-intent", (const char *const[]){ "--socket", sock, "--no-cgroup", "3", NULL });
+	run_assert_nothing_sent(peer);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("plug", 2, "dropped");
+	cr_assert(records(&r, "new-vcpu=3") <= 0, "no record of a plug that did not happen");
+	cr_assert_eq(run_item(r.json, "online")->valueint, 2);
+}
+
+/* Killed once the vCPU had gone, before its groups and record: the next run finishes both. */
+Test(faults, an_unplug_killed_after_the_vcpu_went_is_finished_next_run, .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN, .unplug = PEER_UNPLUG_KVM, .unplug_ms = 5 };
+	cJSON *a;
+	bool removed = false;
+
+	fixture_group(2);
+	run_audit_shim(NULL, kill_log, sizeof(kill_log));
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--cgroup", "/vm", "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	kill_at("unplug-gone", (const char *const[]){ "--socket", sock, "--cgroup", "/vm", "2", NULL });
+	cr_assert_eq(peer_online(peer), 2, "the guest let it go");
+	fixture_group(2); /* its thread has left its groups, as the kernel shows it */
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, "--cgroup",
+					       "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("unplug", 2, "finished");
+	cJSON_ArrayForEach(a, run_item(cJSON_GetArrayItem(run_item(r.json, "recovered"), 0), "actions"))
+		removed = removed || (strcmp(cJSON_GetStringValue(run_item(a, "op")), "rmdir") == 0 &&
+				      strstr(cJSON_GetStringValue(run_item(a, "path")), "/vm/vcpu2"));
+	cr_assert(removed, "its groups are removed: %s", r.out);
+	cr_assert(records(&r, "old-vcpu=3 new-vcpu=2") == 1 || records(&r, "x") < 0,
+		  "one success record");
+}
+
+/* Killed before device_del went out: the vCPU is there; it becomes a pending unplug. */
+Test(faults, an_unplug_killed_before_qemu_was_asked_becomes_pending, .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN, .unplug = PEER_UNPLUG_KVM, .unplug_ms = 5 };
+
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--no-cgroup", "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	kill_at("unplug-intent", (const char *const[]){ "--socket", sock, "--no-cgroup", "2", NULL });
+	cr_assert_eq(peer_online(peer), 3);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("unplug", 2, "pending");
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 1, "%s", r.out);
+	cr_assert_eq(run_item(r.json, "after")->valueint, 2, "it counts as leaving");
+}
+
+/* ---- drift: whatever made it, reported, and mended by a run that may change the VM ---- */
+
+static cJSON *step(int i)
+{
+	return cJSON_GetArrayItem(run_item(r.json, "steps"), i);
+}
+
+static cJSON *drift(const char *key)
+{
+	return run_item(run_item(r.json, "drift"), key);
+}
+
+/* A vCPU thread moved out of its group by hand: --status says so, --repair puts it back. */
+Test(faults, a_vcpu_out_of_its_group_is_reported_and_mended, .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN };
+	char buf[64], tid[32];
+
+	fixture_group(2);
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--socket", sock, "--cgroup",
+					       "/vm", "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	snprintf(tid, sizeof(tid), "%d", run_item(step(0), "tid")->valueint);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid);
+	cr_assert_eq(cJSON_GetArraySize(drift("untuned")), 0, "%s", r.out);
+	run_free(&r);
+	run_sysroot_put("sys/fs/cgroup/cpu/vm/vcpu2/tasks", ""); /* moved out by hand */
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, "--cgroup",
+					       "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(drift("untuned")), 1, "%s", r.out);
+	cr_assert_eq(cJSON_GetArrayItem(drift("untuned"), 0)->valueint, 2);
+	cr_assert(cJSON_IsFalse(drift("repaired")), "--status only reports");
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--cgroup", "/vm", "--no-repair",
+					       "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "drift: vCPU 2 is untuned (its thread is not in its vcpu2 groups): "
+			 "left (--no-repair)"), "%s", r.out);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), "");
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--repair", "--socket", sock, "--cgroup",
+					       "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsTrue(drift("repaired")), "%s", r.out);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid,
+			 "back in its group");
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, "--cgroup",
+					       "/vm", NULL });
+	cr_assert_eq(cJSON_GetArraySize(drift("untuned")), 0, "%s", r.out);
+}
+
+/*
+ * A vcpuN group with no vCPU N, holding no thread, made by hand: reported and removed by a
+ * changing run; one that holds a thread is nobody's to remove.
+ */
+Test(faults, an_orphan_group_is_reported_and_removed, .fini = kill_teardown)
+{
+	static const char *const hier[] = { "cpu", "cpuacct", "cpuset", "unified" };
+	struct peer_config cfg = { GEN };
+	char p[128];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(hier) / sizeof(*hier); i++) {
+		snprintf(p, sizeof(p), "sys/fs/cgroup/%s/vm", hier[i]);
+		run_sysroot_put(p, NULL);
+	}
+	run_sysroot_put("sys/fs/cgroup/unified/vm/cgroup.controllers", "");
+	run_sysroot_put("sys/fs/cgroup/cpu/vm/vcpu5", NULL);
+	run_sysroot_put("sys/fs/cgroup/cpu/vm/vcpu6/tasks", "1\n"); /* a thread, not QEMU's */
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, "--cgroup",
+					       "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(drift("orphan_groups")), 1, "%s", r.out);
+	cr_assert_eq(cJSON_GetArrayItem(drift("orphan_groups"), 0)->valueint, 5);
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--repair", "--socket", sock, "--cgroup", "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "drift: group vcpu5 is an orphan (no vCPU 5): mended"), "%s", r.out);
+	snprintf(p, sizeof(p), "%s/sys/fs/cgroup/cpu/vm/vcpu5", run_sysroot_dir());
+	cr_assert_neq(stat(p, &st), 0, "removed");
+	snprintf(p, sizeof(p), "%s/sys/fs/cgroup/cpu/vm/vcpu6", run_sysroot_dir());
+	cr_assert_eq(stat(p, &st), 0, "a group with a thread in it stays");
+	run_assert_nothing_sent(peer);
 }

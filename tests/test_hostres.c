@@ -1111,3 +1111,36 @@ Test(hostres, a_thread_replaced_during_its_setup_stops_it)
 	cr_assert_eq(hostres_vcpu_setup(h, pid, 2, tid, &t, &err), 0, "%s", err.msg);
 	cr_assert_eq(sched_getscheduler(tid), SCHED_BATCH);
 }
+
+/* Issue 15: the settings a plug's intent writes ahead come back as they went, checked. */
+Test(hostres, settings_written_ahead_come_back_as_they_went)
+{
+	struct hostres_tune t, back;
+	char text[1024];
+
+	memset(&t, 0, sizeof(t));
+	t.bw_src = t.cpus_src = t.mems_src = t.aff_src = t.sched_src = t.rc_src = HR_GIVEN;
+	t.period = 100000;
+	t.quota = -1;
+	t.cpus[0] = 0x3;
+	t.mems[0] = 0x1;
+	t.aff[0] = 0x2;
+	t.policy = SCHED_FIFO;
+	t.prio = 5;
+	snprintf(t.cachetune, sizeof(t.cachetune), "%s", "vm1");
+	snprintf(t.monitor, sizeof(t.monitor), "%s", "mon1");
+	cr_assert_eq(hostres_tune_text(&t, text, sizeof(text)), 0);
+	cr_assert_str_eq(text, "period=100000 quota=-1 cpus=0-1 mems=0 affinity=1 sched=fifo:5 "
+			 "cachetune=vm1 monitor=mon1");
+	cr_assert_eq(hostres_tune_parse(text, &back, &err), 0, "%s", err.msg);
+	cr_assert_eq(memcmp(&back, &t, sizeof(t)), 0, "the same settings");
+	memset(&t, 0, sizeof(t));
+	cr_assert_eq(hostres_tune_text(&t, text, sizeof(text)), 0);
+	cr_assert_str_eq(text, "", "nothing set, nothing written");
+	cr_assert_eq(hostres_tune_text(&back, text, 20), -ENOSPC);
+	cr_assert_eq(hostres_tune_parse("period=5 cpus=0", &back, &err), -EINVAL, "checked as on the "
+		     "command line");
+	cr_assert_eq(hostres_tune_parse("cachetune=../etc", &back, &err), -EINVAL);
+	cr_assert_eq(hostres_tune_parse("bogus=1", &back, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "unknown setting 'bogus'"), "%s", err.msg);
+}

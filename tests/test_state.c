@@ -47,9 +47,9 @@ static void put(const char *name, const char *text)
 
 Test(state, ledger_round_trip_and_empty_removes_the_file)
 {
-	struct state_entry e[2], *got = NULL;
+	struct state_entry e[4], *got = NULL;
 	char why[256], p[160];
-	int n = -1;
+	int n = -1, i;
 
 	memset(e, 0, sizeof(e));
 	e[0] = (struct state_entry){ .vcpu = 3, .vcpus = 1, .tid = 77, .old_count = 4, .new_count = 3,
@@ -57,14 +57,21 @@ Test(state, ledger_round_trip_and_empty_removes_the_file)
 				     .qom_path = "/machine/peripheral/vcpu3" };
 	e[1] = (struct state_entry){ .vcpu = 8, .vcpus = 8, .old_count = 16, .new_count = 8,
 				     .time = 1700000001, .refused = true, .alias = "vcpu8" };
-	cr_assert_eq(state_save(st, &key, e, 2, &err), 0, "%s", err.msg);
+	/* write-ahead intents (issue 15): a plug with its settings, an unplug */
+	e[2] = (struct state_entry){ .kind = STATE_PLUG, .vcpu = 4, .vcpus = 1, .old_count = 3,
+				     .new_count = 4, .time = 1700000002, .alias = "vcpu4",
+				     .settings = "period=100000 quota=-1 cpus=0-1 sched=fifo:5" };
+	e[3] = (struct state_entry){ .kind = STATE_UNPLUG, .vcpu = 5, .vcpus = 1, .tid = 78,
+				     .old_count = 4, .new_count = 3, .time = 1700000003,
+				     .alias = "vcpu5", .qom_path = "/machine/peripheral/vcpu5" };
+	cr_assert_eq(state_save(st, &key, e, 4, &err), 0, "%s", err.msg);
 	snprintf(p, sizeof(p), "%s/qemu-4242-987654321.json", dir);
 	cr_assert_eq(access(p, F_OK), 0, "the ledger is named after the VM's key");
 	cr_assert_eq(state_load(st, &key, &got, &n, why, sizeof(why)), 0);
 	cr_assert_str_eq(why, "");
-	cr_assert_eq(n, 2);
-	cr_assert_eq(memcmp(&got[0], &e[0], sizeof(e[0])), 0, "entry 0 comes back as it went");
-	cr_assert_eq(memcmp(&got[1], &e[1], sizeof(e[1])), 0, "entry 1 comes back as it went");
+	cr_assert_eq(n, 4);
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(memcmp(&got[i], &e[i], sizeof(e[i])), 0, "entry %d comes back as it went", i);
 	free(got);
 	cr_assert_eq(state_save(st, &key, e, 0, &err), 0, "%s", err.msg);
 	cr_assert_neq(access(p, F_OK), 0, "no entries, no file");
@@ -91,6 +98,14 @@ static const struct untrusted_case untrusted[] = {
 	  "\"time\":1},{\"vcpu\":2,\"vcpus\":1,\"alias\":\"\",\"qom_path\":\"\",\"tid\":0,\"old\":3,"
 	  "\"new\":2,\"time\":1},{\"vcpu\":2,\"vcpus\":1.5,\"alias\":\"vcpu2\",\"qom_path\":\"\","
 	  "\"tid\":0,\"old\":3,\"new\":2,\"time\":1}]}", 1, "a pending-unplug entry is malformed" },
+	/* an intent of an unknown kind, settings with a control character */
+	{ "{\"vcpuset_ledger\":1,\"qemu_pid\":4242,\"qemu_start\":987654321,\"pending\":[{\"vcpu\":2,"
+	  "\"vcpus\":1,\"alias\":\"vcpu2\",\"qom_path\":\"\",\"tid\":0,\"old\":3,\"new\":2,\"time\":1,"
+	  "\"kind\":\"plug\",\"settings\":\"cpus=0\"},{\"vcpu\":3,\"vcpus\":1,\"alias\":\"vcpu3\","
+	  "\"qom_path\":\"\",\"tid\":0,\"old\":3,\"new\":2,\"time\":1,\"kind\":\"replug\"},"
+	  "{\"vcpu\":4,\"vcpus\":1,\"alias\":\"vcpu4\",\"qom_path\":\"\",\"tid\":0,\"old\":3,"
+	  "\"new\":2,\"time\":1,\"kind\":\"plug\",\"settings\":\"cpus=0\\u001b[2J\"}]}", 1,
+	  "is malformed" },
 };
 
 Test(state, a_torn_foreign_or_malformed_ledger_is_not_trusted)
