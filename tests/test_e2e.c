@@ -4,12 +4,14 @@
  * whole binary (run with --jobs 1). Each test first puts the guest at a known count.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "run.h"
@@ -907,4 +909,188 @@ Test(e2e, a_booted_guest_acknowledges_each_plug)
 	run_free(&r);
 	wait_guest("0-3");
 	baseline(2);
+}
+
+/* ---- issue 15: SIGKILL at any instant, on a real guest of its own ---- */
+
+static char chaos_group[96];
+
+static void chaos_teardown(void)
+{
+	char cmd[256];
+
+	run_qemu_stop(qpid);
+	qpid = 0;
+	if (chaos_group[0]) {
+		snprintf(cmd, sizeof(cmd), "sh tests/guest/cgroup.sh remove %s", chaos_group);
+		(void)!system(cmd);
+	}
+	chaos_group[0] = '\0';
+	if (e2e_state[0])
+		run_remove_dir(e2e_state);
+	qemu_teardown();
+}
+
+/* VIRT_RESOURCE success records for a vCPU change after offset. */
+static int success_records(long offset)
+{
+	char line[2048];
+	FILE *f = fopen("/var/log/audit/audit.log", "r");
+	int n = 0;
+
+	if (f && fseek(f, offset, SEEK_SET) == 0)
+		while (fgets(line, sizeof(line), f))
+			n += strstr(line, "type=VIRT_RESOURCE") && strstr(line, "resrc=vcpu") &&
+			     strstr(line, "res=success");
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* The vCPU thread tid of QEMU pid is in <group>/vcpu<i> in hierarchy key (cpu, cpuset...)? */
+static bool thread_in(int pid, int tid, const char *key, int i)
+{
+	char p[96], buf[4096], want[128], *line, *save = NULL;
+
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/cgroup", pid, tid);
+	run_read_file(p, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "%s/vcpu%d", chaos_group, i);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f = strchr(line, ':'), *path = f ? strchr(f + 1, ':') : NULL;
+
+		if (!path)
+			continue;
+		*path++ = '\0';
+		if (strcmp(f + 1, key) == 0)
+			return strcmp(path, want) == 0;
+	}
+	return false;
+}
+
+/* The four invariants of issue 15 after a kill and one --status (report in r). */
+static void chaos_invariants(unsigned seed, int round, int pid)
+{
+	cJSON *v, *e;
+	char p[256], buf[64];
+	struct dirent *d;
+	DIR *dir;
+
+	/* 1: every online hot-plugged vCPU in its own groups, with the VM's settings */
+	cJSON_ArrayForEach(v, run_item(r.json, "vcpus")) {
+		const char *alias = cJSON_GetStringValue(cJSON_GetObjectItem(v, "alias"));
+		int i = run_item(v, "index")->valueint, tid;
+
+		if (!cJSON_IsTrue(run_item(v, "online")) || !alias || strncmp(alias, "vcpu", 4) != 0)
+			continue;
+		tid = run_item(v, "tid")->valueint;
+		cr_assert(thread_in(pid, tid, "cpu", i) && thread_in(pid, tid, "cpuset", i),
+			  "seed %u round %d: vCPU %d (tid %d) is not in its groups: %s", seed, round,
+			  i, tid, r.out);
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/vcpu%d/cpu.cfs_period_us", chaos_group, i);
+		cr_assert_str_eq(run_read_file(p, buf, sizeof(buf)), "100000",
+				 "seed %u round %d: vCPU %d has not the VM's settings", seed, round, i);
+	}
+	/* 2: no vcpuN group without its vCPU (pending unplugs keep theirs) */
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s", chaos_group);
+	dir = opendir(p);
+	cr_assert_not_null(dir);
+	while ((d = readdir(dir))) {
+		int i;
+
+		if (sscanf(d->d_name, "vcpu%d", &i) != 1)
+			continue;
+		v = cJSON_GetArrayItem(run_item(r.json, "vcpus"), i);
+		cr_assert(v && cJSON_IsTrue(run_item(v, "online")), "seed %u round %d: group vcpu%d "
+			  "has no vCPU: %s", seed, round, i, r.out);
+	}
+	closedir(dir);
+	/* 4: no intent of a dead run left; pending entries are vCPUs QEMU lists */
+	cJSON_ArrayForEach(e, run_item(r.json, "pending")) {
+		cr_assert_null(cJSON_GetObjectItem(e, "kind"), "seed %u round %d: an intent is left: "
+			       "%s", seed, round, r.out);
+		v = cJSON_GetArrayItem(run_item(r.json, "vcpus"), run_item(e, "vcpu")->valueint);
+		cr_assert(v && cJSON_IsTrue(run_item(v, "online")), "seed %u round %d: pending entry "
+			  "of a vCPU QEMU does not list", seed, round);
+	}
+}
+
+/*
+ * Issue 15: 40 runs killed with SIGKILL at seeded random instants (at the named points of a
+ * step, or after 2-100 ms), across plug, bulk plug, unplug and bulk unplug, on a guest of its
+ * own in libvirt's v1 + v2 layout with auditd on. After each kill one --status, then the
+ * invariants; audit: one success record per vCPU change that happened (3). The seed is in
+ * every failure (VCPUSET_CHAOS_SEED replays it).
+ */
+Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_teardown,
+     .timeout = 900)
+{
+	static const char *const plug_points[] = { "plug-intent", "plug-accepted", "plug-tuned" };
+	static const char *const unplug_points[] = { "unplug-intent", "unplug-gone" };
+	const char *env = getenv("VCPUSET_CHAOS_SEED");
+	unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
+	char qsock[128], qserial[160], cmd[256];
+	int round, counted = 2, online = 2;
+
+	fprintf(stderr, "chaos seed %u (VCPUSET_CHAOS_SEED replays it)\n", seed);
+	srand(seed);
+	start_auditd();
+	e2e_state_dir();
+	own_qemu((const char *const[]){ "-smp", "2,maxcpus=128", "-append",
+			   "console=ttyS0 quiet panic=-1", NULL }, qsock, sizeof(qsock));
+	snprintf(chaos_group, sizeof(chaos_group), "/machine/qemu-%d-chaos.libvirt-qemu", (int)qpid);
+	snprintf(cmd, sizeof(cmd), "sh tests/guest/cgroup.sh place %d %s", (int)qpid, chaos_group);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(qserial, sizeof(qserial), "%s/serial.log", qdir);
+	run_wait_guest_count(qserial, 2, 60000);
+	for (round = 0; round < 40; round++) {
+		bool plug = counted <= 2 || (counted < 10 && rand() % 2);
+		int n = rand() % 3 == 0 ? (plug ? 3 : 2) : 1, target, ms = 2 + rand() % 99;
+		const char *point = rand() % 2 ? NULL : plug ? plug_points[rand() % 3]
+						       : unplug_points[rand() % 2];
+		struct run_proc p;
+		struct run_result dead;
+		long offset = log_size();
+		char count[16];
+		int st;
+
+		target = plug ? counted + n : counted - n < 2 ? 2 : counted - n;
+		snprintf(count, sizeof(count), "%d", target);
+		if (point)
+			setenv("VCPUSET_TEST_PAUSE", point, 1);
+		run_start(&p, (const char *const[]){ "--socket", qsock, "--state-dir", e2e_state,
+						     "--period", "100000", "--ack-timeout", "0",
+						     "--timeout", "2", count, NULL });
+		unsetenv("VCPUSET_TEST_PAUSE");
+		if (point) {
+			cr_assert_eq(waitpid(p.pid, &st, WUNTRACED), p.pid);
+		} else {
+			usleep((useconds_t)ms * 1000);
+		}
+		kill(p.pid, SIGKILL);
+		run_finish(&p, &dead);
+		run_free(&dead);
+		usleep(400000); /* an unplug QEMU took completes meanwhile */
+		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", qsock);
+		cr_assert_eq(r.exit, 0, "seed %u round %d: %s%s", seed, round, r.out, r.err);
+		chaos_invariants(seed, round, (int)qpid);
+		/* 3: one success record for each vCPU that came or went */
+		{
+			int now = run_item(r.json, "online")->valueint;
+			int want = now > online ? now - online : online - now;
+			int got = 0, i;
+
+			for (i = 0; i < 40 && (got = success_records(offset)) < want; i++)
+				usleep(50000); /* auditd writes them out */
+			cr_assert_eq(got, want, "seed %u round %d (%s %s, %s): %d success records for "
+				     "%d vCPUs changed", seed, round, plug ? "plug" : "unplug", count,
+				     point ? point : "timed", got, want);
+			fprintf(stderr, "round %d: %s to %s, killed %s%s: %d online, %d recovered, %d "
+				"records\n", round, plug ? "plug" : "unplug", count, point ? "at " : "after ",
+				point ? point : "a random instant",
+				now, cJSON_GetArraySize(run_item(r.json, "recovered")), got);
+			online = now;
+			counted = run_item(r.json, "after")->valueint;
+		}
+		run_free(&r);
+	}
 }
