@@ -103,6 +103,8 @@ Test(cli, usage_errors_exit_2_with_one_line)
 		{ "--socket", "/x", "--cachetune", "../etc", "--cachetune: '../etc' is not a resctrl group name" },
 		{ "--socket", "/x", "--monitor", "info", "--monitor: 'info' is not a resctrl group name" },
 		{ "--cgroup", "/a", "--no-cgroup", "4", "--cgroup and --no-cgroup exclude each other" },
+		{ "--socket", "/x", "--repair", "4", "--repair takes no COUNT" },
+		{ "--socket", "/x", "--repair", "--no-repair", "--repair takes no COUNT, --status, --wait or --no-repair" },
 		{ "--no-cgroup", "--quota", "5000", "4", "--period, --quota and --mems need cgroups" },
 	};
 	size_t i;
