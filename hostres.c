@@ -35,6 +35,7 @@ struct hier {
 	char parent[HOSTRES_PATH_MAX]; /* parent of vcpu<N>, relative to the mount */
 	char full[2 * HOSTRES_PATH_MAX]; /* mount + parent */
 	int fd;                        /* the parent directory */
+	int groups;                    /* vcpuN groups under it: 0 not looked at, 1 some, 2 none */
 };
 
 struct mnt;
@@ -1706,6 +1707,55 @@ static void each_vcpu_group(const struct hier *x, void (*fn)(void *ctx, int n), 
 	closedir(dir);
 }
 
+int hostres_group_parents(struct hostres *h, char *paths, size_t size, int n)
+{
+	int i, k = 0;
+
+	for (i = 0; i < h->nh && k < n; i++)
+		if ((size_t)snprintf(paths + (size_t)k * size, size, "%s", h->hh[i].full) < size)
+			k++;
+	return k;
+}
+
+struct remove_ctx {
+	struct hostres *h;
+	int dirfd, removed;
+	const char *parent;
+};
+
+static void remove_group(void *ctx, int n)
+{
+	struct remove_ctx *r = ctx;
+	char name[32], dir[2 * HOSTRES_PATH_MAX + 32];
+
+	snprintf(name, sizeof(name), "vcpu%d", n);
+	snprintf(dir, sizeof(dir), "%s/%s", r->parent, name);
+	log_op(r->h, "rmdir", dir);
+	if (r->h->dry)
+		return;
+	if (unlinkat(r->dirfd, name, AT_REMOVEDIR) == 0)
+		r->removed++;
+	else
+		hnote(r->h, "left %s of a QEMU that is gone: %s", dir, strerror(errno));
+}
+
+int hostres_remove_groups_at(struct hostres *h, const char *parent)
+{
+	struct remove_ctx r = { h, -1, 0, parent };
+	struct hier x;
+
+	memset(&x, 0, sizeof(x));
+	if (parent[0] != '/')
+		return 0;
+	x.fd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (x.fd < 0)
+		return 0; /* gone with its QEMU (libvirt removes the machine's group) */
+	r.dirfd = x.fd;
+	each_vcpu_group(&x, remove_group, &r);
+	close(x.fd);
+	return r.removed;
+}
+
 static void count_group(void *ctx, int n)
 {
 	(void)n;
@@ -1719,11 +1769,15 @@ int hostres_vcpu_placed(struct hostres *h, int index, int tid)
 
 	snprintf(name, sizeof(name), "vcpu%d", index);
 	for (i = 0; i < h->nh; i++) {
-		const struct hier *x = &h->hh[i];
-		int groups = 0;
+		struct hier *x = &h->hh[i];
 
-		each_vcpu_group(x, count_group, &groups);
-		if (!groups)
+		if (!x->groups) { /* looked at once a run */
+			int groups = 0;
+
+			each_vcpu_group(x, count_group, &groups);
+			x->groups = groups ? 1 : 2;
+		}
+		if (x->groups == 2)
 			continue; /* nobody's vCPUs have groups here */
 		if (open_beneath(x->fd, name, &fd) < 0)
 			return 0;

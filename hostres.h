@@ -164,6 +164,18 @@ int hostres_vcpu_placed(struct hostres *h, int index, int tid);
 /* The vcpuN groups under QEMU's parent in any hierarchy: their indices, sorted, in *out. */
 int hostres_vcpu_groups(struct hostres *h, int **out, int *n);
 
+/*
+ * The parents of the vcpuN groups, one absolute path per hierarchy in use: into paths (n
+ * strings of size bytes), their number returned.
+ */
+int hostres_group_parents(struct hostres *h, char *paths, size_t size, int n);
+
+/*
+ * A QEMU that died left its vcpuN groups under parent (an absolute path): remove those that
+ * are empty (the kernel refuses the others). Returns how many went.
+ */
+int hostres_remove_groups_at(struct hostres *h, const char *parent);
+
 /* Does group vcpu<index> hold a thread in some hierarchy (or cannot it be read)? */
 bool hostres_vcpu_group_used(struct hostres *h, int index);
 

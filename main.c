@@ -159,6 +159,7 @@ struct ctx {
 	bool cgroups_found;
 	bool identified;    /* the identity replies are read, the audit identity set */
 	bool repaired;      /* the drift found was mended */
+	bool groups_noted;  /* where the VM's vcpuN groups are is in the state directory */
 	bool left_plugged;  /* a failed step left its vCPU plugged (untuned, or its undo pending) */
 	char audit_uuid[40];
 	char audit_name[256];
@@ -823,6 +824,42 @@ static void vm_gone(void *ctx, const char *name)
 	host_note(c, msg);
 }
 
+/* The vcpuN groups a QEMU that is gone left under parent: removed when empty. */
+static void vm_groups_gone(void *ctx, const char *parent)
+{
+	struct ctx *c = ctx;
+	char msg[2300];
+	int n = hostres_remove_groups_at(c->h, parent);
+
+	if (n) {
+		snprintf(msg, sizeof(msg), "removed %d vCPU group%s of a QEMU that is gone, under %s",
+			 n, n == 1 ? "" : "s", parent);
+		host_note(c, msg);
+	}
+}
+
+/*
+ * Remember, once per run that places a vCPU thread, where this VM's vcpuN groups are: a
+ * later run removes them when this QEMU is gone (vm_groups_gone).
+ */
+static void note_groups(struct ctx *c)
+{
+	enum { MAX = 8 };
+	static char paths[MAX][2 * HOSTRES_PATH_MAX];
+	const char *p[MAX];
+	struct vs_err e = { 0 };
+	int n, i;
+
+	if (c->groups_noted || !c->have_key || !c->st || c->o.dry_run)
+		return;
+	c->groups_noted = true;
+	n = hostres_group_parents(c->h, &paths[0][0], sizeof(paths[0]), MAX);
+	for (i = 0; i < n; i++)
+		p[i] = paths[i];
+	if (n && state_groups_save(c->st, &c->key, p, n, &e) < 0)
+		warn(c, "where this VM's vCPU groups are is not recorded: %s", e.msg);
+}
+
 static void ledger_save(struct ctx *c)
 {
 	struct vs_err e = { 0 };
@@ -992,6 +1029,7 @@ static const char *finish_plug(struct ctx *c, const struct state_entry *e)
 		     err.msg);
 		return "recorded; host setup failed";
 	}
+	note_groups(c);
 	return "set up and recorded";
 }
 
@@ -1244,7 +1282,7 @@ static int gather(struct ctx *c)
 		return rc;
 	vm_key(c);
 	if (!c->o.dry_run)
-		state_gc(c->st, vm_alive, vm_gone, c);
+		state_gc(c->st, vm_alive, vm_gone, vm_groups_gone, c);
 	rc = vm_start(c->vm, err);
 	if (rc < 0)
 		return rc;
@@ -1608,6 +1646,7 @@ static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_re
 	hostres_set_log(c->h, NULL);
 	if (rc < 0)
 		return rc;
+	note_groups(c);
 	kernel = cJSON_AddArrayToObject(r->host, "kernel");
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		struct hostres_tune rb;
@@ -1897,6 +1936,8 @@ static void repair(struct ctx *c)
 
 		if (hostres_vcpu_setup(c->h, qemu_pid(c), v, tab(c)->v[v].tid, &c->tune, &e) < 0)
 			warn(c, "vCPU %d left untuned: %s", v, e.msg);
+		else
+			note_groups(c);
 	}
 	for (i = 0; i < c->norphans; i++)
 		hostres_vcpu_remove(c->h, c->orphans[i]);

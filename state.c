@@ -330,13 +330,40 @@ int state_load(struct state *s, const struct state_key *k, struct state_entry **
 	return 0;
 }
 
+/*
+ * Write text and a newline as the file name of the directory, all or nothing (a temporary
+ * file 0600, then rename). No fsync: the state describes live processes and must survive a
+ * killed vcpuset, which the page cache does; after a host crash its VMs are gone and so is
+ * its meaning.
+ */
+static int write_file(struct state *s, const char *name, const char *text, struct vs_err *err)
+{
+	size_t len = strlen(text);
+	char tmp[160];
+	int fd, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
+	fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return vs_err_set(err, errno, "cannot create %s/%s: %s", s->path, tmp, strerror(errno));
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		rc = vs_err_set(err, errno ? errno : EIO, "cannot write %s/%s: %s", s->path, tmp,
+				strerror(errno ? errno : EIO));
+	if (close(fd) < 0 && rc == 0)
+		rc = vs_err_set(err, errno, "cannot write %s/%s: %s", s->path, tmp, strerror(errno));
+	if (rc == 0 && renameat(s->fd, tmp, s->fd, name) < 0)
+		rc = vs_err_set(err, errno, "cannot rename %s/%s: %s", s->path, tmp, strerror(errno));
+	if (rc < 0)
+		unlinkat(s->fd, tmp, 0);
+	return rc;
+}
+
 int state_save(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
 	       struct vs_err *err)
 {
-	char name[96], tmp[128], *text;
+	char name[96], *text;
 	cJSON *doc, *pending;
-	size_t len;
-	int fd, rc = 0, i;
+	int rc, i;
 
 	key_name(k, name, sizeof(name));
 	if (n == 0) {
@@ -356,36 +383,61 @@ int state_save(struct state *s, const struct state_key *k, const struct state_en
 	cJSON_Delete(doc);
 	if (!text)
 		return vs_err_set(err, ENOMEM, "out of memory");
-	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
-	fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = vs_err_set(err, errno, "cannot create %s/%s: %s", s->path, tmp, strerror(errno));
-		free(text);
-		return rc;
-	}
-	/*
-	 * No fsync: the ledger describes live processes (QEMU's pid and start time) and must
-	 * survive a killed vcpuset, which the page cache does; after a host crash its VMs are
-	 * gone and so is its meaning. The rename alone makes each write all or nothing.
-	 */
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		rc = vs_err_set(err, errno ? errno : EIO, "cannot write %s/%s: %s", s->path, tmp,
-				strerror(errno ? errno : EIO));
+	rc = write_file(s, name, text, err);
 	free(text);
-	if (close(fd) < 0 && rc == 0)
-		rc = vs_err_set(err, errno, "cannot write %s/%s: %s", s->path, tmp, strerror(errno));
-	if (rc == 0 && renameat(s->fd, tmp, s->fd, name) < 0)
-		rc = vs_err_set(err, errno, "cannot rename %s/%s: %s", s->path, tmp, strerror(errno));
-	if (rc < 0) {
-		unlinkat(s->fd, tmp, 0);
-		return rc;
+	return rc;
+}
+
+int state_groups_save(struct state *s, const struct state_key *k, const char *const *parents,
+		      int n, struct vs_err *err)
+{
+	char name[96], *text;
+	size_t len = 1;
+	int i, rc;
+
+	snprintf(name, sizeof(name), "qemu-%d-%llu.groups", k->pid, k->start);
+	for (i = 0; i < n; i++)
+		len += strlen(parents[i]) + 1;
+	text = calloc(1, len);
+	if (!text)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (parents[i][0] != '/' || strchr(parents[i], '\n')) {
+			free(text);
+			return vs_err_set(err, EINVAL, "'%s' is not an absolute path", parents[i]);
+		}
+		strcat(text, parents[i]);
+		if (i + 1 < n)
+			strcat(text, "\n");
 	}
-	return 0;
+	rc = write_file(s, name, text, err);
+	free(text);
+	return rc;
+}
+
+/* The parents listed in the groups file name, each to fn (a gone VM's). */
+static void each_parent(struct state *s, const char *name, void (*fn)(void *ctx, const char *p),
+			void *ctx)
+{
+	char *text = NULL, *line, *save = NULL;
+	struct stat st;
+	int fd;
+
+	fd = openat(s->fd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= 65536 &&
+	    vs_read_fd(fd, 65537, &text) >= 0)
+		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (line[0] == '/')
+				fn(ctx, line);
+	free(text);
+	close(fd);
 }
 
 void state_gc(struct state *s, bool (*alive)(void *ctx, const struct state_key *k),
-	      void (*removed)(void *ctx, const char *name), void *ctx)
+	      void (*removed)(void *ctx, const char *name),
+	      void (*groups)(void *ctx, const char *parent), void *ctx)
 {
 	struct dirent *d;
 	DIR *dir;
@@ -411,8 +463,11 @@ void state_gc(struct state *s, bool (*alive)(void *ctx, const struct state_key *
 			continue;
 		k.pid = (int)pid;
 		k.start = strtoull(end + 1, &end, 10);
-		if (errno || strcmp(end, ".json") != 0 || alive(ctx, &k))
+		if (errno || (strcmp(end, ".json") != 0 && strcmp(end, ".groups") != 0) ||
+		    alive(ctx, &k))
 			continue;
+		if (strcmp(end, ".groups") == 0 && groups)
+			each_parent(s, d->d_name, groups, ctx);
 		if (unlinkat(dirfd(dir), d->d_name, 0) == 0 && removed)
 			removed(ctx, d->d_name);
 	}

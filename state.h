@@ -75,11 +75,21 @@ int state_save(struct state *s, const struct state_key *k, const struct state_en
 	       struct vs_err *err);
 
 /*
- * Remove the ledgers of VMs that are gone: those for which alive(ctx, key) is false (no such
- * pid, or one started at another time). Calls removed(ctx, name) for each file removed.
+ * Remember where VM k's vcpuN groups are: the parents (absolute paths) in each hierarchy,
+ * written to qemu-<pid>-<start>.groups, so that they can be removed once that QEMU is gone.
+ */
+int state_groups_save(struct state *s, const struct state_key *k, const char *const *parents,
+		      int n, struct vs_err *err);
+
+/*
+ * Remove the files of VMs that are gone: those for which alive(ctx, key) is false (no such
+ * pid, or one started at another time). Before a groups file goes, groups(ctx, parent) is
+ * called with each parent it lists (may be NULL). Calls removed(ctx, name) for each file
+ * removed.
  */
 void state_gc(struct state *s, bool (*alive)(void *ctx, const struct state_key *k),
-	      void (*removed)(void *ctx, const char *name), void *ctx);
+	      void (*removed)(void *ctx, const char *name),
+	      void (*groups)(void *ctx, const char *parent), void *ctx);
 
 /* An entry as the JSON report shows it (the ledger's own fields); NULL if out of memory. */
 cJSON *state_entry_json(const struct state_entry *e);

@@ -769,3 +769,43 @@ Test(faults, an_orphan_group_is_reported_and_removed, .fini = kill_teardown)
 	cr_assert_eq(stat(p, &st), 0, "a group with a thread in it stays");
 	run_assert_nothing_sent(peer);
 }
+
+/*
+ * A QEMU that died left its vcpuN groups: the next run on any VM (the same state directory)
+ * removes those that are empty, where the dead VM's groups file said they are.
+ */
+Test(faults, the_groups_of_a_qemu_that_is_gone_are_removed, .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN };
+	char p[256], buf[1024];
+	struct stat st;
+
+	fixture_group(2);
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--no-audit", "--socket", sock, "--cgroup", "/vm",
+					       "3", NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	/* this VM's groups are remembered */
+	snprintf(p, sizeof(p), "%s/run/vcpuset", run_sysroot_dir());
+	snprintf(buf, sizeof(buf), "grep -q '^%s/sys/fs/cgroup/cpu/vm$' %s/qemu-%d-*.groups",
+		 run_sysroot_dir(), p, (int)getpid());
+	cr_assert_eq(system(buf), 0, "a groups file for this VM");
+	/* another VM's QEMU died, its groups file left behind */
+	run_sysroot_put("sys/fs/cgroup/cpu/deadvm/vcpu3", NULL);
+	run_sysroot_put("sys/fs/cgroup/cpu/deadvm/vcpu4/tasks", "1\n");
+	snprintf(buf, sizeof(buf), "%s/sys/fs/cgroup/cpu/deadvm", run_sysroot_dir());
+	snprintf(p, sizeof(p), "run/vcpuset/qemu-%d-1.groups", 4194304 - 7);
+	run_sysroot_put(p, buf);
+	snprintf(p, sizeof(p), "chmod 600 %s/run/vcpuset/qemu-%d-1.groups", run_sysroot_dir(),
+		 4194304 - 7);
+	cr_assert_eq(system(p), 0);
+	run_vcpuset(&r, (const char *const[]){ "--status", "--socket", sock, "--cgroup", "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	snprintf(p, sizeof(p), "%s/sys/fs/cgroup/cpu/deadvm/vcpu3", run_sysroot_dir());
+	cr_assert_neq(stat(p, &st), 0, "the empty group of the dead QEMU is removed");
+	snprintf(p, sizeof(p), "%s/sys/fs/cgroup/cpu/deadvm/vcpu4", run_sysroot_dir());
+	cr_assert_eq(stat(p, &st), 0, "one that is not empty is left");
+	snprintf(p, sizeof(p), "%s/run/vcpuset/qemu-%d-1.groups", run_sysroot_dir(), 4194304 - 7);
+	cr_assert_neq(stat(p, &st), 0, "and the file is forgotten");
+}

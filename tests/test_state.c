@@ -162,7 +162,7 @@ Test(state, ledgers_of_vms_that_are_gone_are_removed)
 	put("sock-1-2.lock", "");
 	put("qemu-x-1.json", "{}");
 	/* the callback's ctx is the counter */
-	state_gc(st, alive_only_4242, count_removed, &removed);
+	state_gc(st, alive_only_4242, count_removed, NULL, &removed);
 	cr_assert_eq(removed, 2);
 	snprintf(p, sizeof(p), "%s/qemu-4242-987654321.json", dir);
 	cr_assert_eq(access(p, F_OK), 0, "the live VM's ledger stays");
@@ -202,4 +202,35 @@ Test(state, a_held_lock_names_its_holder)
 	state_free(other);
 	close(ready[0]);
 	close(ready[1]);
+}
+
+static char parents_seen[512];
+
+static void saw_parent(void *ctx, const char *p)
+{
+	(void)ctx;
+	strcat(parents_seen, p);
+	strcat(parents_seen, ";");
+}
+
+/* Issue 15: where a VM's vcpuN groups are outlives its ledger, and is handed back once it is gone. */
+Test(state, the_groups_of_a_vm_that_is_gone_are_handed_back_then_forgotten)
+{
+	const char *parents[] = { "/sys/fs/cgroup/cpu/machine/vm1", "/sys/fs/cgroup/unified/machine/vm1" };
+	const char *relative[] = { "machine/vm1" };
+	const struct state_key gone = { 99, 5 };
+	char p[160];
+	int removed = 0;
+
+	cr_assert_eq(state_groups_save(st, &key, parents, 2, &err), 0, "%s", err.msg);
+	cr_assert_eq(state_groups_save(st, &gone, parents, 1, &err), 0, "%s", err.msg);
+	cr_assert_eq(state_groups_save(st, &gone, relative, 1, &err), -EINVAL);
+	parents_seen[0] = '\0';
+	state_gc(st, alive_only_4242, count_removed, saw_parent, &removed);
+	cr_assert_str_eq(parents_seen, "/sys/fs/cgroup/cpu/machine/vm1;", "the gone VM's only");
+	cr_assert_eq(removed, 1);
+	snprintf(p, sizeof(p), "%s/qemu-99-5.groups", dir);
+	cr_assert_neq(access(p, F_OK), 0, "forgotten");
+	snprintf(p, sizeof(p), "%s/qemu-4242-987654321.groups", dir);
+	cr_assert_eq(access(p, F_OK), 0, "the live VM's stays");
 }
