@@ -1022,6 +1022,8 @@ static const char *finish_plug(struct ctx *c, const struct state_entry *e)
 		rc = vs_err_set(&err, ENOENT, "%s", c->cgroups_err.msg);
 	if (rc == 0)
 		rc = hostres_validate(c->h, &tune, &err);
+	if (rc == 0)
+		note_groups(c); /* before any group is made */
 	for (i = e->vcpu; rc == 0 && i < e->vcpu + e->vcpus; i++)
 		rc = hostres_vcpu_setup(c->h, qemu_pid(c), i, t->v[i].tid, &tune, &err);
 	if (rc < 0) {
@@ -1029,7 +1031,6 @@ static const char *finish_plug(struct ctx *c, const struct state_entry *e)
 		     err.msg);
 		return "recorded; host setup failed";
 	}
-	note_groups(c);
 	return "set up and recorded";
 }
 
@@ -1639,6 +1640,7 @@ static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_re
 	cJSON *kernel;
 	int rc, i;
 
+	note_groups(c); /* before any group is made */
 	r->host = cJSON_CreateObject();
 	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
 	for (i = s->vcpu, rc = 0; i < s->vcpu + s->vcpus && rc == 0; i++)
@@ -1646,7 +1648,6 @@ static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_re
 	hostres_set_log(c->h, NULL);
 	if (rc < 0)
 		return rc;
-	note_groups(c);
 	kernel = cJSON_AddArrayToObject(r->host, "kernel");
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		struct hostres_tune rb;
@@ -1934,10 +1935,9 @@ static void repair(struct ctx *c)
 	for (i = 0; rc == 0 && i < c->nuntuned; i++) {
 		int v = c->untuned[i];
 
+		note_groups(c); /* before any group is made */
 		if (hostres_vcpu_setup(c->h, qemu_pid(c), v, tab(c)->v[v].tid, &c->tune, &e) < 0)
 			warn(c, "vCPU %d left untuned: %s", v, e.msg);
-		else
-			note_groups(c);
 	}
 	for (i = 0; i < c->norphans; i++)
 		hostres_vcpu_remove(c->h, c->orphans[i]);

@@ -1094,3 +1094,45 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 		run_free(&r);
 	}
 }
+
+/*
+ * Issue 15: QEMU killed in the middle of a run (stopped once its plug was set up, before its
+ * record): the run ends as documented (the step was complete: exit 0, no error); the next run
+ * on another VM with the same state directory removes the dead VM's state files and its
+ * vCPU groups, empty now that their thread is gone.
+ */
+Test(e2e, a_qemu_killed_mid_run_is_cleaned_up_by_the_next_run, .fini = chaos_teardown)
+{
+	char qsock[128], cmd[256], p[256];
+	struct run_proc rp;
+	struct stat st;
+	int status;
+
+	e2e_state_dir();
+	own_qemu((const char *const[]){ "-append", "console=ttyS0 quiet panic=-1", NULL }, qsock,
+		 sizeof(qsock));
+	snprintf(chaos_group, sizeof(chaos_group), "/machine/qemu-%d-dies.libvirt-qemu", (int)qpid);
+	snprintf(cmd, sizeof(cmd), "sh tests/guest/cgroup.sh place %d %s", (int)qpid, chaos_group);
+	cr_assert_eq(system(cmd), 0);
+	setenv("VCPUSET_TEST_PAUSE", "plug-tuned", 1);
+	run_start(&rp, (const char *const[]){ "--no-audit", "--ack-timeout", "0", "--state-dir",
+					      e2e_state, "--socket", qsock, "3", NULL });
+	unsetenv("VCPUSET_TEST_PAUSE");
+	cr_assert_eq(waitpid(rp.pid, &status, WUNTRACED), rp.pid);
+	cr_assert(WIFSTOPPED(status), "it stopped once its vCPU was set up");
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/vcpu2", chaos_group);
+	cr_assert_eq(stat(p, &st), 0, "the vCPU has its group");
+	run_qemu_stop(qpid); /* QEMU dies */
+	qpid = 0;
+	kill(rp.pid, SIGCONT);
+	run_finish(&rp, &r);
+	cr_assert_eq(r.exit, 0, "the step was complete: %s", r.err);
+	run_free(&r);
+	/* the next run, on another VM with the same state directory */
+	RUN("--status", "--state-dir", e2e_state, "--socket", sock);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_neq(stat(p, &st), 0, "the dead QEMU's vCPU group is removed");
+	snprintf(cmd, sizeof(cmd), "ls %s/qemu-* 2>/dev/null | grep -v 'qemu-%d-' | grep -q .",
+		 e2e_state, qemu_pid);
+	cr_assert_neq(system(cmd), 0, "its state files are gone");
+}
