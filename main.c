@@ -1214,6 +1214,22 @@ static bool may_plug(const struct ctx *c)
 
 static void note_event(void *ctx, const cJSON *ev);
 
+static void test_pause(const char *point);
+
+/* Tests: the pause points inside a step that other modules reach (VCPUSET_TEST_PAUSE). */
+static void pause_waiting(void *ctx)
+{
+	(void)ctx;
+	test_pause("unplug-waiting");
+}
+
+static void pause_in_setup(void *ctx, const char *act)
+{
+	(void)ctx;
+	(void)act;
+	test_pause("host-setup");
+}
+
 /* While QEMU answers query-cpus-fast at start-up: QEMU's cgroups are looked up. */
 static void meanwhile(void *ctx)
 {
@@ -1243,7 +1259,7 @@ static int open_host(struct ctx *c)
 /* Connect to QEMU, read the VM, and what earlier runs left pending: nothing is changed. */
 static int gather(struct ctx *c)
 {
-	struct vm_hooks hooks = { host_warn, note_event, meanwhile, NULL, c };
+	struct vm_hooks hooks = { host_warn, note_event, meanwhile, NULL, NULL, c };
 	struct vs_err *err = &c->err;
 	int rc;
 
@@ -1272,6 +1288,10 @@ static int gather(struct ctx *c)
 	c->vo.stop = &stop_signal;
 	if (c->o.verbose)
 		hooks.trace = trace_stderr;
+	if (getenv("VCPUSET_TEST_PAUSE")) {
+		hooks.waiting = pause_waiting;
+		hostres_set_act_hook(c->h, pause_in_setup, c); /* after the first act on a thread */
+	}
 	rc = vm_open(&c->vo, c->h, &hooks, &c->vm, err); /* the name is looked up here, once */
 	if (rc == 0)
 		rc = take_lock(c); /* before connecting: a second vcpuset queues here */

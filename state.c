@@ -392,7 +392,7 @@ int state_groups_save(struct state *s, const struct state_key *k, const char *co
 		      int n, struct vs_err *err)
 {
 	char name[96], *text;
-	size_t len = 1;
+	size_t len = 1, o = 0;
 	int i, rc;
 
 	snprintf(name, sizeof(name), "qemu-%d-%llu.groups", k->pid, k->start);
@@ -406,9 +406,7 @@ int state_groups_save(struct state *s, const struct state_key *k, const char *co
 			free(text);
 			return vs_err_set(err, EINVAL, "'%s' is not an absolute path", parents[i]);
 		}
-		strcat(text, parents[i]);
-		if (i + 1 < n)
-			strcat(text, "\n");
+		o += (size_t)snprintf(text + o, len - o, "%s%s", parents[i], i + 1 < n ? "\n" : "");
 	}
 	rc = write_file(s, name, text, err);
 	free(text);

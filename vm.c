@@ -878,6 +878,8 @@ int vm_unplug(struct vm *vm, int vcpu, int vcpus, const cJSON *qmp, double timeo
 	rc = send_del(vm, cmd, args, res, err);
 	if (rc < 0)
 		return rc;
+	if (rc == 0 && vm->hooks.waiting)
+		vm->hooks.waiting(vm->hooks.ctx);
 	if (rc == 0)
 		rc = wait_gone(vm, &head, vs_now_ms() + timeout_ms, &freed, err);
 	if (rc == -EPERM)

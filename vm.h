@@ -39,6 +39,8 @@ struct vm_hooks {
 	void (*event)(void *ctx, const cJSON *ev);
 	/* host work that runs while QEMU answers the start-up queries (a cgroup lookup) */
 	void (*meanwhile)(void *ctx);
+	/* an unplug's wait begins: QEMU took device_del */
+	void (*waiting)(void *ctx);
 	qmp_trace_fn trace; /* the QMP traffic */
 	void *ctx;
 };

@@ -809,3 +809,51 @@ Test(faults, the_groups_of_a_qemu_that_is_gone_are_removed, .fini = kill_teardow
 	snprintf(p, sizeof(p), "%s/run/vcpuset/qemu-%d-1.groups", run_sysroot_dir(), 4194304 - 7);
 	cr_assert_neq(stat(p, &st), 0, "and the file is forgotten");
 }
+
+/* Killed inside the host setup (after its first act on the thread): the next run completes it. */
+Test(faults, a_plug_killed_inside_its_host_setup_is_completed_next_run, .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN };
+	char buf[64], tid[32];
+
+	fixture_group(2);
+	serve(&cfg);
+	kill_at("host-setup", (const char *const[]){ "--no-audit", "--socket", sock, "--cgroup", "/vm",
+						     "--period", "100000", "3", NULL });
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/cpu.cfs_period_us", buf, sizeof(buf)), "",
+			 "stopped before its bandwidth was written");
+	run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--status", "--socket", sock,
+					       "--cgroup", "/vm", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("plug", 2, "set up and recorded");
+	snprintf(tid, sizeof(tid), "%d",
+		 run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), 2), "tid")->valueint);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/cpu.cfs_period_us", buf, sizeof(buf)),
+			 "100000");
+}
+
+/* Killed inside an unplug's wait (QEMU took device_del): pending, then finished when it goes. */
+Test(faults, an_unplug_killed_inside_its_wait_is_pending_then_finished, .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN, .unplug = PEER_UNPLUG_NEVER };
+
+	serve(&cfg);
+	run_vcpuset(&r, (const char *const[]){ "--no-audit", "--socket", sock, "--no-cgroup", "3",
+					       NULL });
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	kill_at("unplug-waiting", (const char *const[]){ "--no-audit", "--socket", sock,
+							 "--no-cgroup", "2", NULL });
+	run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--status", "--socket", sock,
+					       NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("unplug", 2, "pending");
+	run_free(&r);
+	peer_release(peer); /* the guest lets it go */
+	usleep(100000);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--status", "--socket", sock,
+					       NULL });
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0, "%s", r.out);
+}

@@ -208,9 +208,10 @@ static char parents_seen[512];
 
 static void saw_parent(void *ctx, const char *p)
 {
+	size_t n = strlen(parents_seen);
+
 	(void)ctx;
-	strcat(parents_seen, p);
-	strcat(parents_seen, ";");
+	snprintf(parents_seen + n, sizeof(parents_seen) - n, "%s;", p);
 }
 
 /* Issue 15: where a VM's vcpuN groups are outlives its ledger, and is handed back once it is gone. */
