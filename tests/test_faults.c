@@ -582,6 +582,23 @@ static void assert_recovered(const char *op, int vcpu, const char *action)
 }
 
 /*
+ * The report in r is of the run after a killed plug of vCPU 2: it set the vCPU up with the
+ * settings written ahead (--period 100000; this run gave none) in the fixture's groups.
+ */
+static void assert_set_up_next_run(void)
+{
+	char buf[64], tid[32];
+
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("plug", 2, "set up and recorded");
+	snprintf(tid, sizeof(tid), "%d",
+		 run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), 2), "tid")->valueint);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid);
+	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/cpu.cfs_period_us", buf, sizeof(buf)),
+			 "100000", "the settings written ahead, not this run's");
+}
+
+/*
  * Killed after QEMU took the plug, before its host setup: the next run (--status, with no
  * host settings of its own) gives the vCPU the settings written ahead, and writes the one
  * success record the dead run owed.
@@ -590,7 +607,7 @@ Test(faults, a_plug_killed_after_qemu_took_it_is_set_up_and_recorded_next_run,
      .fini = kill_teardown)
 {
 	struct peer_config cfg = { GEN };
-	char buf[64], tid[32];
+	char buf[64];
 
 	fixture_group(2);
 	run_audit_shim(NULL, kill_log, sizeof(kill_log));
@@ -602,13 +619,7 @@ Test(faults, a_plug_killed_after_qemu_took_it_is_set_up_and_recorded_next_run,
 			 "not set up yet");
 	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, "--cgroup",
 					       "/vm", NULL });
-	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	assert_recovered("plug", 2, "set up and recorded");
-	snprintf(tid, sizeof(tid), "%d",
-		 run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), 2), "tid")->valueint);
-	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid);
-	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/cpu.cfs_period_us", buf, sizeof(buf)),
-			 "100000", "the settings written ahead, not this run's");
+	assert_set_up_next_run();
 	cr_assert(records(&r, "old-vcpu=2 new-vcpu=3") == 1 || records(&r, "x") < 0,
 		  "one success record");
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0, "%s", r.out);
@@ -814,7 +825,7 @@ Test(faults, the_groups_of_a_qemu_that_is_gone_are_removed, .fini = kill_teardow
 Test(faults, a_plug_killed_inside_its_host_setup_is_completed_next_run, .fini = kill_teardown)
 {
 	struct peer_config cfg = { GEN };
-	char buf[64], tid[32];
+	char buf[64];
 
 	fixture_group(2);
 	serve(&cfg);
@@ -824,13 +835,7 @@ Test(faults, a_plug_killed_inside_its_host_setup_is_completed_next_run, .fini = 
 			 "stopped before its bandwidth was written");
 	run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--status", "--socket", sock,
 					       "--cgroup", "/vm", NULL });
-	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	assert_recovered("plug", 2, "set up and recorded");
-	snprintf(tid, sizeof(tid), "%d",
-		 run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), 2), "tid")->valueint);
-	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/tasks", buf, sizeof(buf)), tid);
-	cr_assert_str_eq(fixture("sys/fs/cgroup/cpu/vm/vcpu2/cpu.cfs_period_us", buf, sizeof(buf)),
-			 "100000");
+	assert_set_up_next_run();
 }
 
 /* Killed inside an unplug's wait (QEMU took device_del): pending, then finished when it goes. */
