@@ -915,6 +915,32 @@ Test(e2e, a_booted_guest_acknowledges_each_plug)
 
 static char chaos_group[96];
 
+/*
+ * A QEMU of its own (own_qemu) whose guest has booted (its first "VCPUSET-ONLINE" line): a TCG
+ * guest very rarely stalls in its early boot, and is then booted once more.
+ */
+static void own_booted_qemu(const char *const *extra, char *qsock, size_t size)
+{
+	char serial_path[160], buf[4096];
+	int attempt, i;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		own_qemu(extra, qsock, size);
+		snprintf(serial_path, sizeof(serial_path), "%s/serial.log", qdir);
+		for (i = 0; i < 300; i++) {
+			if (strstr(run_read_file(serial_path, buf, sizeof(buf)), "VCPUSET-ONLINE"))
+				return;
+			usleep(100000);
+		}
+		fprintf(stderr, "own guest: no sign of life after 30 s; booting it again\n");
+		run_qemu_stop(qpid);
+		qpid = 0;
+		snprintf(buf, sizeof(buf), "rm -rf %s", qdir);
+		(void)!system(buf);
+	}
+	cr_assert_fail("own guest: no sign of life, twice");
+}
+
 static void chaos_teardown(void)
 {
 	char cmd[256];
@@ -1042,8 +1068,8 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 	srand(seed);
 	start_auditd();
 	e2e_state_dir();
-	own_qemu((const char *const[]){ "-smp", "2,maxcpus=128", "-append",
-			   "console=ttyS0 quiet panic=-1", NULL }, qsock, sizeof(qsock));
+	own_booted_qemu((const char *const[]){ "-smp", "2,maxcpus=128", "-append",
+				  "console=ttyS0 quiet panic=-1", NULL }, qsock, sizeof(qsock));
 	snprintf(chaos_group, sizeof(chaos_group), "/machine/qemu-%d-chaos.libvirt-qemu", (int)qpid);
 	snprintf(cmd, sizeof(cmd), "sh tests/guest/cgroup.sh place %d %s", (int)qpid, chaos_group);
 	cr_assert_eq(system(cmd), 0);
@@ -1116,8 +1142,8 @@ Test(e2e, a_qemu_killed_mid_run_is_cleaned_up_by_the_next_run, .fini = chaos_tea
 	int status;
 
 	e2e_state_dir();
-	own_qemu((const char *const[]){ "-append", "console=ttyS0 quiet panic=-1", NULL }, qsock,
-		 sizeof(qsock));
+	own_booted_qemu((const char *const[]){ "-append", "console=ttyS0 quiet panic=-1", NULL },
+			qsock, sizeof(qsock));
 	snprintf(chaos_group, sizeof(chaos_group), "/machine/qemu-%d-dies.libvirt-qemu", (int)qpid);
 	snprintf(cmd, sizeof(cmd), "sh tests/guest/cgroup.sh place %d %s", (int)qpid, chaos_group);
 	cr_assert_eq(system(cmd), 0);

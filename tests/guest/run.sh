@@ -18,12 +18,18 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
-qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64 -m 256 -smp 2,maxcpus=64 \
-	-name vcpuset-test -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" \
-	-append 'console=ttyS0 quiet panic=-1' -display none -no-reboot \
-	-serial "file:$dir/serial.log" -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
-	-daemonize -pidfile "$dir/qemu.pid"
-wait_boot "$dir/serial.log" guest
+boot() {
+	rm -f "$dir/serial.log" "$dir/qmp.sock"
+	qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64 -m 256 -smp 2,maxcpus=64 \
+		-name vcpuset-test -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" \
+		-append 'console=ttyS0 quiet panic=-1' -display none -no-reboot \
+		-serial "file:$dir/serial.log" -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
+		-daemonize -pidfile "$dir/qemu.pid"
+	wait_boot "$dir/serial.log" guest
+}
+# A TCG guest very rarely stalls in its early boot (an RCU stall, its timer never firing,
+# before its init runs): boot it once more, a fresh QEMU.
+boot || { stop_pid "$dir/qemu.pid"; echo "guest: booting it again" >&2; boot; }
 export VCPUSET_SOCKET="$dir/qmp.sock" VCPUSET_SERIAL="$dir/serial.log" VCPUSET_GUEST_OUT="$out"
 VCPUSET_QEMU_PID=$(cat "$dir/qemu.pid")
 export VCPUSET_QEMU_PID
