@@ -906,6 +906,19 @@ static void classify(struct ctx *c)
 	}
 }
 
+/* An unplug that completed while no run was there: its groups removed (how many), its record. */
+static int finish_unplug(struct ctx *c, const struct state_entry *e)
+{
+	int i, n = 0;
+
+	if (find_cgroups(c) < 0)
+		warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->cgroups_err.msg);
+	for (i = e->vcpu; i < e->vcpu + e->vcpus; i++)
+		n += hostres_vcpu_remove(c->h, i);
+	audit_step(c, e->old_count, e->new_count, true);
+	return n;
+}
+
 /*
  * The irreversible part, run once the plan has accepted the COUNT (or for --status and
  * --wait): each unplug that has gone gets its groups removed and its success record, and the
@@ -914,7 +927,7 @@ static void classify(struct ctx *c)
 static void finish_pending(struct ctx *c)
 {
 	bool changed = false;
-	int i, k, kept = 0;
+	int k, kept = 0;
 
 	for (k = 0; c->fate && k < c->npend; k++) {
 		const struct state_entry *e = &c->pend[k];
@@ -935,11 +948,7 @@ static void finish_pending(struct ctx *c)
 				c->pend[kept++] = *e;
 				continue;
 			}
-			if (find_cgroups(c) < 0)
-				warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->cgroups_err.msg);
-			for (i = e->vcpu; i < e->vcpu + e->vcpus; i++)
-				hostres_vcpu_remove(c->h, i);
-			audit_step(c, e->old_count, e->new_count, true);
+			finish_unplug(c, e);
 			cJSON_AddStringToObject(done, "status", "finished");
 			cJSON_AddItemToArray(c->reconciled, done);
 			break;
@@ -1045,7 +1054,7 @@ static const char *finish_plug(struct ctx *c, const struct state_entry *e)
 static int recover(struct ctx *c)
 {
 	bool any = false, changed = false;
-	int i, k, n, kept = 0;
+	int k, n, kept = 0;
 	char buf[96];
 
 	for (k = 0; c->fate && k < c->npend; k++)
@@ -1073,11 +1082,7 @@ static int recover(struct ctx *c)
 			action = "dropped: QEMU does not have it (no record: whether it answered is unknown)";
 			break;
 		case FATE_FINISHED:
-			if (find_cgroups(c) < 0)
-				warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->cgroups_err.msg);
-			for (i = e->vcpu, n = 0; i < e->vcpu + e->vcpus; i++)
-				n += hostres_vcpu_remove(c->h, i);
-			audit_step(c, e->old_count, e->new_count, true);
+			n = finish_unplug(c, e);
 			snprintf(buf, sizeof(buf), "finished: %d group%s removed, recorded", n,
 				 n == 1 ? "" : "s");
 			action = buf;
