@@ -906,6 +906,21 @@ static void classify(struct ctx *c)
 	}
 }
 
+/*
+ * Drop ledger entry k (and its fate) and write the ledger at once: an entry finished is
+ * forgotten right after its record, so that a run killed then does not finish it again.
+ * Nothing is written in a dry run.
+ */
+static void ledger_remove_at(struct ctx *c, int k)
+{
+	memmove(&c->pend[k], &c->pend[k + 1], (size_t)(c->npend - k - 1) * sizeof(*c->pend));
+	if (c->fate)
+		memmove(&c->fate[k], &c->fate[k + 1], (size_t)(c->npend - k - 1) * sizeof(*c->fate));
+	c->npend--;
+	if (!c->o.dry_run)
+		ledger_save(c);
+}
+
 /* An unplug that completed while no run was there: its groups removed (how many), its record. */
 static int finish_unplug(struct ctx *c, const struct state_entry *e)
 {
@@ -926,10 +941,9 @@ static int finish_unplug(struct ctx *c, const struct state_entry *e)
  */
 static void finish_pending(struct ctx *c)
 {
-	bool changed = false;
-	int k, kept = 0;
+	int k = 0;
 
-	for (k = 0; c->fate && k < c->npend; k++) {
+	while (c->fate && k < c->npend) {
 		const struct state_entry *e = &c->pend[k];
 
 		switch (c->fate[k]) {
@@ -941,13 +955,13 @@ static void finish_pending(struct ctx *c)
 			     "entry is dropped", e->vcpu);
 			break;
 		case FATE_FINISHED: {
-			cJSON *done = state_entry_json(e);
+			cJSON *done;
 
 			if (e->kind != STATE_PENDING) { /* an intent: recover()'s */
-				cJSON_Delete(done);
-				c->pend[kept++] = *e;
+				k++;
 				continue;
 			}
+			done = state_entry_json(e);
 			finish_unplug(c, e);
 			cJSON_AddStringToObject(done, "status", "finished");
 			cJSON_AddItemToArray(c->reconciled, done);
@@ -957,16 +971,13 @@ static void finish_pending(struct ctx *c)
 		case FATE_PLUGGED:
 		case FATE_NOT_PLUGGED:
 		case FATE_STILL_THERE: /* intents: recover()'s */
-			c->pend[kept++] = *e;
+			k++;
 			continue;
 		}
-		changed = true;
+		ledger_remove_at(c, k); /* right after its record: a kill now leaves no twin */
 	}
-	c->npend = kept;
 	free(c->fate);
 	c->fate = calloc((size_t)c->npend + 1, sizeof(*c->fate)); /* all pending now */
-	if (changed && !c->o.dry_run)
-		ledger_save(c);
 }
 
 /* Both, for a run that waits for the pending unplugs: after each look at QEMU's table. */
@@ -1053,8 +1064,8 @@ static const char *finish_plug(struct ctx *c, const struct state_entry *e)
  */
 static int recover(struct ctx *c)
 {
-	bool any = false, changed = false;
-	int k, n, kept = 0;
+	bool any = false;
+	int k, n;
 	char buf[96];
 
 	for (k = 0; c->fate && k < c->npend; k++)
@@ -1063,13 +1074,14 @@ static int recover(struct ctx *c)
 		return 0;
 	if (identity(c) < 0) /* the records name the VM */
 		return -1;
-	for (k = 0; k < c->npend; k++) {
+	for (k = 0; k < c->npend;) {
 		struct state_entry *e = &c->pend[k];
 		const char *action = NULL;
 		cJSON *actions;
+		bool keep = false;
 
 		if (e->kind == STATE_PENDING) {
-			c->pend[kept++] = *e;
+			k++;
 			continue;
 		}
 		actions = cJSON_CreateArray();
@@ -1089,8 +1101,7 @@ static int recover(struct ctx *c)
 			break;
 		case FATE_STILL_THERE:
 			action = "pending: QEMU still has it (the guest may still let it go)";
-			e->kind = STATE_PENDING;
-			c->pend[kept++] = *e;
+			keep = true;
 			break;
 		default:
 			action = "dropped: it does not fit the VM any more";
@@ -1098,11 +1109,15 @@ static int recover(struct ctx *c)
 		}
 		hostres_set_log(c->h, NULL);
 		recovered(c, e, action, actions);
-		changed = true;
+		if (keep) { /* pending from now on */
+			e->kind = STATE_PENDING;
+			if (!c->o.dry_run)
+				ledger_save(c);
+			k++;
+		} else {
+			ledger_remove_at(c, k); /* right after its record */
+		}
 	}
-	c->npend = kept;
-	if (changed && !c->o.dry_run)
-		ledger_save(c);
 	classify(c); /* the fates of what is left */
 	c->before = c->after = counted(c);
 	return 0;

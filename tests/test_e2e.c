@@ -957,20 +957,74 @@ static void chaos_teardown(void)
 	qemu_teardown();
 }
 
-/* VIRT_RESOURCE success records for a vCPU change after offset. */
-static int success_records(long offset)
+/* VIRT_RESOURCE success records for a vCPU change after offset: plugs (up) and unplugs (down). */
+static void success_records(long offset, int *up, int *down)
 {
 	char line[2048];
 	FILE *f = fopen("/var/log/audit/audit.log", "r");
-	int n = 0;
+	int from, to;
 
+	*up = *down = 0;
 	if (f && fseek(f, offset, SEEK_SET) == 0)
-		while (fgets(line, sizeof(line), f))
-			n += strstr(line, "type=VIRT_RESOURCE") && strstr(line, "resrc=vcpu") &&
-			     strstr(line, "res=success");
+		while (fgets(line, sizeof(line), f)) {
+			const char *old = strstr(line, "old-vcpu=");
+
+			if (!strstr(line, "type=VIRT_RESOURCE") || !strstr(line, "resrc=vcpu") ||
+			    !strstr(line, "res=success") || !old ||
+			    sscanf(old, "old-vcpu=%d new-vcpu=%d", &from, &to) != 2)
+				continue;
+			*up += to > from;
+			*down += to < from;
+		}
 	if (f)
 		fclose(f);
+}
+
+/* The thread ids of the online vCPUs in the report r, into tids (max n); their number. */
+static int online_tids(int *tids, int n)
+{
+	cJSON *v;
+	int k = 0;
+
+	cJSON_ArrayForEach(v, run_item(r.json, "vcpus"))
+		if (cJSON_IsTrue(run_item(v, "online")) && k < n && cJSON_IsNumber(run_item(v, "tid")))
+			tids[k++] = run_item(v, "tid")->valueint;
+	return k;
+}
+
+/* How many of a[0..na) are not in b[0..nb). */
+static int missing_from(const int *a, int na, const int *b, int nb)
+{
+	int i, j, n = 0;
+
+	for (i = 0; i < na; i++) {
+		for (j = 0; j < nb && b[j] != a[i]; j++)
+			;
+		n += j == nb;
+	}
 	return n;
+}
+
+/* The vCPU records after offset, their old and new counts and result, for a failure's message. */
+static const char *records_text(long offset)
+{
+	static char out[2048];
+	char line[2048];
+	FILE *f = fopen("/var/log/audit/audit.log", "r");
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (f && fseek(f, offset, SEEK_SET) == 0)
+		while (fgets(line, sizeof(line), f) && o < sizeof(out) - 200) {
+			char *old = strstr(line, "old-vcpu="), *res = strstr(line, "res=");
+
+			if (strstr(line, "resrc=vcpu") && old && res)
+				o += (size_t)snprintf(out + o, sizeof(out) - o, "[%.*s %.12s] ",
+						      (int)strcspn(old, "e") + 12, old, res);
+		}
+	if (f)
+		fclose(f);
+	return out;
 }
 
 /* The vCPU thread tid of QEMU pid is in <group>/vcpu<i> in hierarchy key (cpu, cpuset...)? */
@@ -1062,7 +1116,7 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 	const char *env = getenv("VCPUSET_CHAOS_SEED");
 	unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
 	char qsock[128], qserial[160], cmd[256];
-	int round, counted = 2, online = 2;
+	int round, counted = 2, tids[160], ntids;
 
 	fprintf(stderr, "chaos seed %u (VCPUSET_CHAOS_SEED replays it)\n", seed);
 	srand(seed);
@@ -1075,6 +1129,10 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 	cr_assert_eq(system(cmd), 0);
 	snprintf(qserial, sizeof(qserial), "%s/serial.log", qdir);
 	run_wait_guest_count(qserial, 2, 60000);
+	RUN("--json", "--status", "--state-dir", e2e_state, "--socket", qsock);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	ntids = online_tids(tids, 160);
+	run_free(&r);
 	for (round = 0; round < 40; round++) {
 		bool plug = counted <= 2 || (counted < 10 && rand() % 2);
 		int n = rand() % 3 == 0 ? (plug ? 3 : 2) : 1, target, ms = 2 + rand() % 99;
@@ -1106,22 +1164,29 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", qsock);
 		cr_assert_eq(r.exit, 0, "seed %u round %d: %s%s", seed, round, r.out, r.err);
 		chaos_invariants(seed, round, (int)qpid);
-		/* 3: one success record for each vCPU that came or went */
+		/* 3: one success record for each vCPU thread that came, one for each that went */
 		{
-			int now = run_item(r.json, "online")->valueint;
-			int want = now > online ? now - online : online - now;
-			int got = 0, i;
+			int now[160], nnow = online_tids(now, 160), up = 0, down = 0, i;
+			int came = missing_from(now, nnow, tids, ntids);
+			int went = missing_from(tids, ntids, now, nnow);
 
-			for (i = 0; i < 40 && (got = success_records(offset)) < want; i++)
-				usleep(50000); /* auditd writes them out */
-			cr_assert_eq(got, want, "seed %u round %d (%s %s, %s): %d success records for "
-				     "%d vCPUs changed", seed, round, plug ? "plug" : "unplug", count,
-				     point ? point : "timed", got, want);
-			fprintf(stderr, "round %d: %s to %s, killed %s%s: %d online, %d recovered, %d "
-				"records\n", round, plug ? "plug" : "unplug", count, point ? "at " : "after ",
-				point ? point : "a random instant",
-				now, cJSON_GetArraySize(run_item(r.json, "recovered")), got);
-			online = now;
+			for (i = 0; i < 40; i++) { /* auditd writes them out */
+				success_records(offset, &up, &down);
+				if (up >= came && down >= went)
+					break;
+				usleep(50000);
+			}
+			cr_assert(up == came && down == went, "seed %u round %d (%s %s, %s): %d plug "
+				  "and %d unplug success records for %d vCPUs that came and %d that "
+				  "went: %s; %s", seed, round, plug ? "plug" : "unplug", count,
+				  point ? point : "timed", up, down, came, went, records_text(offset),
+				  r.out);
+			fprintf(stderr, "round %d: %s to %s, killed %s%s: %d online, %d recovered, "
+				"+%d -%d\n", round, plug ? "plug" : "unplug", count, point ? "at " : "after ",
+				point ? point : "a random instant", nnow,
+				cJSON_GetArraySize(run_item(r.json, "recovered")), came, went);
+			memcpy(tids, now, sizeof(now));
+			ntids = nnow;
 			counted = run_item(r.json, "after")->valueint;
 		}
 		run_free(&r);
