@@ -761,7 +761,8 @@ Test(e2e, undo_of_a_failed_plug_on_a_paused_guest_is_finished_later, .fini = fre
 static char qdir[64];
 static pid_t qpid;
 
-static void qemu_teardown(void)
+/* Stop the QEMU of its own, and remove its directory. */
+static void own_qemu_stop(void)
 {
 	char cmd[128];
 
@@ -772,6 +773,11 @@ static void qemu_teardown(void)
 		cr_assert_eq(system(cmd), 0);
 	}
 	qdir[0] = '\0';
+}
+
+static void qemu_teardown(void)
+{
+	own_qemu_stop();
 	teardown();
 }
 
@@ -933,10 +939,7 @@ static void own_booted_qemu(const char *const *extra, char *qsock, size_t size)
 			usleep(100000);
 		}
 		fprintf(stderr, "own guest: no sign of life after 30 s; booting it again\n");
-		run_qemu_stop(qpid);
-		qpid = 0;
-		snprintf(buf, sizeof(buf), "rm -rf %s", qdir);
-		(void)!system(buf);
+		own_qemu_stop();
 	}
 	cr_assert_fail("own guest: no sign of life, twice");
 }
@@ -945,8 +948,7 @@ static void chaos_teardown(void)
 {
 	char cmd[256];
 
-	run_qemu_stop(qpid);
-	qpid = 0;
+	own_qemu_stop(); /* before its groups go */
 	if (chaos_group[0]) {
 		snprintf(cmd, sizeof(cmd), "sh tests/guest/cgroup.sh remove %s", chaos_group);
 		(void)!system(cmd);
