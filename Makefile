@@ -22,11 +22,13 @@ ifneq ($(WERROR),)
 VS_CFLAGS += -Werror
 endif
 
-DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson audit 2>/dev/null)
-DEP_LIBS = $(shell $(PKG_CONFIG) --libs libcjson audit 2>/dev/null || echo -lcjson -laudit) -lm
+DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson audit libxml-2.0 2>/dev/null || \
+	echo -I/usr/include/libxml2)
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs libcjson audit libxml-2.0 2>/dev/null || \
+	echo -lcjson -laudit -lxml2) -lm
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
-OBJS = qmp.o topo.o hostres.o state.o audit.o vm.o
+OBJS = qmp.o topo.o hostres.o state.o audit.o vm.o libvirt.o
 TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli \
 	tests/test_security tests/test_state tests/test_vm \
 	tests/test_faults
@@ -64,11 +66,11 @@ lint-c:
 	cppcheck --error-exitcode=1 --enable=warning,portability,performance --std=c11 --quiet \
 		--inline-suppr -I . -I /usr/include/cjson \
 		-D'cJSON_ArrayForEach(e,a)=for(e=(a)?(a)->child:NULL;e;e=e->next)' \
-		main.c qmp.c topo.c hostres.c state.c audit.c vm.c
+		main.c qmp.c topo.c hostres.c state.c audit.c vm.c libvirt.c
 
 # clang-tidy with .clang-tidy (its comments give the reason for each check left out).
 lint-tidy:
-	clang-tidy --quiet main.c qmp.c topo.c hostres.c state.c audit.c vm.c -- -std=c11 -D_GNU_SOURCE \
+	clang-tidy --quiet main.c qmp.c topo.c hostres.c state.c audit.c vm.c libvirt.c -- -std=c11 -D_GNU_SOURCE \
 		$(DEP_CFLAGS)
 
 lint-man:

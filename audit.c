@@ -93,28 +93,3 @@ int vaudit_vcpu(struct vs_audit *a, const struct vaudit_vm *vm, int old_count, i
 				  msg, strerror(errno ? errno : EIO));
 	return 0;
 }
-
-bool vaudit_name_from_socket(const char *path, char *name, size_t size)
-{
-	const char *end, *start, *p;
-	size_t n;
-
-	n = strlen(path);
-	if (n < 22 || strcmp(path + n - 13, "/monitor.sock") != 0)
-		return false;
-	end = path + n - 13;
-	for (start = end; start > path && start[-1] != '/'; start--)
-		;
-	if (strncmp(start, "domain-", 7) != 0)
-		return false;
-	p = start + 7;
-	if (!(*p >= '0' && *p <= '9'))
-		return false;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (*p != '-' || p + 1 >= end || (size_t)(end - p - 1) >= size)
-		return false;
-	memcpy(name, p + 1, (size_t)(end - p - 1));
-	name[end - p - 1] = '\0';
-	return true;
-}

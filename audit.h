@@ -41,7 +41,4 @@ bool vaudit_enabled(const struct vs_audit *a);
 int vaudit_vcpu(struct vs_audit *a, const struct vaudit_vm *vm, int old_count, int new_count,
 	       bool success, struct vs_err *err);
 
-/* The libvirt socket path ".../domain-<id>-<name>/monitor.sock" -> name; false if not one. */
-bool vaudit_name_from_socket(const char *path, char *name, size_t size);
-
 #endif

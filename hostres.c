@@ -23,7 +23,7 @@
 #define MOUNTINFO_MAX (4u << 20)
 #define RMDIR_WAIT_MS 1000    /* an exiting thread may leave its group a moment later */
 
-const char *const hostres_src_names[] = { "unset", "given", "inherited", "default" };
+const char *const hostres_src_names[] = { "unset", "given", "libvirt", "inherited", "default" };
 
 struct hier {
 	int version;     /* 1 or 2 */
@@ -186,11 +186,11 @@ int hostres_parse_sched(const char *s, int *policy, int *prio, struct vs_err *er
 	return 0;
 }
 
-/* A resctrl group name: one path component of [A-Za-z0-9_.:+-], not a reserved name. */
+/* A resctrl group name: one path component of [A-Za-z0-9_.:+-,], not a reserved name. */
 int hostres_valid_group(const char *what, const char *s, struct vs_err *err)
 {
 	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				 "0123456789_.:+-";
+				 "0123456789_.:+-,";
 	size_t n = strlen(s);
 
 	if (n == 0 || n >= HOSTRES_NAME_MAX)
@@ -199,7 +199,7 @@ int hostres_valid_group(const char *what, const char *s, struct vs_err *err)
 	if (strspn(s, ok) != n || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
 	    strcmp(s, "info") == 0 || strcmp(s, "mon_groups") == 0 || strcmp(s, "mon_data") == 0)
 		return vs_err_set(err, EINVAL, "%s: '%.*s' is not a resctrl group name (letters, "
-				  "digits, '_.:+-', not info, mon_groups or mon_data)", what,
+				  "digits, '_.:+-,', not info, mon_groups or mon_data)", what,
 				  (int)(n > 64 ? 64 : n), s);
 	return 0;
 }
@@ -1335,6 +1335,20 @@ static void take_setting(struct hostres_tune *t, const struct hostres_tune *s, i
 		break;
 	}
 	*src_of(t, k) = HR_INHERITED;
+}
+
+void hostres_tune_fill(struct hostres_tune *t, const struct hostres_tune *from)
+{
+	int k;
+
+	for (k = 0; k < HR_NSETTINGS; k++) {
+		enum hostres_src src = *src_of((struct hostres_tune *)from, k);
+
+		if (*src_of(t, k) != HR_UNSET || src == HR_UNSET)
+			continue;
+		take_setting(t, from, k);
+		*src_of(t, k) = src;
+	}
 }
 
 int hostres_inherit(struct hostres_tune *t, const struct hostres_tune *sib, const int *idx, int n,

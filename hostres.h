@@ -23,11 +23,11 @@ struct hostres_roots {
 };
 
 #define HOSTRES_PATH_MAX 1024
-#define HOSTRES_NAME_MAX 64 /* resctrl group names, with the NUL */
+#define HOSTRES_NAME_MAX 128 /* resctrl group names, with the NUL */
 #define HOSTRES_MASK_WORDS (TOPO_MAX_CPUS / 64)
 
 /* Where a setting comes from. */
-enum hostres_src { HR_UNSET, HR_GIVEN, HR_INHERITED, HR_DEFAULT };
+enum hostres_src { HR_UNSET, HR_GIVEN, HR_LIBVIRT, HR_INHERITED, HR_DEFAULT };
 extern const char *const hostres_src_names[];
 
 /* What one vCPU thread gets (or, read back, has). Masks cover TOPO_MAX_CPUS bits. */
@@ -146,6 +146,9 @@ enum hostres_setting { HR_S_BW, HR_S_CPUS, HR_S_MEMS, HR_S_AFF, HR_S_SCHED, HR_S
 extern const char *const hostres_setting_names[HR_NSETTINGS];
 int hostres_inherit(struct hostres_tune *t, const struct hostres_tune *sib, const int *idx, int n,
 		    char why[HR_NSETTINGS][HOSTRES_WHY_MAX]);
+
+/* The settings still HR_UNSET in t, copied from from (with their sources). */
+void hostres_tune_fill(struct hostres_tune *t, const struct hostres_tune *from);
 
 /* Can vcpuset give a thread this policy (other, batch, idle, fifo, rr)? */
 bool hostres_policy_known(int policy);

@@ -21,6 +21,7 @@
 
 #include "audit.h"
 #include "hostres.h"
+#include "libvirt.h"
 #include "qmp.h"
 #include "state.h"
 #include "topo.h"
@@ -61,6 +62,8 @@ struct opts {
 	const char *uuid;      /* --uuid */
 	const char *state_dir;
 	const char *sysroot;   /* --sysroot: /proc, /sys, cgroup mounts and /run under it */
+	const char *domain;    /* --domain: a libvirt domain's name, id or uuid */
+	bool no_libvirt;       /* --no-libvirt: neither read nor write libvirt's status file */
 	char state_buf[1024];  /* the default state directory under --sysroot */
 	double lock_timeout_s;
 	enum vaudit_mode audit;
@@ -136,6 +139,10 @@ struct ctx {
 	int *orphans;       /* drift: vcpuN groups with no vCPU */
 	bool *busy;         /* slots of pending unplugs: not to be touched */
 	enum fate *fate;    /* what became of each ledger entry (classify) */
+	struct lv *lv;      /* libvirt's status file of the domain, NULL when not libvirt's */
+	struct hostres_tune **vtune; /* by index: what a vCPU plugged or mended gets (tune_of) */
+	char *lv_diff;      /* --dry-run: the change to libvirt's status file */
+	struct lv_roots lvr;
 	struct vm_opts vo;
 	struct state_key key;
 	struct topo_plan plan;
@@ -150,6 +157,7 @@ struct ctx {
 	int exit;           /* exit_status(), once the run is over */
 	int refused;        /* pending unplugs --wait saw the guest refuse */
 	int nuntuned, norphans;
+	int lv_persist;     /* vCPUs in libvirt's persistent config: > 0, 0 none, < 0 unknown */
 	int npend;
 	struct vs_err cgroups_err; /* why finding the cgroups failed */
 	struct vs_err err;
@@ -161,6 +169,12 @@ struct ctx {
 	bool repaired;      /* the drift found was mended */
 	bool groups_noted;  /* where the VM's vcpuN groups are is in the state directory */
 	bool left_plugged;  /* a failed step left its vCPU plugged (untuned, or its undo pending) */
+	bool lv_written;    /* libvirt's status file was updated */
+	bool lv_same;       /* it said already what it should */
+	char lv_prev[1200]; /* where the status file before the update is kept */
+	char lv_persist_path[1200];
+	char lv_dirs[4][600]; /* libvirt's directories under --sysroot */
+	char socket_buf[4200]; /* --domain's monitor socket */
 	char audit_uuid[40];
 	char audit_name[256];
 	char why[HR_NSETTINGS][HOSTRES_WHY_MAX]; /* why a setting was not inherited, or "" */
@@ -186,8 +200,8 @@ static int qemu_pid(const struct ctx *c)
 }
 
 static const char usage_text[] =
-	"Usage: vcpuset [options] --socket PATH COUNT\n"
-	"       vcpuset [options] --socket PATH --status | --wait | --repair\n"
+	"Usage: vcpuset [options] --socket PATH | --domain NAME COUNT\n"
+	"       vcpuset [options] --socket PATH | --domain NAME --status | --wait | --repair\n"
 	"\n"
 	"Set the number of online vCPUs of a running QEMU guest through its QMP monitor.\n"
 	"COUNT is absolute (6) or relative (+2, -1).\n"
@@ -197,6 +211,8 @@ static const char usage_text[] =
 	" -h, --help             print this help and exit\n"
 	" -j, --json             print one JSON document on stdout\n"
 	" -s, --socket PATH      QEMU's QMP monitor socket\n"
+	" -d, --domain NAME      a running libvirt domain (name, id or uuid): its socket\n"
+	"     --no-libvirt       neither read nor update libvirt's status file of the domain\n"
 	" -l, --status           print the vCPU table and exit\n"
 	" -t, --timeout SECONDS  wait this long for each unplug (default 5, 10 on pseries)\n"
 	" -v, --verbose          print QMP traffic on stderr\n"
@@ -345,6 +361,7 @@ enum {
 	OPT_COMMAND_TIMEOUT,
 	OPT_ACK_TIMEOUT,
 	OPT_SYSROOT,
+	OPT_NO_LIBVIRT,
 	OPT_REPAIR,
 	OPT_NO_REPAIR,
 };
@@ -395,6 +412,14 @@ static bool parse_run_opt(int c, struct opts *o)
 		return true;
 	case OPT_FORCE:
 		o->force = true;
+		return true;
+	case 'd':
+		if (!*optarg || strlen(optarg) > 200 || strchr(optarg, '/'))
+			usage_error("--domain: '%.64s' is not a domain name, id or uuid", optarg);
+		o->domain = optarg;
+		return true;
+	case OPT_NO_LIBVIRT:
+		o->no_libvirt = true;
 		return true;
 	case OPT_SYSROOT:
 		if (optarg[0] != '/' || strlen(optarg) > 512)
@@ -535,6 +560,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "domain", required_argument, NULL, 'd' },
 		{ "status", no_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -560,6 +586,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
 		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
 		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
+		{ "no-libvirt", no_argument, NULL, OPT_NO_LIBVIRT },
 		{ "repair", no_argument, NULL, OPT_REPAIR },
 		{ "no-repair", no_argument, NULL, OPT_NO_REPAIR },
 		{ "wait", no_argument, NULL, OPT_WAIT },
@@ -572,7 +599,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->lock_timeout_s = LOCK_TIMEOUT_S;
 	o->ack_timeout_s = ACK_TIMEOUT_S;
-	while ((c = getopt_long(argc, argv, "hjlns:t:vV", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:hjlns:t:vV", longopts, NULL)) != -1)
 		if (!parse_run_opt(c, o) && !parse_tune_opt(c, o) && !parse_record_opt(c, o))
 			usage_error("%s", "invalid option");
 	if (o->sysroot && !o->state_dir) {
@@ -586,8 +613,12 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
 	if (o->no_cgroup && (tu->bw_src || tu->mems_src))
 		usage_error("%s", "--period, --quota and --mems need cgroups, and --no-cgroup was given");
-	if (!o->socket)
-		usage_error("%s", "--socket PATH is required");
+	if (!o->socket && !o->domain)
+		usage_error("%s", "--socket PATH or --domain NAME is required");
+	if (o->socket && o->domain)
+		usage_error("%s", "--socket and --domain exclude each other");
+	if (o->domain && o->no_libvirt)
+		usage_error("%s", "--domain finds the socket in libvirt's files: not with --no-libvirt");
 	if (optind < argc)
 		o->count = argv[optind++];
 	if (optind < argc)
@@ -700,6 +731,12 @@ static void host_note(void *ctx, const char *msg)
 		put_line("note: ", msg);
 }
 
+/* Is there a libvirt status file to read and update? */
+static bool lv_usable(const struct ctx *c)
+{
+	return c->lv && !lv_why(c->lv);
+}
+
 /*
  * The VM's identity for audit records, from the most trusted source that knows it: the
  * admin's --name / --uuid, then libvirt's socket path, then what QEMU claims (a hostile QEMU
@@ -709,25 +746,34 @@ static void host_note(void *ctx, const char *msg)
 static void audit_identity(struct ctx *c)
 {
 	char qn[4 * sizeof(info(c)->name)], an[4 * sizeof(c->audit_name)];
+	const char *src = "--name", *uuid = info(c)->uuid;
 	size_t i;
+	int id;
 
-	if (c->o.name)
+	if (lv_usable(c) && lv_uuid(c->lv)[0])
+		uuid = lv_uuid(c->lv);
+	if (c->o.name) {
 		snprintf(c->audit_name, sizeof(c->audit_name), "%s", c->o.name);
-	else if (!vaudit_name_from_socket(c->o.socket, c->audit_name, sizeof(c->audit_name)))
+	} else if (lv_usable(c)) {
+		snprintf(c->audit_name, sizeof(c->audit_name), "%s", lv_name(c->lv));
+		src = "libvirt's status file";
+	} else if (lv_name_from_socket(c->o.socket, &id, c->audit_name, sizeof(c->audit_name))) {
+		src = "libvirt's socket path";
+	} else {
 		snprintf(c->audit_name, sizeof(c->audit_name), "%s", info(c)->name[0] ? info(c)->name : "?");
+	}
 	snprintf(c->audit_uuid, sizeof(c->audit_uuid), "%s",
-		 c->o.uuid ? c->o.uuid : info(c)->uuid[0] ? info(c)->uuid : "00000000-0000-0000-0000-000000000000");
+		 c->o.uuid ? c->o.uuid : uuid[0] ? uuid : "00000000-0000-0000-0000-000000000000");
 	for (i = 0; c->audit_uuid[i]; i++)
 		if (c->audit_uuid[i] >= 'A' && c->audit_uuid[i] <= 'F')
 			c->audit_uuid[i] = (char)(c->audit_uuid[i] - 'A' + 'a');
 	if (info(c)->name[0] && strcmp(info(c)->name, c->audit_name) != 0)
 		warn(c, "QEMU calls the VM '%s', but it is '%s' (%s): records name '%s'",
 		     esc(info(c)->name, sizeof(info(c)->name), qn, sizeof(qn)),
-		     esc(c->audit_name, sizeof(c->audit_name), an, sizeof(an)),
-		     c->o.name ? "--name" : "libvirt's socket path", an);
-	if (info(c)->uuid[0] && c->o.uuid && strcasecmp(info(c)->uuid, c->o.uuid) != 0)
-		warn(c, "QEMU gives the VM uuid %s, but --uuid says %s: records use %s", info(c)->uuid,
-		     c->audit_uuid, c->audit_uuid);
+		     esc(c->audit_name, sizeof(c->audit_name), an, sizeof(an)), src, an);
+	if (info(c)->uuid[0] && strcasecmp(info(c)->uuid, c->audit_uuid) != 0)
+		warn(c, "QEMU gives the VM uuid %s, but %s says %s: records use %s", info(c)->uuid,
+		     c->o.uuid ? "--uuid" : "libvirt's status file", c->audit_uuid, c->audit_uuid);
 }
 
 /*
@@ -1156,6 +1202,8 @@ static void ledger_drop(struct ctx *c, int vcpu)
 	ledger_save(c);
 }
 
+static const struct hostres_tune *tune_of(struct ctx *c, int i);
+
 /* An entry for step s with result r. */
 static void entry_of(struct state_entry *e, enum state_kind kind, const struct topo_step *s,
 		     const struct step_result *r)
@@ -1184,7 +1232,7 @@ static void intent(struct ctx *c, enum state_kind kind, const struct topo_step *
 
 	entry_of(&e, kind, s, r);
 	if (kind == STATE_PLUG && c->host_tune &&
-	    hostres_tune_text(&c->tune, e.settings, sizeof(e.settings)) < 0)
+	    hostres_tune_text(tune_of(c, s->vcpu), e.settings, sizeof(e.settings)) < 0)
 		warn(c, "vCPU %d: its settings are too long to be written ahead; a run killed "
 		     "during its plug leaves it to drift repair", s->vcpu);
 	if (!ledger_put(c, &e))
@@ -1276,6 +1324,78 @@ static int open_host(struct ctx *c)
 	return 0;
 }
 
+/* libvirt's directories: the real ones, or those under --sysroot. */
+static void libvirt_roots(struct ctx *c)
+{
+	const char *root = c->o.sysroot;
+	static const char *const sub[] = { "run/libvirt/qemu", "etc/libvirt/qemu", "proc", "run" };
+	int i;
+
+	if (!root)
+		return;
+	for (i = 0; i < 4; i++)
+		snprintf(c->lv_dirs[i], sizeof(c->lv_dirs[i]), "%s/%s", root, sub[i]);
+	c->lvr = (struct lv_roots){ c->lv_dirs[0], c->lv_dirs[1], c->lv_dirs[2], c->lv_dirs[3], root };
+}
+
+/* The domain's name, safe to print. */
+static const char *lv_shown(const struct ctx *c, char *buf, size_t size)
+{
+	return esc(lv_name(c->lv), strlen(lv_name(c->lv)), buf, size);
+}
+
+/*
+ * Before connecting: the libvirt domain of the socket (or the socket of --domain). While a
+ * libvirt daemon runs, the monitor is libvirt's and would never greet vcpuset: say so now.
+ */
+static int libvirt_find(struct ctx *c)
+{
+	char what[32], name[1100];
+	int rc, pid;
+
+	libvirt_roots(c);
+	if (c->o.no_libvirt)
+		return 0;
+	if (c->o.domain) {
+		rc = lv_find_domain(&c->lvr, c->o.domain, &c->lv, &c->err);
+		if (rc < 0) {
+			c->outcome = rc == -ENOENT ? OUT_REFUSED : OUT_FAILED;
+			return rc;
+		}
+		snprintf(c->socket_buf, sizeof(c->socket_buf), "%s", lv_socket(c->lv));
+		c->o.socket = c->socket_buf;
+	} else {
+		rc = lv_find_socket(&c->lvr, c->o.socket, &c->lv, &c->err);
+		if (rc < 0) {
+			warn(c, "libvirt: %s", c->err.msg);
+			memset(&c->err, 0, sizeof(c->err));
+		}
+		if (rc <= 0)
+			return 0;
+	}
+	lv_shown(c, name, sizeof(name));
+	pid = lv_daemon(&c->lvr, what, sizeof(what));
+	if (pid > 0)
+		return vs_err_set(&c->err, EBUSY, "libvirt domain '%s' is %s's (pid %d), which holds "
+				  "its monitor: use virsh setvcpus %s COUNT --live, or stop %s first",
+				  name, what, pid, name, what);
+	if (lv_why(c->lv))
+		warn(c, "libvirt: %s: its settings are not read, its status not updated",
+		     lv_why(c->lv));
+	return 0;
+}
+
+/* Once QEMU's pid is proven: is the status file this QEMU's? */
+static void libvirt_check(struct ctx *c)
+{
+	if (!lv_usable(c))
+		return;
+	lv_check_pid(c->lv, qemu_pid(c));
+	if (lv_why(c->lv))
+		warn(c, "libvirt: %s: its settings are not read, its status not updated",
+		     lv_why(c->lv));
+}
+
 /* Connect to QEMU, read the VM, and what earlier runs left pending: nothing is changed. */
 static int gather(struct ctx *c)
 {
@@ -1289,6 +1409,9 @@ static int gather(struct ctx *c)
 	hostres_set_warn(c->h, host_warn, c);
 	hostres_set_note(c->h, host_note, c);
 	hostres_set_dry(c->h, c->o.dry_run); /* reconciliation too changes nothing in a dry run */
+	rc = libvirt_find(c); /* --domain's socket, and libvirt still running */
+	if (rc < 0)
+		return rc;
 	if (!c->o.dry_run) {
 		const char *why = NULL;
 
@@ -1322,6 +1445,7 @@ static int gather(struct ctx *c)
 	if (rc < 0)
 		return rc;
 	vm_key(c);
+	libvirt_check(c);
 	if (!c->o.dry_run)
 		state_gc(c->st, vm_alive, vm_gone, vm_groups_gone, c);
 	rc = vm_start(c->vm, err);
@@ -1418,9 +1542,7 @@ static void inherit(struct ctx *c)
 {
 	struct hostres_tune *sib = calloc((size_t)tab(c)->n + 1, sizeof(*sib));
 	int *idx = calloc((size_t)tab(c)->n + 1, sizeof(*idx));
-	char msg[4 * HOSTRES_WHY_MAX];
-	size_t o = 0;
-	int i, n = 0, k;
+	int i, n = 0;
 
 	if (!sib || !idx) {
 		warn(c, "%s", "out of memory: nothing inherited from sibling vCPUs");
@@ -1437,24 +1559,87 @@ static void inherit(struct ctx *c)
 	if (n && hostres_inherit(&c->tune, sib, idx, n, c->why) > 0)
 		c->inherit_from = idx[0];
 	c->nsiblings = n;
-	msg[0] = '\0';
-	for (k = 0; k < HR_NSETTINGS; k++)
-		if (c->why[k][0] && o < sizeof(msg))
-			o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s (%s)", o ? "; " : "",
-					      hostres_setting_names[k], c->why[k]);
-	if (msg[0])
-		warn(c, "not inherited, the new vCPUs get the default: %s", msg);
 out:
 	free(sib);
 	free(idx);
 }
 
 /*
- * What a vCPU thread vcpuset places gets: the options, else what its tuned siblings share,
- * else libvirt's defaults; checked against the host (c->err when it cannot take them).
+ * What vCPU i gets, each setting from the first source that has it: the command line,
+ * libvirt's XML for that vCPU, what the tuned siblings share (c->tune), the defaults.
+ */
+static const struct hostres_tune *tune_of(struct ctx *c, int i)
+{
+	struct hostres_tune *t;
+	char w[512];
+
+	if (!c->vtune && tab(c))
+		c->vtune = calloc((size_t)tab(c)->n, sizeof(*c->vtune));
+	if (!c->vtune || i < 0 || i >= tab(c)->n)
+		return &c->tune;
+	if (c->vtune[i])
+		return c->vtune[i];
+	t = malloc(sizeof(*t));
+	if (!t)
+		return &c->tune;
+	*t = c->o.tune;
+	if (lv_usable(c) && lv_tune(c->lv, i, t, w, sizeof(w)) >= 0 && w[0])
+		warn(c, "libvirt: vCPU %d: %s", i, w);
+	hostres_tune_fill(t, &c->tune);
+	c->vtune[i] = t;
+	return t;
+}
+
+/* The same once settled (the report), else the run's. */
+static const struct hostres_tune *tune_at(const struct ctx *c, int i)
+{
+	return c->vtune && tab(c) && i >= 0 && i < tab(c)->n && c->vtune[i] ? c->vtune[i] : &c->tune;
+}
+
+/* Does some vCPU plugged take setting k from neither the command line nor libvirt? */
+static bool plug_takes_default(const struct ctx *c, int k)
+{
+	const enum hostres_src *src;
+	int i, j, n = 0;
+
+	for (i = 0; i < c->plan.nsteps; i++)
+		for (j = c->plan.steps[i].vcpu; c->plan.steps[i].op == TOPO_PLUG &&
+		     j < c->plan.steps[i].vcpu + c->plan.steps[i].vcpus; j++, n++) {
+			const struct hostres_tune *t = tune_at(c, j);
+
+			src = k == HR_S_BW ? &t->bw_src : k == HR_S_CPUS ? &t->cpus_src
+			      : k == HR_S_MEMS ? &t->mems_src : k == HR_S_AFF ? &t->aff_src
+			      : k == HR_S_SCHED ? &t->sched_src : &t->rc_src;
+			if (*src != HR_GIVEN && *src != HR_LIBVIRT)
+				return true;
+		}
+	return n == 0;
+}
+
+/* The settings the siblings disagreed on, where a new vCPU gets the default instead. */
+static void warn_not_inherited(struct ctx *c)
+{
+	char msg[4 * HOSTRES_WHY_MAX];
+	size_t o = 0;
+	int k;
+
+	msg[0] = '\0';
+	for (k = 0; k < HR_NSETTINGS; k++)
+		if (c->why[k][0] && o < sizeof(msg) && plug_takes_default(c, k))
+			o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s (%s)", o ? "; " : "",
+					      hostres_setting_names[k], c->why[k]);
+	if (msg[0])
+		warn(c, "not inherited, the new vCPUs get the default: %s", msg);
+}
+
+/*
+ * What a vCPU thread vcpuset places gets (tune_of), checked against the host for each vCPU
+ * the plan plugs (c->err when it cannot take them).
  */
 static int settle_tune(struct ctx *c)
 {
+	int i, j, rc;
+
 	c->host_tune = true;
 	c->tune = c->o.tune;
 	if (!c->o.no_inherit)
@@ -1465,7 +1650,17 @@ static int settle_tune(struct ctx *c)
 		if (hostres_default_affinity(c->h, &c->tune, &e) < 0)
 			warn(c, "no default CPU affinity: %s", e.msg);
 	}
-	return hostres_validate(c->h, &c->tune, &c->err);
+	rc = hostres_validate(c->h, &c->tune, &c->err);
+	for (i = 0; rc == 0 && i < c->plan.nsteps; i++) {
+		const struct topo_step *s = &c->plan.steps[i];
+
+		for (j = s->vcpu; rc == 0 && s->op == TOPO_PLUG && j < s->vcpu + s->vcpus; j++)
+			if (hostres_validate(c->h, tune_of(c, j), &c->err) < 0)
+				rc = vs_err_prefix(&c->err, "vCPU %d, as libvirt's XML sets it", j);
+	}
+	if (rc == 0)
+		warn_not_inherited(c);
+	return rc;
 }
 
 /*
@@ -1518,7 +1713,8 @@ static void host_dry(struct ctx *c, const struct topo_step *s, struct step_resul
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		if (s->op == TOPO_UNPLUG)
 			hostres_vcpu_remove(c->h, i);
-		else if (c->host_tune && hostres_vcpu_setup(c->h, qemu_pid(c), i, 0, &c->tune, &e) < 0)
+		else if (c->host_tune &&
+			 hostres_vcpu_setup(c->h, qemu_pid(c), i, 0, tune_of(c, i), &e) < 0)
 			warn(c, "vCPU %d: %s", i, e.msg);
 	}
 	hostres_set_log(c->h, NULL);
@@ -1684,7 +1880,7 @@ static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_re
 	r->host = cJSON_CreateObject();
 	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
 	for (i = s->vcpu, rc = 0; i < s->vcpu + s->vcpus && rc == 0; i++)
-		rc = hostres_vcpu_setup(c->h, qemu_pid(c), i, t->v[i].tid, &c->tune, &c->err);
+		rc = hostres_vcpu_setup(c->h, qemu_pid(c), i, t->v[i].tid, tune_of(c, i), &c->err);
 	hostres_set_log(c->h, NULL);
 	if (rc < 0)
 		return rc;
@@ -1976,7 +2172,8 @@ static void repair(struct ctx *c)
 		int v = c->untuned[i];
 
 		note_groups(c); /* before any group is made */
-		if (hostres_vcpu_setup(c->h, qemu_pid(c), v, tab(c)->v[v].tid, &c->tune, &e) < 0)
+		if (hostres_validate(c->h, tune_of(c, v), &e) < 0 ||
+		    hostres_vcpu_setup(c->h, qemu_pid(c), v, tab(c)->v[v].tid, tune_of(c, v), &e) < 0)
 			warn(c, "vCPU %d left untuned: %s", v, e.msg);
 	}
 	for (i = 0; i < c->norphans; i++)
@@ -2176,9 +2373,8 @@ static void add_list(cJSON *o, const struct ctx *c, int k, const char *key, cons
 }
 
 /* What each new vCPU thread gets, where each setting comes from, and why not inherited. */
-static cJSON *tune_json(const struct ctx *c)
+static cJSON *tune_json(const struct ctx *c, const struct hostres_tune *t)
 {
-	const struct hostres_tune *t = &c->tune;
 	cJSON *o = cJSON_CreateObject(), *x;
 
 	if ((x = setting_obj(o, c, HR_S_BW, "bandwidth", t->bw_src))) {
@@ -2216,7 +2412,7 @@ static cJSON *host_json(const struct ctx *c)
 		cJSON_AddNullToObject(o, "inherited_from");
 	cJSON_AddNumberToObject(o, "siblings", c->nsiblings);
 	if (c->host_tune)
-		cJSON_AddItemToObject(o, "tune", tune_json(c));
+		cJSON_AddItemToObject(o, "tune", tune_json(c, &c->tune));
 	else
 		cJSON_AddNullToObject(o, "tune");
 	cJSON_AddItemToObject(o, "actions", cJSON_Duplicate(c->host_log, 1));
@@ -2242,6 +2438,10 @@ static cJSON *step_json(const struct ctx *c, int i)
 		cJSON_AddItemToObject(o, "props", topo_props(&tab(c)->v[s->vcpu]));
 	else
 		cJSON_AddNullToObject(o, "props");
+	if (s->op == TOPO_PLUG && c->host_tune) /* what this vCPU got: libvirt's XML may differ */
+		cJSON_AddItemToObject(o, "tune", tune_json(c, tune_at(c, s->vcpu)));
+	else
+		cJSON_AddNullToObject(o, "tune");
 	if (r->qom_path[0])
 		cJSON_AddStringToObject(o, "qom_path", r->qom_path);
 	else
@@ -2267,6 +2467,216 @@ static cJSON *step_json(const struct ctx *c, int i)
 	else
 		cJSON_AddNullToObject(o, "error");
 	return o;
+}
+
+/* ---- libvirt's status file, once the run is over ---- */
+
+/* The vCPU table as libvirt keeps it; in a dry run, as the plan leaves it (new threads unknown). */
+static struct lv_vcpu *lv_table(const struct ctx *c)
+{
+	const struct topo_table *t = tab(c);
+	struct lv_vcpu *v = calloc((size_t)t->n, sizeof(*v));
+	int i, j, order = 0;
+
+	for (i = 0; v && i < t->n; i++) {
+		v[i].online = t->v[i].online;
+		v[i].hotpluggable = t->v[t->v[i].head].alias[0] != '\0';
+		v[i].order = t->v[i].order;
+		v[i].tid = t->tids_valid ? t->v[i].tid : 0;
+		order = v[i].order > order ? v[i].order : order;
+	}
+	for (i = 0; v && c->o.dry_run && i < c->plan.nsteps; i++) {
+		const struct topo_step *s = &c->plan.steps[i];
+		bool plug = s->op == TOPO_PLUG;
+
+		order += plug;
+		for (j = s->vcpu; j < s->vcpu + s->vcpus; j++)
+			v[j] = (struct lv_vcpu){ plug, true, plug ? order : 0, 0 };
+	}
+	return v;
+}
+
+/* Was vCPU j plugged by this run (or, in a dry run, would it be)? */
+static bool plugged_now(const struct ctx *c, int j)
+{
+	int i;
+
+	for (i = 0; c->res && i < c->plan.nsteps; i++) {
+		const struct topo_step *s = &c->plan.steps[i];
+
+		if (s->op == TOPO_PLUG && j >= s->vcpu && j < s->vcpu + s->vcpus)
+			return c->o.dry_run || c->res[i].status == ST_DONE;
+	}
+	return false;
+}
+
+/*
+ * The <cputune> entries: a vcpupin and a vcpusched for the settings of the command line of
+ * each vCPU plugged now; vcpuset's entries of the vCPUs gone (listed in the state directory)
+ * dropped. tracked[] becomes the vCPUs with vcpuset's entries.
+ */
+static void lv_entries(const struct ctx *c, const struct lv_vcpu *v, char **pin, int *sched,
+		       int *prio, bool *drop, bool *tracked)
+{
+	char *text = c->have_key ? state_file_get(c->st, &c->key, "cputune") : NULL, *w, *save = NULL;
+	int j, n = tab(c)->n;
+	long long x;
+
+	for (w = text ? strtok_r(text, " \n", &save) : NULL; w; w = strtok_r(NULL, " \n", &save))
+		if (topo_parse_ll("vcpu", w, 0, n - 1, &x, NULL) == 0)
+			tracked[x] = true;
+	free(text);
+	for (j = 0; j < n; j++) {
+		const struct hostres_tune *t = tune_at(c, j);
+		char buf[4096];
+
+		sched[j] = -1;
+		drop[j] = tracked[j] && !v[j].online;
+		tracked[j] = tracked[j] && v[j].online;
+		if (!plugged_now(c, j) || !c->host_tune)
+			continue;
+		if (t->cpus_src == HR_GIVEN && topo_cpulist_format(t->cpus, TOPO_MAX_CPUS, buf, sizeof(buf)) > 0)
+			pin[j] = strdup(buf);
+		if (t->sched_src == HR_GIVEN) {
+			sched[j] = t->policy;
+			prio[j] = t->prio;
+		}
+		tracked[j] = tracked[j] || pin[j] || sched[j] >= 0;
+	}
+}
+
+/* Keep the vCPUs with vcpuset's <cputune> entries in the state directory. */
+static void lv_track(struct ctx *c, const bool *tracked)
+{
+	char *text = calloc((size_t)tab(c)->n, 8);
+	struct vs_err e = { 0 };
+	size_t o = 0;
+	int j;
+
+	if (!text || !c->have_key) {
+		free(text);
+		return;
+	}
+	for (j = 0; j < tab(c)->n; j++)
+		if (tracked[j])
+			o += (size_t)sprintf(text + o, "%d\n", j);
+	if (state_file_put(c->st, &c->key, "cputune", o ? text : NULL, &e) < 0)
+		warn(c, "libvirt: %s", e.msg);
+	free(text);
+}
+
+/* Write the status file: the one before it kept in the state directory first. */
+static void lv_put(struct ctx *c, const char *text, const bool *tracked)
+{
+	struct vs_err e = { 0 };
+
+	if (!c->have_key || state_file_put(c->st, &c->key, "libvirt.xml", lv_text(c->lv), &e) < 0) {
+		warn(c, "libvirt: status file %s not updated: no copy of it could be kept%s%s",
+		     lv_path(c->lv), e.msg[0] ? ": " : "", e.msg);
+		return;
+	}
+	snprintf(c->lv_prev, sizeof(c->lv_prev), "%s/qemu-%d-%llu.libvirt.xml", c->o.state_dir,
+		 c->key.pid, c->key.start);
+	if (lv_write(c->lv, &c->lvr, text, &e) < 0) {
+		warn(c, "libvirt: status file not updated: %s", e.msg);
+		return;
+	}
+	c->lv_written = true;
+	lv_track(c, tracked);
+}
+
+/*
+ * After the run: libvirt's status file says what libvirt would have written had it made
+ * the change itself (a dry run shows the difference), and the persistent config's count.
+ */
+static void libvirt_sync(struct ctx *c)
+{
+	int n = tab(c) ? tab(c)->n : 0, j, *sched = calloc((size_t)n + 1, sizeof(int));
+	int *prio = calloc((size_t)n + 1, sizeof(int));
+	bool *drop = calloc((size_t)n + 1, 2 * sizeof(bool)), *tracked = drop + n;
+	char **pin = calloc((size_t)n + 1, sizeof(char *)), *text = NULL;
+	struct lv_vcpu *v = n ? lv_table(c) : NULL;
+	struct vs_err e = { 0 };
+
+	if (!lv_usable(c) || !v || !sched || !prio || !drop || !pin)
+		goto out;
+	lv_entries(c, v, pin, sched, prio, drop, tracked);
+	{
+		struct lv_change ch = { n, v, (const char *const *)pin, sched, prio, drop, tab(c)->tids_valid };
+
+		if (lv_render(c->lv, &ch, &text, &c->lv_same, &e) < 0)
+			warn(c, "libvirt: %s", e.msg);
+	}
+	if (text && c->o.dry_run && !c->lv_same)
+		c->lv_diff = lv_diff(c->lv, text);
+	else if (text && !c->lv_same)
+		lv_put(c, text, tracked);
+	c->lv_persist = lv_persistent_count(c->lv, &c->lvr, c->lv_persist_path,
+					    sizeof(c->lv_persist_path));
+out:
+	for (j = 0; pin && j < n; j++)
+		free(pin[j]);
+	free(pin);
+	free(text);
+	free(v);
+	free(sched);
+	free(prio);
+	free(drop);
+}
+
+/* The report's "libvirt": null when the socket is no libvirt domain's. */
+static cJSON *libvirt_json(const struct ctx *c)
+{
+	cJSON *o, *p;
+	char cmd[400];
+
+	if (!c->lv)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "domain", lv_name(c->lv));
+	cJSON_AddNumberToObject(o, "id", lv_id(c->lv));
+	add_text(o, "uuid", lv_uuid(c->lv));
+	add_text(o, "status_file", lv_path(c->lv));
+	add_text(o, "why", lv_why(c->lv) ? lv_why(c->lv) : "");
+	cJSON_AddBoolToObject(o, "updated", c->lv_written);
+	cJSON_AddBoolToObject(o, "unchanged", c->lv_same);
+	add_text(o, "previous", c->lv_written ? c->lv_prev : "");
+	add_text(o, "diff", c->lv_diff ? c->lv_diff : "");
+	if (!lv_usable(c) || c->lv_persist < 0) {
+		cJSON_AddNullToObject(o, "persistent");
+		return o;
+	}
+	p = cJSON_AddObjectToObject(o, "persistent");
+	add_text(p, "file", c->lv_persist ? c->lv_persist_path : "");
+	if (c->lv_persist)
+		cJSON_AddNumberToObject(p, "count", c->lv_persist);
+	else
+		cJSON_AddNullToObject(p, "count");
+	snprintf(cmd, sizeof(cmd), "virsh setvcpus %s %d --config", lv_name(c->lv), c->after);
+	add_text(p, "command", c->lv_persist && c->lv_persist != c->after ? cmd : "");
+	return o;
+}
+
+/* The lines of the text report about libvirt's files. */
+static void report_libvirt_text(const struct ctx *c)
+{
+	char name[1100];
+
+	if (!lv_usable(c))
+		return;
+	lv_shown(c, name, sizeof(name));
+	if (c->lv_diff)
+		printf("libvirt: the status file would change:\n%s", c->lv_diff);
+	if (c->lv_written)
+		printf("libvirt: %s updated (the one before: %s)\n", lv_path(c->lv), c->lv_prev);
+	if (c->o.dry_run || c->lv_persist < 0 || c->before == c->after)
+		return;
+	if (c->lv_persist == 0)
+		printf("libvirt: %s is transient: no persistent config to update\n", name);
+	else if (c->lv_persist != c->after)
+		printf("libvirt: the persistent config still says %d vCPUs; to keep %d after the "
+		       "domain restarts: virsh setvcpus %s %d --config\n", c->lv_persist, c->after,
+		       name, c->after);
 }
 
 static void report_json(struct ctx *c)
@@ -2303,6 +2713,7 @@ static void report_json(struct ctx *c)
 	cJSON_AddItemToObject(doc, "recovered", cJSON_Duplicate(c->recovered, 1));
 	cJSON_AddItemToObject(doc, "drift", drift_json(c));
 	cJSON_AddBoolToObject(doc, "audit", vaudit_enabled(c->audit));
+	cJSON_AddItemToObject(doc, "libvirt", libvirt_json(c));
 	if (c->res)
 		cJSON_AddItemToObject(doc, "host", host_json(c));
 	else
@@ -2430,6 +2841,24 @@ static void print_tune(const struct ctx *c)
 		if (n)
 			printf("\n");
 	}
+	for (i = 0; i < c->plan.nsteps; i++) {
+		const struct hostres_tune *v = tune_at(c, c->plan.steps[i].vcpu);
+		enum hostres_src vs[6] = { v->bw_src, v->cpus_src, v->mems_src, v->aff_src,
+					   v->sched_src, v->rc_src };
+		int j;
+
+		for (j = n = 0; c->plan.steps[i].op == TOPO_PLUG && j < 6; j++) {
+			if (vs[j] != HR_LIBVIRT)
+				continue;
+			if (!n++)
+				printf("vCPU %d gets from libvirt's XML: ", c->plan.steps[i].vcpu);
+			else
+				printf(", ");
+			printf("%s", hostres_setting_names[j]);
+		}
+		if (n)
+			printf("\n");
+	}
 }
 
 /* " (5 online, vCPU 4 leaving: its unplug is pending)", or "" when nothing is pending. */
@@ -2496,6 +2925,7 @@ static void report_text(const struct ctx *c)
 	}
 	if (!c->o.dry_run)
 		printf("%d vCPUs%s\n", c->after, pend[0] ? pend : " online");
+	report_libvirt_text(c);
 }
 
 /* Entries of the ledger still pending (not refused by the guest). */
@@ -2666,7 +3096,13 @@ static void ctx_free(struct ctx *c)
 	vaudit_stop(c->audit);
 	free(c->res);
 	topo_plan_clear(&c->plan);
+	for (i = 0; c->vtune && tab(c) && i < tab(c)->n; i++)
+		free(c->vtune[i]);
+	free(c->vtune);
 	vm_free(c->vm);
+	free(c->lv_diff);
+	lv_free(c->lv);
+	lv_cleanup();
 	state_free(c->st); /* the lock, once the monitor is free for the next run */
 	hostres_free(c->h);
 	cJSON_Delete(c->warnings);
@@ -2745,6 +3181,9 @@ int main(int argc, char **argv)
 		c.err = c.audit_err;
 		vs_err_prefix(&c.err, "--audit=required");
 	}
+	/* libvirt's status file says what the run did, as libvirt would have written it */
+	if ((rc == 0 && !c.o.status) || changed_guest(&c))
+		libvirt_sync(&c);
 	/* report */
 	c.exit = exit_status(&c);
 	report(&c, rc);

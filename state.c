@@ -336,7 +336,8 @@ int state_load(struct state *s, const struct state_key *k, struct state_entry **
  * killed vcpuset, which the page cache does; after a host crash its VMs are gone and so is
  * its meaning.
  */
-static int write_file(struct state *s, const char *name, const char *text, struct vs_err *err)
+static int write_file(struct state *s, const char *name, const char *text, bool nl,
+		      struct vs_err *err)
 {
 	size_t len = strlen(text);
 	char tmp[160];
@@ -346,7 +347,7 @@ static int write_file(struct state *s, const char *name, const char *text, struc
 	fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return vs_err_set(err, errno, "cannot create %s/%s: %s", s->path, tmp, strerror(errno));
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+	if (write(fd, text, len) != (ssize_t)len || (nl && write(fd, "\n", 1) != 1))
 		rc = vs_err_set(err, errno ? errno : EIO, "cannot write %s/%s: %s", s->path, tmp,
 				strerror(errno ? errno : EIO));
 	if (close(fd) < 0 && rc == 0)
@@ -383,7 +384,7 @@ int state_save(struct state *s, const struct state_key *k, const struct state_en
 	cJSON_Delete(doc);
 	if (!text)
 		return vs_err_set(err, ENOMEM, "out of memory");
-	rc = write_file(s, name, text, err);
+	rc = write_file(s, name, text, true, err);
 	free(text);
 	return rc;
 }
@@ -408,9 +409,39 @@ int state_groups_save(struct state *s, const struct state_key *k, const char *co
 		}
 		o += (size_t)snprintf(text + o, len - o, "%s%s", parents[i], i + 1 < n ? "\n" : "");
 	}
-	rc = write_file(s, name, text, err);
+	rc = write_file(s, name, text, true, err);
 	free(text);
 	return rc;
+}
+
+int state_file_put(struct state *s, const struct state_key *k, const char *suffix,
+		   const char *text, struct vs_err *err)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "qemu-%d-%llu.%s", k->pid, k->start, suffix);
+	if (text)
+		return write_file(s, name, text, false, err);
+	if (unlinkat(s->fd, name, 0) < 0 && errno != ENOENT)
+		return vs_err_set(err, errno, "cannot remove %s/%s: %s", s->path, name, strerror(errno));
+	return 0;
+}
+
+char *state_file_get(struct state *s, const struct state_key *k, const char *suffix)
+{
+	char name[128], *text = NULL;
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof(name), "qemu-%d-%llu.%s", k->pid, k->start, suffix);
+	fd = openat(s->fd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_size > (off_t)LEDGER_MAX || vs_read_fd(fd, LEDGER_MAX + 1, &text) < 0)
+		text = NULL;
+	close(fd);
+	return text;
 }
 
 /* The parents listed in the groups file name, each to fn (a gone VM's). */
@@ -431,6 +462,18 @@ static void each_parent(struct state *s, const char *name, void (*fn)(void *ctx,
 				fn(ctx, line);
 	free(text);
 	close(fd);
+}
+
+/* The files of a VM: its ledger, its groups, libvirt's (state_file_put's). */
+static bool known_suffix(const char *end)
+{
+	static const char *const known[] = { ".json", ".groups", ".libvirt.xml", ".cputune", NULL };
+	int i;
+
+	for (i = 0; known[i]; i++)
+		if (strcmp(end, known[i]) == 0)
+			return true;
+	return false;
 }
 
 void state_gc(struct state *s, bool (*alive)(void *ctx, const struct state_key *k),
@@ -461,8 +504,7 @@ void state_gc(struct state *s, bool (*alive)(void *ctx, const struct state_key *
 			continue;
 		k.pid = (int)pid;
 		k.start = strtoull(end + 1, &end, 10);
-		if (errno || (strcmp(end, ".json") != 0 && strcmp(end, ".groups") != 0) ||
-		    alive(ctx, &k))
+		if (errno || !known_suffix(end) || alive(ctx, &k))
 			continue;
 		if (strcmp(end, ".groups") == 0 && groups)
 			each_parent(s, d->d_name, groups, ctx);

@@ -82,6 +82,16 @@ int state_groups_save(struct state *s, const struct state_key *k, const char *co
 		      int n, struct vs_err *err);
 
 /*
+ * Another file of VM k's, qemu-<pid>-<start>.<suffix> (suffixes "libvirt.xml": the libvirt
+ * status file before vcpuset last wrote it; "cputune": the vCPUs whose libvirt <cputune>
+ * entries vcpuset wrote), written whole as text (NULL removes it); removed with the VM's
+ * other files once it is gone. get: its text (caller frees), NULL when there is none.
+ */
+int state_file_put(struct state *s, const struct state_key *k, const char *suffix,
+		   const char *text, struct vs_err *err);
+char *state_file_get(struct state *s, const struct state_key *k, const char *suffix);
+
+/*
  * Remove the files of VMs that are gone: those for which alive(ctx, key) is false (no such
  * pid, or one started at another time). Before a groups file goes, groups(ctx, parent) is
  * called with each parent it lists (may be NULL). Calls removed(ctx, name) for each file

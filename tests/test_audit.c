@@ -54,29 +54,3 @@ Test(audit, record_text_in_libvirts_layout)
 		cr_assert_eq(vaudit_format(&vm, 1, 2, buf, 20), -ENOSPC);
 	}
 }
-
-Test(audit, name_from_a_libvirt_socket_path)
-{
-	static const struct {
-		const char *path, *name;
-	} cases[] = {
-		{ "/var/lib/libvirt/qemu/domain-7-ol8/monitor.sock", "ol8" },
-		{ "/var/lib/libvirt/qemu/domain-123-my-vm-2/monitor.sock", "my-vm-2" },
-		{ "/run/libvirt/qemu/domain-1-x/monitor.sock", "x" },
-		{ "/var/lib/libvirt/qemu/domain-7-ol8/other.sock", NULL },
-		{ "/var/lib/libvirt/qemu/domain--ol8/monitor.sock", NULL },
-		{ "/var/lib/libvirt/qemu/domain-7-/monitor.sock", NULL },
-		{ "/tmp/qmp.sock", NULL },
-		{ "monitor.sock", NULL },
-	};
-	char name[64];
-	size_t i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool ok = vaudit_name_from_socket(cases[i].path, name, sizeof(name));
-
-		cr_assert_eq(ok, cases[i].name != NULL, "%s", cases[i].path);
-		if (ok)
-			cr_assert_str_eq(name, cases[i].name);
-	}
-}

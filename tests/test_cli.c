@@ -66,7 +66,7 @@ Test(cli, help_and_version)
 {
 	RUN("--help");
 	cr_assert_eq(r.exit, 0);
-	cr_assert(strstr(r.out, "Usage: vcpuset [options] --socket PATH COUNT"));
+	cr_assert(strstr(r.out, "Usage: vcpuset [options] --socket PATH | --domain NAME COUNT"));
 	run_free(&r);
 	RUN("-V");
 	cr_assert_eq(r.exit, 0);
@@ -81,7 +81,10 @@ struct usage_case {
 Test(cli, usage_errors_exit_2_with_one_line)
 {
 	static const struct usage_case cases[] = {
-		{ "4", NULL, NULL, NULL, "--socket PATH is required" },
+		{ "4", NULL, NULL, NULL, "--socket PATH or --domain NAME is required" },
+		{ "--socket", "/x", "--domain", "ol8", "--socket and --domain exclude each other" },
+		{ "--domain", "ol8", "--no-libvirt", "4", "--domain finds the socket in libvirt's files" },
+		{ "--domain", "a/b", "4", NULL, "--domain: 'a/b' is not a domain name, id or uuid" },
 		{ "--socket", "/x", NULL, NULL, "COUNT is required" },
 		{ "--socket", "/x", "six", NULL, "COUNT 'six' is not a number" },
 		{ "--socket", "/x", "--timeout", "soon", "--timeout 'soon' is not a number of seconds" },
