@@ -86,7 +86,7 @@ check: deps
 	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
 	@echo "== $(LIBVIRT) (a libvirt domain, libvirtd stopped and started by the test)"; \
-	sh tests/libvirt/run.sh ./$(LIBVIRT) --jobs 1 || { rc=$$?; [ $$rc -eq 77 ] && \
+	VCPUSET_LV_TWINS=1 sh tests/libvirt/run.sh ./$(LIBVIRT) --jobs 1 || { rc=$$?; [ $$rc -eq 77 ] && \
 		echo "== $(LIBVIRT) SKIPPED: libvirt is not installed"; [ $$rc -eq 77 ]; }
 
 # Every supported build flavour builds warning-free: gcc and clang, at -O0 and -O2 (the

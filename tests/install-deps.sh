@@ -7,7 +7,7 @@ set -eu
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
-for p in build-essential pkg-config libcjson-dev libaudit-dev libcriterion-dev \
+for p in build-essential pkg-config libcjson-dev libaudit-dev libcriterion-dev libxml2-dev \
 	 busybox-static cpio gzip groff-base mandoc auditd clang libclang-rt-14-dev clang-tidy valgrind cppcheck; do
 	have "$p" || need="$need $p"
 done

@@ -146,6 +146,11 @@ static int sh(char *out, size_t size, const char *fmt, ...)
 
 #define VIRSH "virsh -q -c qemu:///system "
 
+static cJSON *step0(void)
+{
+	return cJSON_GetArrayItem(run_item(r.json, "steps"), 0);
+}
+
 static int step_tid(int i)
 {
 	return run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), i), "tid")->valueint;
@@ -244,4 +249,163 @@ Test(libvirt, rescue_a_domain_then_hand_it_back, .timeout = 300)
 	footprint(3, vcpu_tid(3), &lv3);
 	assert_same(&lv3, &ours3, "libvirt's vCPU 3 against vcpuset's");
 	cr_assert_eq(sh(NULL, 0, "%s start %s", daemon, dir), 0);
+}
+
+/* The text of xml from the first open up to and with close ("" when it has none). */
+static void part(const char *xml, const char *open, const char *close, char *out, size_t size)
+{
+	const char *a = strstr(xml, open), *b = a ? strstr(a, close) : NULL;
+
+	out[0] = '\0';
+	if (a && b)
+		snprintf(out, size, "%.*s", (int)(b - a + (long)strlen(close)), a);
+}
+
+/* The lines of text that hold key, in order. */
+static void lines_with(const char *text, const char *key, char *out, size_t size)
+{
+	const char *p = text, *e;
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (; (p = strstr(p, key)); p = e) {
+		e = strchr(p, '\n');
+		e = e ? e : p + strlen(p);
+		o += (size_t)snprintf(out + o, size - o, "%.*s\n", (int)(e - p), p);
+		if (o >= size)
+			break;
+	}
+}
+
+static void same_part(const char *xa, const char *xb, const char *open, const char *close)
+{
+	char pa[16384], pb[16384];
+
+	part(xa, open, close, pa, sizeof(pa));
+	part(xb, open, close, pb, sizeof(pb));
+	cr_assert(pa[0], "libvirt's twin has no %s: %s", open, xa);
+	cr_assert_str_eq(pb, pa, "vcpuset's twin differs from libvirt's in %s", open);
+}
+
+/* QEMU's command line of domain name, its NULs as spaces. */
+static void qemu_cmdline(const char *name, char *out, size_t size)
+{
+	char p[256], pid[32];
+	FILE *f;
+	size_t n, i;
+
+	snprintf(p, sizeof(p), "/run/libvirt/qemu/%s.pid", name);
+	run_read_file(p, pid, sizeof(pid));
+	snprintf(p, sizeof(p), "/proc/%s/cmdline", pid);
+	f = fopen(p, "r");
+	cr_assert_not_null(f, "%s", p);
+	n = fread(out, 1, size - 1, f);
+	fclose(f);
+	for (i = 0; i < n; i++)
+		out[i] = out[i] ? out[i] : ' ';
+	out[n] = '\0';
+}
+
+/*
+ * Twin domains from one XML (2 of 8 vCPUs, <vcpupin vcpu='2' cpuset='1'/>): libvirt plugs
+ * two vCPUs on one, vcpuset on the other while libvirtd is away. libvirtd, back, sees the
+ * same; a save and restore of vcpuset's twin starts QEMU with 2 vCPUs and plugs vcpu2 and
+ * vcpu3 again, which can then be unplugged.
+ */
+Test(libvirt, twins_changed_by_libvirt_and_by_vcpuset_look_the_same, .timeout = 400)
+{
+	const char *a = env("VCPUSET_LV_TWIN_A"), *b = env("VCPUSET_LV_TWIN_B");
+	const char *dir = env("VCPUSET_LV_DIR"), *daemon = env("VCPUSET_LV_DAEMON");
+	static char xa[262144], xb[262144], la[16384], lb[16384];
+	char serial_a[300], serial_b[300], out[65536], id[32], uuid[64], save[300], v[64];
+	struct footprint fp;
+	double t0;
+	int tid2;
+
+	snprintf(serial_a, sizeof(serial_a), "%s/serial-a.log", dir);
+	snprintf(serial_b, sizeof(serial_b), "%s/serial-b.log", dir);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "setvcpus %s 4 --live 2>&1", a), 0, "%s", out);
+	run_wait_guest(serial_a, "0-3", 20000);
+
+	/* libvirtd running: its monitor; vcpuset says so at once and sends nothing */
+	t0 = vs_now_ms();
+	run_vcpuset(&r, (const char *const[]){ "--domain", b, "4", NULL });
+	cr_assert_eq(r.exit, 1, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.err, "virsh setvcpus") && strstr(r.err, "libvirtd"), "%s", r.err);
+	cr_assert_lt(vs_now_ms() - t0, 2000, "it failed at once, not after a greeting's timeout");
+	run_free(&r);
+
+	/* libvirtd away: vcpuset plugs on the other twin, vCPU 2 as libvirt's XML says */
+	cr_assert_eq(sh(NULL, 0, "%s stop %s", daemon, dir), 0);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--domain", b, "4", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "updated")), "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(run_item(step0(), "tune"), "cpus"),
+						       "from")), "libvirt", "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(run_item(step0(), "tune"), "cpus"),
+						       "list")), "1");
+	tid2 = step_tid(0);
+	snprintf(uuid, sizeof(uuid), "%s", cJSON_GetStringValue(run_item(run_item(r.json, "libvirt"),
+									 "uuid")));
+	snprintf(id, sizeof(id), "%d", run_item(run_item(r.json, "libvirt"), "id")->valueint);
+	run_free(&r);
+	run_wait_guest(serial_b, "0-3", 20000);
+	snprintf(group, sizeof(group), "machine/qemu-%s-%.20s.libvirt-qemu", id, b);
+	footprint(2, tid2, &fp);
+	cr_assert_str_eq(fp.cpus, "1", "vCPU 2's cpuset group, from <vcpupin vcpu='2' cpuset='1'/>");
+	cr_assert_str_eq(fp.affinity, "1", "vCPU 2's affinity");
+
+	/* --domain by id and by uuid find it; an unknown one is exit 2 with the names known */
+	run_vcpuset(&r, (const char *const[]){ "--json", "--domain", id, "--status", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "libvirt"), "domain")), b);
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--domain", uuid, "--status", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_free(&r);
+	run_vcpuset(&r, (const char *const[]){ "--domain", "no-such-domain", "3", NULL });
+	cr_assert_eq(r.exit, 2, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.err, a) && strstr(r.err, b), "the names it knows: %s", r.err);
+	run_free(&r);
+
+	/* libvirtd back: the twins' <vcpu>, <vcpus> and <cputune> are the same */
+	cr_assert_eq(sh(NULL, 0, "%s start %s", daemon, dir), 0);
+	cr_assert_eq(sh(xa, sizeof(xa), VIRSH "dumpxml %s", a), 0);
+	cr_assert_eq(sh(xb, sizeof(xb), VIRSH "dumpxml %s", b), 0);
+	same_part(xa, xb, "<vcpu placement", "</vcpu>");
+	same_part(xa, xb, "<vcpus>", "</vcpus>");
+	same_part(xa, xb, "<cputune>", "</cputune>");
+	cr_assert_eq(sh(la, sizeof(la), VIRSH "vcpupin %s --live", a), 0);
+	cr_assert_eq(sh(lb, sizeof(lb), VIRSH "vcpupin %s --live", b), 0);
+	cr_assert_str_eq(lb, la, "virsh vcpupin");
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "vcpuinfo %s", a), 0);
+	lines_with(out, "Affinity", la, sizeof(la));
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "vcpuinfo %s", b), 0);
+	lines_with(out, "Affinity", lb, sizeof(lb));
+	cr_assert_str_eq(lb, la, "virsh vcpuinfo's affinities");
+
+	/* save and restore: QEMU starts with 2 vCPUs and plugs vcpu2 and vcpu3 again */
+	snprintf(save, sizeof(save), "%s/b.save", dir);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "save %s %s 2>&1", b, save), 0, "%s", out);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "restore %s 2>&1", save), 0, "%s", out);
+	unlink(save);
+	qemu_cmdline(b, out, sizeof(out));
+	cr_assert(strstr(out, " -smp 2,"), "QEMU after restore: %s", out);
+	cr_assert_eq(sh(NULL, 0, "%s stop %s", daemon, dir), 0);
+	run_vcpuset(&r, (const char *const[]){ "--json", "--domain", b, "--status", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	snprintf(v, sizeof(v), "%s", cJSON_GetStringValue(run_item(cJSON_GetArrayItem(
+		run_item(r.json, "vcpus"), 2), "alias")) ?: "");
+	cr_assert_str_eq(v, "vcpu2", "restored as a hot-plugged vCPU: %s", r.out);
+	snprintf(v, sizeof(v), "%s", cJSON_GetStringValue(run_item(cJSON_GetArrayItem(
+		run_item(r.json, "vcpus"), 3), "alias")) ?: "");
+	cr_assert_str_eq(v, "vcpu3", "%s", r.out);
+	run_free(&r);
+	/* and they unplug */
+	run_vcpuset(&r, (const char *const[]){ "--json", "--domain", b, "2", NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_free(&r);
+	cr_assert_eq(sh(NULL, 0, "%s start %s", daemon, dir), 0);
+	cr_assert_eq(sh(out, sizeof(out), VIRSH "vcpucount %s --live --active", b), 0);
+	cr_assert_eq(atoi(out), 2, "virsh vcpucount after vcpuset's unplug: %s", out);
 }
