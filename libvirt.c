@@ -350,8 +350,12 @@ bool lv_name_from_socket(const char *path, int *id, char *name, size_t size)
 	return true;
 }
 
-/* Calls fn(ctx, lv) on each status file of the run directory until fn returns true (kept). */
-static int scan(const struct lv_roots *r, bool (*fn)(void *ctx, struct lv *lv), void *ctx,
+/*
+ * Calls fn(ctx, lv) on each status file of the run directory: fn returns LV_DROP (freed here),
+ * LV_KEEP (fn keeps it) or LV_STOP (fn keeps it, and the scan ends).
+ */
+enum { LV_DROP, LV_KEEP, LV_STOP };
+static int scan(const struct lv_roots *r, int (*fn)(void *ctx, struct lv *lv), void *ctx,
 		struct vs_err *err)
 {
 	const char *run = dflt(r->run, "/run/libvirt/qemu");
@@ -373,10 +377,14 @@ static int scan(const struct lv_roots *r, bool (*fn)(void *ctx, struct lv *lv), 
 
 		if (d->d_name[0] == '.' || n < 5 || strcmp(d->d_name + n - 4, ".xml") != 0)
 			continue;
+		int took;
+
 		lv = load(dirfd(dir), run, d->d_name, r->prefix);
-		if (lv && fn(ctx, lv))
+		took = lv ? fn(ctx, lv) : LV_DROP;
+		if (took == LV_DROP)
+			lv_free(lv);
+		if (took == LV_STOP)
 			break;
-		lv_free(lv);
 	}
 	closedir(dir);
 	return 0;
@@ -392,7 +400,7 @@ struct by_socket {
 	struct lv *near;  /* else the one the path points at, unusable */
 };
 
-static bool match_socket(void *ctx, struct lv *lv)
+static int match_socket(void *ctx, struct lv *lv)
 {
 	struct by_socket *b = ctx;
 	struct stat st;
@@ -404,7 +412,7 @@ static bool match_socket(void *ctx, struct lv *lv)
 			st.st_ino == b->st.st_ino);
 		if (same) {
 			b->found = lv;
-			return true;
+			return LV_STOP;
 		}
 	}
 	/* a file the socket's path points at (its short name starts the file's name) */
@@ -414,9 +422,9 @@ static bool match_socket(void *ctx, struct lv *lv)
 			snprintf(lv->why, sizeof(lv->why), "status file %.200s names the monitor %.200s, not %.200s",
 				 lv->path, lv->monitor, b->socket);
 		b->near = lv;
-		return false; /* kept: freed by lv_find_socket unless a better one shows */
+		return LV_KEEP; /* freed by lv_find_socket if a better one shows */
 	}
-	return false;
+	return LV_DROP;
 }
 
 int lv_find_socket(const struct lv_roots *r, const char *socket, struct lv **out,
@@ -467,7 +475,7 @@ struct by_domain {
 	size_t o;
 };
 
-static bool match_domain(void *ctx, struct lv *lv)
+static int match_domain(void *ctx, struct lv *lv)
 {
 	struct by_domain *b = ctx;
 	char id[24];
@@ -478,19 +486,19 @@ static bool match_domain(void *ctx, struct lv *lv)
 		      strlen(lv->file) == strlen(b->want) + 4;
 		if (hit) /* the status file of that name, unusable: say why */
 			b->found = lv;
-		return hit;
+		return hit ? LV_STOP : LV_DROP;
 	}
 	snprintf(id, sizeof(id), "%d", lv->id);
 	hit = b->by_id ? strcmp(id, b->want) == 0
 	      : b->by_uuid ? strcasecmp(lv->uuid, b->want) == 0 : strcmp(lv->name, b->want) == 0;
 	if (hit) {
 		b->found = lv;
-		return true;
+		return LV_STOP;
 	}
 	if (b->o < sizeof(b->seen))
 		b->o += (size_t)snprintf(b->seen + b->o, sizeof(b->seen) - b->o, "%s%s (id %d)",
 					 b->o ? ", " : "", lv->name, lv->id);
-	return false;
+	return LV_DROP;
 }
 
 int lv_find_domain(const struct lv_roots *r, const char *domain, struct lv **out,
@@ -668,10 +676,10 @@ static void add_warn(char *warn, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void add_warn(char *warn, size_t size, const char *fmt, ...)
 {
-	size_t o = strlen(warn);
+	size_t o = warn && size ? strlen(warn) : 0;
 	va_list ap;
 
-	if (o + 3 >= size)
+	if (!warn || o + 3 >= size)
 		return;
 	if (o)
 		o += (size_t)snprintf(warn + o, size - o, "; ");
@@ -880,7 +888,7 @@ int lv_tune(const struct lv *lv, int vcpu, struct hostres_tune *t, char *warn, s
 {
 	int n = 0;
 
-	if (size)
+	if (warn && size)
 		warn[0] = '\0';
 	if (!lv->doc || lv->why[0])
 		return 0;
