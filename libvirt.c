@@ -672,21 +672,21 @@ void lv_machine_name(int id, const char *name, char *buf, size_t size)
 	buf[o] = '\0';
 }
 
-static void add_warn(char *warn, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void add_warn(char *warn, size_t size, const char *fmt, ...)
+/* Put msg at the end of warn (size bytes), "; " between messages. */
+static void warn_add(char *warn, size_t size, const char *msg)
 {
 	size_t o = warn && size ? strlen(warn) : 0;
-	va_list ap;
 
-	if (!warn || o + 3 >= size)
-		return;
-	if (o)
-		o += (size_t)snprintf(warn + o, size - o, "; ");
-	va_start(ap, fmt);
-	vsnprintf(warn + o, size - o, fmt, ap);
-	va_end(ap);
+	if (warn && o + 3 < size)
+		snprintf(warn + o, size - o, "%s%s", o ? "; " : "", msg);
 }
+
+#define add_warn(warn, size, ...)                             \
+	do {                                                  \
+		char add_warn_m[400];                         \
+		snprintf(add_warn_m, sizeof(add_warn_m), __VA_ARGS__); \
+		warn_add((warn), (size), add_warn_m);         \
+	} while (0)
 
 /* A host CPU or node set of libvirt's into mask: false (said in warn) when it is not one. */
 static bool host_set(const char *what, const char *v, uint64_t *mask, char *warn, size_t size)
@@ -711,7 +711,10 @@ static int tune_cpus(const struct lv *lv, int vcpu, struct hostres_tune *t, char
 	for (pin = child(tune, "vcpupin"); pin; pin = child_after(tune, pin, "vcpupin")) {
 		char id[24];
 
-		if (attr(pin, "vcpu", id, sizeof(id)) && atoi(id) == vcpu && attr(pin, "cpuset", set, sizeof(set))) {
+		long long idx;
+
+		if (attr(pin, "vcpu", id, sizeof(id)) && topo_parse_ll("vcpu", id, 0, LV_BITS, &idx, NULL) == 0 &&
+		    idx == vcpu && attr(pin, "cpuset", set, sizeof(set))) {
 			snprintf(what, sizeof(what), "<vcpupin vcpu='%d'>", vcpu);
 			break;
 		}
@@ -1277,39 +1280,34 @@ struct line {
 /* text cut into lines (the pointers into text); their number, or -ENOMEM. */
 static int lines_of(const char *text, struct line **out)
 {
-	size_t cap = 64, n = 0;
-	struct line *v = malloc(cap * sizeof(*v)), *nv;
-	const char *p = text, *e;
+	size_t n = 1, i = 0;
+	const char *p, *e, *q;
+	struct line *v;
 
+	for (p = text; (p = strchr(p, '\n')); p++)
+		n++;
+	v = calloc(n, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	while (*p) {
+	for (p = text; *p && i < n; i++) {
 		uint32_t h = 2166136261u;
-		const char *q;
 
 		e = strchr(p, '\n');
 		e = e ? e : p + strlen(p);
-		if (n == cap) {
-			cap *= 2;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = nv;
-		}
 		for (q = p; q < e; q++)
 			h = (h ^ (unsigned char)*q) * 16777619u;
-		v[n++] = (struct line){ p, (size_t)(e - p), h };
+		v[i].s = p;
+		v[i].len = (size_t)(e - p);
+		v[i].hash = h;
 		p = *e ? e + 1 : e;
 	}
 	*out = v;
-	return (int)n;
+	return (int)i;
 }
 
 static bool same_line(const struct line *a, const struct line *b)
 {
-	return a->hash == b->hash && a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+	return a->hash == b->hash && a->len == b->len && (!a->len || memcmp(a->s, b->s, a->len) == 0);
 }
 
 /* Myers' greedy walk: ' ', '-', '+' per line of the edit script into *ops; its length. */
@@ -1325,8 +1323,8 @@ static int myers(const struct line *a, int n, const struct line *b, int m, char 
 		if (!nt)
 			break;
 		tr = nt;
-		cur = tr + d * d;
-		prev = d ? tr + (d - 1) * (d - 1) : NULL;
+		cur = tr + (size_t)d * (size_t)d;
+		prev = d ? tr + (size_t)(d - 1) * (size_t)(d - 1) : NULL;
 		for (k = -d; k <= d; k += 2) {
 			if (d == 0)
 				x = 0;
@@ -1350,7 +1348,7 @@ static int myers(const struct line *a, int n, const struct line *b, int m, char 
 	}
 	/* back from (n, m): the ops come out last first */
 	for (x = n, y = m, d = found; d > 0; d--) {
-		int *prev = tr + (d - 1) * (d - 1), pk, px, mx;
+		int *prev = tr + (size_t)(d - 1) * (size_t)(d - 1), pk, px, mx;
 		bool down;
 
 		k = x - y;
@@ -1377,40 +1375,8 @@ static int myers(const struct line *a, int n, const struct line *b, int m, char 
 	return len;
 }
 
-struct out {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void emit(struct out *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(struct out *w, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(w->s ? w->s + w->len : NULL, w->s ? w->cap - w->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0 || w->oom)
-			return;
-		if (w->s && w->len + (size_t)n < w->cap) {
-			w->len += (size_t)n;
-			return;
-		}
-		w->cap = (w->cap + (size_t)n + 1) * 2;
-		char *ns = realloc(w->s, w->cap);
-		if (!ns) {
-			w->oom = true;
-			return;
-		}
-		w->s = ns;
-	}
-}
-
 /* The hunks of the edit script ops (3 lines of context), in unified diff form. */
-static void hunks(struct out *w, const struct line *a, const struct line *b, const char *ops, int nops)
+static void hunks(FILE *w, const struct line *a, const struct line *b, const char *ops, int nops)
 {
 	int i = 0, ai = 0, bi = 0;
 
@@ -1447,11 +1413,11 @@ static void hunks(struct out *w, const struct line *a, const struct line *b, con
 			an += ops[j] != '+';
 			bn += ops[j] != '-';
 		}
-		emit(w, "@@ -%d,%d +%d,%d @@\n", an ? a0 + 1 : a0, an, bn ? b0 + 1 : b0, bn);
+		fprintf(w, "@@ -%d,%d +%d,%d @@\n", an ? a0 + 1 : a0, an, bn ? b0 + 1 : b0, bn);
 		for (ax = ai, bx = bi, j = x; j < end; j++) {
 			const struct line *l = ops[j] == '+' ? &b[bx] : &a[ax];
 
-			emit(w, "%c%.*s\n", ops[j], (int)l->len, l->s);
+			fprintf(w, "%c%.*s\n", ops[j], (int)l->len, l->s);
 			ax += ops[j] != '+';
 			bx += ops[j] != '-';
 		}
@@ -1464,35 +1430,38 @@ static void hunks(struct out *w, const struct line *a, const struct line *b, con
 char *lv_diff(const struct lv *lv, const char *after)
 {
 	struct line *a = NULL, *b = NULL;
-	struct out w = { 0 };
-	char *ops = NULL;
+	char *ops = NULL, *out = NULL;
+	size_t len = 0;
 	int n, m, nops, i;
+	FILE *w;
 
 	n = lines_of(lv->dumped ? lv->dumped : lv_text(lv), &a);
 	m = n < 0 ? -1 : lines_of(after, &b);
-	if (n < 0 || m < 0) {
+	w = n < 0 || m < 0 ? NULL : open_memstream(&out, &len);
+	if (!w) {
 		free(a);
+		free(b);
 		return NULL;
 	}
-	emit(&w, "--- %s\n+++ %s (after vcpuset)\n", lv->path, lv->path);
+	fprintf(w, "--- %s\n+++ %s (after vcpuset)\n", lv->path, lv->path);
 	nops = myers(a, n, b, m, &ops);
 	if (nops >= 0) {
-		hunks(&w, a, b, ops, nops);
+		hunks(w, a, b, ops, nops);
 	} else { /* too many changes to look for the smallest: the whole file, once */
-		emit(&w, "@@ -1,%d +1,%d @@\n", n, m);
+		fprintf(w, "@@ -1,%d +1,%d @@\n", n, m);
 		for (i = 0; i < n; i++)
-			emit(&w, "-%.*s\n", (int)a[i].len, a[i].s);
+			fprintf(w, "-%.*s\n", (int)a[i].len, a[i].s);
 		for (i = 0; i < m; i++)
-			emit(&w, "+%.*s\n", (int)b[i].len, b[i].s);
+			fprintf(w, "+%.*s\n", (int)b[i].len, b[i].s);
 	}
 	free(ops);
 	free(a);
 	free(b);
-	if (w.oom) {
-		free(w.s);
+	if (fclose(w) != 0) {
+		free(out);
 		return NULL;
 	}
-	return w.s;
+	return out;
 }
 
 /* ---- the write ---- */

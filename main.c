@@ -1574,7 +1574,7 @@ static const struct hostres_tune *tune_of(struct ctx *c, int i)
 	char w[512];
 
 	if (!c->vtune && tab(c))
-		c->vtune = calloc((size_t)tab(c)->n, sizeof(*c->vtune));
+		c->vtune = calloc((size_t)tab(c)->n, sizeof(*c->vtune)); /* NOLINT(bugprone-sizeof-expression): pointers */
 	if (!c->vtune || i < 0 || i >= tab(c)->n)
 		return &c->tune;
 	if (c->vtune[i])
