@@ -290,12 +290,9 @@ static int read_status(struct lv *lv, const char *prefix)
 	return 0;
 }
 
-/* Read and parse status file name of dir (an open fd, path dir_path). why set when unusable. */
-static struct lv *load(int dirfd, const char *dir_path, const char *name, const char *prefix)
+static struct lv *lv_new(const char *dir_path, const char *name)
 {
 	struct lv *lv = calloc(1, sizeof(*lv));
-	char why[400];
-	int rc;
 
 	if (!lv)
 		return NULL;
@@ -303,17 +300,52 @@ static struct lv *load(int dirfd, const char *dir_path, const char *name, const 
 	snprintf(lv->dir, sizeof(lv->dir), "%s", dir_path);
 	snprintf(lv->file, sizeof(lv->file), "%s", name);
 	snprintf(lv->path, sizeof(lv->path), "%s/%s", dir_path, name);
+	return lv;
+}
+
+/* Parse lv->text; why set when it cannot be used. */
+static void lv_parse(struct lv *lv, const char *prefix)
+{
+	char why[400];
+
+	lv->doc = parse(lv->text, lv->len, lv->path, why, sizeof(why));
+	if (!lv->doc)
+		snprintf(lv->why, sizeof(lv->why), "status file %.200s %.200s", lv->path, why);
+	else
+		read_status(lv, prefix);
+}
+
+/* Read and parse status file name of dir (an open fd, path dir_path). why set when unusable. */
+static struct lv *load(int dirfd, const char *dir_path, const char *name, const char *prefix)
+{
+	struct lv *lv = lv_new(dir_path, name);
+	char why[400];
+	int rc;
+
+	if (!lv)
+		return NULL;
 	rc = read_trusted(dirfd, name, &lv->text, &lv->st, why, sizeof(why));
 	if (rc < 0) {
 		snprintf(lv->why, sizeof(lv->why), "status file %.200s: %.200s", lv->path, why);
 		return lv;
 	}
 	lv->len = (size_t)rc;
-	lv->doc = parse(lv->text, lv->len, lv->path, why, sizeof(why));
-	if (!lv->doc)
-		snprintf(lv->why, sizeof(lv->why), "status file %.200s %.200s", lv->path, why);
-	else
-		read_status(lv, prefix);
+	lv_parse(lv, prefix);
+	return lv;
+}
+
+struct lv *lv_from_text(const char *text, size_t len)
+{
+	struct lv *lv = lv_new("(memory)", "status.xml");
+
+	if (!lv || !(lv->text = malloc(len + 1))) {
+		free(lv);
+		return NULL;
+	}
+	memcpy(lv->text, text, len);
+	lv->text[len] = '\0';
+	lv->len = len;
+	lv_parse(lv, NULL);
 	return lv;
 }
 

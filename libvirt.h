@@ -47,6 +47,9 @@ int lv_find_domain(const struct lv_roots *r, const char *domain, struct lv **out
 		   struct vs_err *err);
 void lv_free(struct lv *lv);
 
+/* A status file's text, parsed (not from a file: for fuzzing); NULL if out of memory. */
+struct lv *lv_from_text(const char *text, size_t len);
+
 /* Is a libvirt daemon running (libvirtd, virtqemud)? Its pid, or 0; what names it ("libvirtd"). */
 int lv_daemon(const struct lv_roots *r, char *what, size_t size);
 

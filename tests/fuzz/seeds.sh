@@ -1,12 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Seed corpora for the fuzz harnesses, from the real captures in tests/fixtures:
-#   seeds.sh OUTDIR     writes OUTDIR/{qmp,topo,cpulist,hostres}/
+#   seeds.sh OUTDIR     writes OUTDIR/{qmp,topo,cpulist,hostres,libvirt}/
 set -eu
 out=$1
 here=$(dirname "$0")
 fx=$here/../fixtures
-mkdir -p "$out/qmp" "$out/topo" "$out/cpulist" "$out/hostres"
+mkdir -p "$out/qmp" "$out/topo" "$out/cpulist" "$out/hostres" "$out/libvirt"
 
 greeting='{"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10}, "package": "Debian 1:10.0.2+ds-1~bpo12+1"}, "capabilities": ["oob"]}}'
 
@@ -63,3 +63,6 @@ sep='
 	printf '4243\n%s4243\n%scpu cpuset\n%s0-1\n%s' "$sep" "$sep" "$sep" "$sep"
 	printf '[{"vcpu": 3, "alias": "vcpu3", "since": 1}]'
 } >"$out/hostres/libvirt-v1-v2"
+
+# libvirt: a status file libvirt 11.3 wrote (after setvcpus, vcpupin and schedinfo)
+cp "$fx/libvirt-11.3-status.xml" "$out/libvirt/status"
