@@ -246,7 +246,13 @@ Test(lvstatus, a_plug_writes_back_what_libvirt_would_have)
 	cr_assert_str_eq(attr_at(d, "domain/cputune/vcpusched", "vcpus", 1), "3");
 	xmlFreeDoc(d);
 	/* all else means what it meant; mode kept; the file before kept in the state directory */
-	cr_assert_str_eq(meaning(after), meaning(before));
+	{
+		char *ma = meaning(after), *mb = meaning(before);
+
+		cr_assert_str_eq(ma, mb);
+		free(ma);
+		free(mb);
+	}
 	cr_assert_eq(stat(status, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0600);
 	cr_assert_eq(st.st_uid, geteuid());
