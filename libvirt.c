@@ -315,13 +315,18 @@ static void lv_parse(struct lv *lv, const char *prefix)
 		read_status(lv, prefix);
 }
 
-/* Read and parse status file name of dir (an open fd, path dir_path). why set when unusable. */
-static struct lv *load(int dirfd, const char *dir_path, const char *name, const char *prefix)
+/*
+ * Read and parse status file name of dir (an open fd, path dir_path); why set when unusable.
+ * With want, a file it does not want (*skip) is not parsed.
+ */
+static struct lv *load(int dirfd, const char *dir_path, const char *name, const char *prefix,
+		       bool (*want)(void *ctx, const struct lv *lv), void *ctx, bool *skip)
 {
 	struct lv *lv = lv_new(dir_path, name);
 	char why[400];
 	int rc;
 
+	*skip = false;
 	if (!lv)
 		return NULL;
 	rc = read_trusted(dirfd, name, &lv->text, &lv->st, why, sizeof(why));
@@ -330,6 +335,10 @@ static struct lv *load(int dirfd, const char *dir_path, const char *name, const 
 		return lv;
 	}
 	lv->len = (size_t)rc;
+	if (want && !want(ctx, lv)) {
+		*skip = true;
+		return lv;
+	}
 	lv_parse(lv, prefix);
 	return lv;
 }
@@ -387,8 +396,8 @@ bool lv_name_from_socket(const char *path, int *id, char *name, size_t size)
  * LV_KEEP (fn keeps it) or LV_STOP (fn keeps it, and the scan ends).
  */
 enum { LV_DROP, LV_KEEP, LV_STOP };
-static int scan(const struct lv_roots *r, int (*fn)(void *ctx, struct lv *lv), void *ctx,
-		struct vs_err *err)
+static int scan(const struct lv_roots *r, bool (*want)(void *ctx, const struct lv *lv),
+		int (*fn)(void *ctx, struct lv *lv), void *ctx, struct vs_err *err)
 {
 	const char *run = dflt(r->run, "/run/libvirt/qemu");
 	struct dirent *d;
@@ -409,10 +418,11 @@ static int scan(const struct lv_roots *r, int (*fn)(void *ctx, struct lv *lv), v
 
 		if (d->d_name[0] == '.' || n < 5 || strcmp(d->d_name + n - 4, ".xml") != 0)
 			continue;
+		bool skip;
 		int took;
 
-		lv = load(dirfd(dir), run, d->d_name, r->prefix);
-		took = lv ? fn(ctx, lv) : LV_DROP;
+		lv = load(dirfd(dir), run, d->d_name, r->prefix, want, ctx, &skip);
+		took = lv && !skip ? fn(ctx, lv) : LV_DROP;
 		if (took == LV_DROP)
 			lv_free(lv);
 		if (took == LV_STOP)
@@ -430,7 +440,38 @@ struct by_socket {
 	char short_name[256];
 	struct lv *found; /* the status file naming the socket */
 	struct lv *near;  /* else the one the path points at, unusable */
+	char tail[300];   /* "dir/name.sock": a status file naming the socket holds it */
 };
+
+/*
+ * The last two components of path, when a status file would hold them as they are (no
+ * character XML escapes), else "".
+ */
+static void tail_of(const char *path, char *buf, size_t size)
+{
+	const char *p = path + strlen(path);
+	int slashes = 0;
+
+	while (p > path && slashes < 2)
+		if (*--p == '/')
+			slashes++;
+	snprintf(buf, size, "%s", p);
+	if (strpbrk(buf, "<>&'\"") || strlen(p) >= size)
+		buf[0] = '\0';
+}
+
+/*
+ * Parse a status file only when it may be the socket's: it holds the socket's last path
+ * components, or its name is the one the socket's path points at. On a host of many domains
+ * a run parses one file, not all.
+ */
+static bool worth_parsing(void *ctx, const struct lv *lv)
+{
+	const struct by_socket *b = ctx;
+
+	return strstr(lv->text, b->tail) ||
+	       (b->id >= 0 && strncmp(lv->file, b->short_name, strlen(b->short_name)) == 0);
+}
 
 static int match_socket(void *ctx, struct lv *lv)
 {
@@ -470,7 +511,8 @@ int lv_find_socket(const struct lv_roots *r, const char *socket, struct lv **out
 	b.have_st = stat(socket, &b.st) == 0;
 	if (!lv_name_from_socket(socket, &b.id, b.short_name, sizeof(b.short_name)))
 		b.id = -1;
-	rc = scan(r, match_socket, &b, err);
+	tail_of(socket, b.tail, sizeof(b.tail));
+	rc = scan(r, b.tail[0] ? worth_parsing : NULL, match_socket, &b, err);
 	if (rc < 0) {
 		lv_free(b.near);
 		return rc;
@@ -549,7 +591,7 @@ int lv_find_domain(const struct lv_roots *r, const char *domain, struct lv **out
 			continue;
 		b.o = 0;
 		b.seen[0] = '\0';
-		rc = scan(r, match_domain, &b, err);
+		rc = scan(r, NULL, match_domain, &b, err);
 		if (rc < 0)
 			return rc;
 	}

@@ -661,3 +661,15 @@ Test(lvstatus, name_from_a_libvirt_socket_path)
 		}
 	}
 }
+
+Test(lvstatus, other_domains_status_files_are_not_parsed)
+{
+	put_status(getpid(), "");
+	run_sysroot_put("run/libvirt/qemu/web.xml", "<domstatus pid='7'><monitor path='/x/y.sock'/>");
+	serve();
+	RUN("--json", "--no-audit", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "updated")), "%s", r.out);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 0, "web.xml is not ol8's: %s",
+		     r.out);
+}
