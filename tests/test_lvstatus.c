@@ -670,6 +670,5 @@ Test(lvstatus, other_domains_status_files_are_not_parsed)
 	RUN("--json", "--no-audit", "--socket", sock, "3");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "updated")), "%s", r.out);
-	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 0, "web.xml is not ol8's: %s",
-		     r.out);
+	cr_assert_null(strstr(r.out, "web.xml"), "web.xml is not ol8's: %s", r.out);
 }
