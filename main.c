@@ -551,6 +551,24 @@ static bool parse_record_opt(int c, struct opts *o)
 	return false;
 }
 
+/* The options that exclude or need each other: a usage error (exit 2) otherwise. */
+static void check_options(struct opts *o)
+{
+	const struct hostres_tune *tu = &o->tune;
+
+	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src;
+	if (o->no_cgroup && o->cgroup)
+		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
+	if (o->no_cgroup && (tu->bw_src || tu->mems_src))
+		usage_error("%s", "--period, --quota and --mems need cgroups, and --no-cgroup was given");
+	if (!o->socket && !o->domain)
+		usage_error("%s", "--socket PATH or --domain NAME is required");
+	if (o->socket && o->domain)
+		usage_error("%s", "--socket and --domain exclude each other");
+	if (o->domain && o->no_libvirt)
+		usage_error("%s", "--domain finds the socket in libvirt's files: not with --no-libvirt");
+}
+
 static void parse_args(int argc, char **argv0, struct opts *o)
 {
 	char **argv = reorder_relative_count(&argc, argv0);
@@ -592,7 +610,6 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct hostres_tune *tu = &o->tune;
 	struct vs_err err = { 0 };
 	int c;
 
@@ -608,17 +625,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	}
 	if (!o->state_dir)
 		o->state_dir = STATE_DIR;
-	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src;
-	if (o->no_cgroup && o->cgroup)
-		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
-	if (o->no_cgroup && (tu->bw_src || tu->mems_src))
-		usage_error("%s", "--period, --quota and --mems need cgroups, and --no-cgroup was given");
-	if (!o->socket && !o->domain)
-		usage_error("%s", "--socket PATH or --domain NAME is required");
-	if (o->socket && o->domain)
-		usage_error("%s", "--socket and --domain exclude each other");
-	if (o->domain && o->no_libvirt)
-		usage_error("%s", "--domain finds the socket in libvirt's files: not with --no-libvirt");
+	check_options(o);
 	if (optind < argc)
 		o->count = argv[optind++];
 	if (optind < argc)
@@ -3037,6 +3044,16 @@ static bool changed_guest(const struct ctx *c)
 	return c->done_steps > 0 || c->left_plugged;
 }
 
+/* --audit=required, and a record of this run (a finished pending unplug) is lost. */
+static void audit_outcome(struct ctx *c)
+{
+	if (c->audit_err.msg[0] && c->outcome == OUT_DONE) {
+		c->outcome = OUT_AUDIT;
+		c->err = c->audit_err;
+		vs_err_prefix(&c->err, "--audit=required");
+	}
+}
+
 /* The one place an outcome becomes an exit status (the man page's table). */
 static int exit_status(const struct ctx *c)
 {
@@ -3175,12 +3192,7 @@ int main(int argc, char **argv)
 		else
 			apply_all(&c);
 	}
-	if (c.audit_err.msg[0] && c.outcome == OUT_DONE) {
-		/* --audit=required, and a record of this run (a finished pending unplug) is lost */
-		c.outcome = OUT_AUDIT;
-		c.err = c.audit_err;
-		vs_err_prefix(&c.err, "--audit=required");
-	}
+	audit_outcome(&c);
 	/* libvirt's status file says what the run did, as libvirt would have written it */
 	if ((rc == 0 && !c.o.status) || changed_guest(&c))
 		libvirt_sync(&c);
