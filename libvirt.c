@@ -575,6 +575,42 @@ static int match_domain(void *ctx, struct lv *lv)
 	return LV_DROP;
 }
 
+/*
+ * The monitor of domain name where libvirt's layout puts it, for a status file that cannot
+ * be read: <prefix>/var/lib/libvirt/qemu/domain-<id>-<first 20 characters>/monitor.sock,
+ * when exactly one exists. true with lv->socket set.
+ */
+static bool layout_socket(const struct lv_roots *r, struct lv *lv, const char *name)
+{
+	char dir[PATH_MAX], want[64], found[PATH_MAX + 300] = "", p[PATH_MAX + 300];
+	struct dirent *d;
+	int n = 0, id;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "%s/var/lib/libvirt/qemu", r->prefix ? r->prefix : "");
+	snprintf(want, sizeof(want), "%.20s", name);
+	dp = opendir(dir);
+	if (!dp)
+		return false;
+	while ((d = readdir(dp))) {
+		char short_name[64];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/%s/monitor.sock", dir, d->d_name);
+		if (lv_name_from_socket(p, &id, short_name, sizeof(short_name)) &&
+		    strcmp(short_name, want) == 0 && stat(p, &st) == 0 && S_ISSOCK(st.st_mode) && !n++) {
+			snprintf(found, sizeof(found), "%s", p);
+			lv->id = id;
+		}
+	}
+	closedir(dp);
+	if (n != 1)
+		return false;
+	snprintf(lv->socket, sizeof(lv->socket), "%s", found);
+	snprintf(lv->name, sizeof(lv->name), "%s", name);
+	return true;
+}
+
 int lv_find_domain(const struct lv_roots *r, const char *domain, struct lv **out,
 		   struct vs_err *err)
 {
@@ -599,8 +635,9 @@ int lv_find_domain(const struct lv_roots *r, const char *domain, struct lv **out
 		return vs_err_set(err, ENOENT, "--domain '%.64s': no running libvirt domain has that "
 				  "name, id or uuid (%s%s)", domain, b.seen[0] ? "running: " : "none in ",
 				  b.seen[0] ? b.seen : dflt(r->run, "/run/libvirt/qemu"));
-	if (b.found->why[0]) {
-		rc = vs_err_set(err, EINVAL, "--domain '%.64s': %s", domain, b.found->why);
+	if (b.found->why[0] && !layout_socket(r, b.found, domain)) {
+		rc = vs_err_set(err, EINVAL, "--domain '%.64s': %s, and no one monitor socket in "
+				"libvirt's layout has its name", domain, b.found->why);
 		lv_free(b.found);
 		return rc;
 	}
