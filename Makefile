@@ -31,7 +31,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriteri
 OBJS = qmp.o topo.o hostres.o state.o audit.o vm.o libvirt.o
 TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli \
 	tests/test_security tests/test_state tests/test_vm \
-	tests/test_faults tests/test_lvstatus
+	tests/test_faults tests/test_lvstatus tests/test_select
 E2E = tests/test_e2e
 LIBVIRT = tests/test_libvirt
 
@@ -83,7 +83,8 @@ check: deps
 	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
-	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm tests/test_lvstatus
+	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm tests/test_lvstatus \
+		tests/test_select
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
 	@echo "== $(LIBVIRT) (a libvirt domain, libvirtd stopped and started by the test)"; \
 	VCPUSET_LV_TWINS=1 sh tests/libvirt/run.sh ./$(LIBVIRT) --jobs 1 || { rc=$$?; [ $$rc -eq 77 ] && \

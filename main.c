@@ -50,9 +50,24 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/* A host setting given for some vCPUs only ("--cpuset 2-3:4"). */
+struct vset {
+	uint64_t *vcpus; /* VS_MAX_SLOTS bits */
+	int k;           /* HR_S_CPUS, HR_S_MEMS or HR_S_SCHED */
+	uint64_t mask[HOSTRES_MASK_WORDS];
+	int policy, prio;
+	char opt[96];    /* as given, for messages */
+};
+
+#define VSETS_MAX 256
+
 struct opts {
 	const char *socket;
 	const char *count;
+	const char *list;      /* --enable / --disable LIST */
+	bool list_enable;
+	struct vset *vsets;    /* per-vCPU settings, in the order given */
+	int nvsets;
 	const char *cgroup;
 	bool no_cgroup;
 	bool no_inherit;
@@ -346,6 +361,8 @@ enum {
 	OPT_CPUSET,
 	OPT_MEMS,
 	OPT_SCHED,
+	OPT_ENABLE,
+	OPT_DISABLE,
 	OPT_CACHETUNE,
 	OPT_MONITOR,
 	OPT_NO_INHERIT,
@@ -413,6 +430,20 @@ static bool parse_run_opt(int c, struct opts *o)
 	case OPT_FORCE:
 		o->force = true;
 		return true;
+	case OPT_ENABLE:
+	case OPT_DISABLE: {
+		uint64_t *m = calloc(VS_MAX_SLOTS / 64, sizeof(uint64_t));
+
+		if (o->list)
+			usage_error("%s", "one --enable or --disable list per run");
+		if (!m || topo_cpulist_parse(optarg, m, VS_MAX_SLOTS, &err) < 0)
+			usage_error("%s: %s", c == OPT_ENABLE ? "--enable" : "--disable",
+				    m ? err.msg : "out of memory");
+		free(m);
+		o->list = optarg;
+		o->list_enable = c == OPT_ENABLE;
+		return true;
+	}
 	case 'd':
 		if (!*optarg || strlen(optarg) > 200 || strchr(optarg, '/'))
 			usage_error("--domain: '%.64s' is not a domain name, id or uuid", optarg);
@@ -444,6 +475,72 @@ static bool parse_run_opt(int c, struct opts *o)
 	return false;
 }
 
+/*
+ * "LIST:VALUE" (a cpulist of vCPU indices, then the value): the LIST into a new mask, the
+ * VALUE returned; a value with no such prefix is returned as it is, *vcpus NULL.
+ */
+static const char *vcpu_prefix(const char *opt, const char *s, uint64_t **vcpus)
+{
+	const char *colon = strchr(s, ':');
+	struct vs_err err = { 0 };
+	char list[256];
+
+	*vcpus = NULL;
+	if (!colon || colon == s || strspn(s, "0123456789,-") != (size_t)(colon - s))
+		return s;
+	if ((size_t)(colon - s) >= sizeof(list))
+		usage_error("%s '%.32s': the vCPU list is too long", opt, s);
+	snprintf(list, sizeof(list), "%.*s", (int)(colon - s), s);
+	*vcpus = calloc(VS_MAX_SLOTS / 64, sizeof(uint64_t));
+	if (!*vcpus)
+		usage_error("%s", "out of memory");
+	if (topo_cpulist_parse(list, *vcpus, VS_MAX_SLOTS, &err) < 0)
+		usage_error("%s '%.64s': the vCPUs before ':': %s", opt, s, err.msg);
+	return colon + 1;
+}
+
+/*
+ * --cpuset, --mems, --sched: for every vCPU plugged, or with a "VCPUS:" prefix for those
+ * (repeatable; a later one for the same vCPU wins).
+ */
+static void parse_vcpu_setting(int c, const char *arg, struct opts *o)
+{
+	const char *opt = c == OPT_CPUSET ? "--cpuset" : c == OPT_MEMS ? "--mems" : "--sched";
+	struct hostres_tune *tu = &o->tune;
+	struct vs_err err = { 0 };
+	uint64_t *vcpus;
+	const char *v = vcpu_prefix(opt, arg, &vcpus);
+	struct vset *x, *nv;
+
+	if (!vcpus) {
+		if (c == OPT_CPUSET) {
+			parse_list("--cpuset", v, tu->cpus);
+			memcpy(tu->aff, tu->cpus, sizeof(tu->aff));
+			tu->cpus_src = tu->aff_src = HR_GIVEN;
+		} else if (c == OPT_MEMS) {
+			parse_list("--mems", v, tu->mems);
+			tu->mems_src = HR_GIVEN;
+		} else if (hostres_parse_sched(v, &tu->policy, &tu->prio, &err) < 0) {
+			usage_error("%s", err.msg);
+		} else {
+			tu->sched_src = HR_GIVEN;
+		}
+		return;
+	}
+	if (o->nvsets >= VSETS_MAX || !(nv = realloc(o->vsets, (size_t)(o->nvsets + 1) * sizeof(*nv))))
+		usage_error("%s: too many per-vCPU settings", opt);
+	o->vsets = nv;
+	x = &o->vsets[o->nvsets++];
+	memset(x, 0, sizeof(*x));
+	x->vcpus = vcpus;
+	snprintf(x->opt, sizeof(x->opt), "%s %.80s", opt, arg);
+	x->k = c == OPT_CPUSET ? HR_S_CPUS : c == OPT_MEMS ? HR_S_MEMS : HR_S_SCHED;
+	if (c == OPT_SCHED && hostres_parse_sched(v, &x->policy, &x->prio, &err) < 0)
+		usage_error("%s", err.msg);
+	else if (c != OPT_SCHED)
+		parse_list(opt, v, x->mask);
+}
+
 /* A host setting for each vCPU thread plugged; false when c is not one. */
 static bool parse_tune_opt(int c, struct opts *o)
 {
@@ -471,18 +568,9 @@ static bool parse_tune_opt(int c, struct opts *o)
 		tu->bw_src = HR_GIVEN;
 		return true;
 	case OPT_CPUSET:
-		parse_list("--cpuset", optarg, tu->cpus);
-		memcpy(tu->aff, tu->cpus, sizeof(tu->aff));
-		tu->cpus_src = tu->aff_src = HR_GIVEN;
-		return true;
 	case OPT_MEMS:
-		parse_list("--mems", optarg, tu->mems);
-		tu->mems_src = HR_GIVEN;
-		return true;
 	case OPT_SCHED:
-		if (hostres_parse_sched(optarg, &tu->policy, &tu->prio, &err) < 0)
-			usage_error("%s", err.msg);
-		tu->sched_src = HR_GIVEN;
+		parse_vcpu_setting(c, optarg, o);
 		return true;
 	case OPT_CACHETUNE:
 	case OPT_MONITOR:
@@ -556,10 +644,16 @@ static void check_options(struct opts *o)
 {
 	const struct hostres_tune *tu = &o->tune;
 
-	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src;
+	bool vmems = false;
+	int i;
+
+	for (i = 0; i < o->nvsets; i++)
+		vmems = vmems || o->vsets[i].k == HR_S_MEMS;
+	o->tune_given = tu->bw_src || tu->cpus_src || tu->mems_src || tu->sched_src || tu->rc_src ||
+			o->nvsets;
 	if (o->no_cgroup && o->cgroup)
 		usage_error("%s", "--cgroup and --no-cgroup exclude each other");
-	if (o->no_cgroup && (tu->bw_src || tu->mems_src))
+	if (o->no_cgroup && (tu->bw_src || tu->mems_src || vmems))
 		usage_error("%s", "--period, --quota and --mems need cgroups, and --no-cgroup was given");
 	if (!o->socket && !o->domain)
 		usage_error("%s", "--socket PATH or --domain NAME is required");
@@ -588,6 +682,8 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 		{ "period", required_argument, NULL, OPT_PERIOD },
 		{ "quota", required_argument, NULL, OPT_QUOTA },
 		{ "cpuset", required_argument, NULL, OPT_CPUSET },
+		{ "enable", required_argument, NULL, OPT_ENABLE },
+		{ "disable", required_argument, NULL, OPT_DISABLE },
 		{ "mems", required_argument, NULL, OPT_MEMS },
 		{ "sched", required_argument, NULL, OPT_SCHED },
 		{ "cachetune", required_argument, NULL, OPT_CACHETUNE },
@@ -631,6 +727,9 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	free(argv);
+	if (o->list && (o->count || o->status || o->wait || o->repair))
+		usage_error("%s takes no COUNT, --status, --wait or --repair: it is what to change",
+			    o->list_enable ? "--enable" : "--disable");
 	if (o->status && o->count)
 		usage_error("--status takes no COUNT (got '%s')", o->count);
 	if (o->wait && (o->count || o->status))
@@ -638,8 +737,9 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	if (o->repair && (o->count || o->status || o->wait || o->no_repair))
 		usage_error("%s", "--repair takes no COUNT, --status, --wait or --no-repair (a run "
 			    "with a COUNT repairs too)");
-	if (!o->status && !o->count && !o->wait && !o->repair)
-		usage_error("%s", "COUNT is required (or --status, --wait or --repair)");
+	if (!o->status && !o->count && !o->list && !o->wait && !o->repair)
+		usage_error("%s", "COUNT is required (or --enable, --disable, --status, --wait or "
+			    "--repair)");
 	if (o->count) {
 		struct topo_count tc;
 
@@ -1278,13 +1378,14 @@ static bool identity_used(const struct ctx *c)
 /* Can this run change the vCPU count? A guess before the layout is known. */
 static bool may_change(const struct ctx *c)
 {
-	return c->o.count && !c->o.status && !c->o.wait;
+	return (c->o.count || c->o.list) && !c->o.status && !c->o.wait;
 }
 
 /* Can it plug a vCPU and move its thread into cgroups? */
 static bool may_plug(const struct ctx *c)
 {
-	return may_change(c) && c->o.count[0] != '-' && !c->o.dry_run && !c->o.no_cgroup;
+	return may_change(c) && (c->o.list ? c->o.list_enable : c->o.count[0] != '-') &&
+	       !c->o.dry_run && !c->o.no_cgroup;
 }
 
 static void note_event(void *ctx, const cJSON *ev);
@@ -1485,6 +1586,41 @@ static double unplug_timeout_ms(const struct ctx *c)
 	return t && strcmp(t->target, "ppc64") == 0 ? 10000.0 : 5000.0;
 }
 
+/* Does the plan plug vCPU i? */
+static bool plan_plugs_vcpu(const struct ctx *c, int i)
+{
+	int k;
+
+	for (k = 0; k < c->plan.nsteps; k++) {
+		const struct topo_step *s = &c->plan.steps[k];
+
+		if (s->op == TOPO_PLUG && i >= s->vcpu && i < s->vcpu + s->vcpus)
+			return true;
+	}
+	return false;
+}
+
+/* A per-vCPU setting names only vCPUs the run plugs (exit 2 before anything, otherwise). */
+static int vsets_plugged(struct ctx *c)
+{
+	char plugged[256] = "";
+	size_t o = 0;
+	int k, i;
+
+	for (k = 0; k < c->plan.nsteps; k++)
+		if (c->plan.steps[k].op == TOPO_PLUG && o < sizeof(plugged))
+			o += (size_t)snprintf(plugged + o, sizeof(plugged) - o, "%s%d", o ? "," : "",
+					      c->plan.steps[k].vcpu);
+	for (k = 0; k < c->o.nvsets; k++)
+		for (i = 0; i < VS_MAX_SLOTS; i++)
+			if ((c->o.vsets[k].vcpus[i / 64] >> (i % 64)) & 1 && !plan_plugs_vcpu(c, i))
+				return vs_err_set(&c->err, EINVAL, "%s: vCPU %d is not plugged by this "
+						  "run (%s%s)", c->o.vsets[k].opt, i,
+						  o ? "it plugs " : "it plugs none",
+						  plugged);
+	return 0;
+}
+
 static int plan(struct ctx *c)
 {
 	struct topo_count tc;
@@ -1496,8 +1632,14 @@ static int plan(struct ctx *c)
 				  info(c)->hotplug_error);
 	}
 	/* c->busy lives in the context, freed at the end of main: clang 14's analyzer loses it. */
-	topo_parse_count(c->o.count, &tc, NULL); /* NOLINT(clang-analyzer-unix.Malloc) */
-	rc = topo_plan(tab(c), &tc, c->busy, &c->plan, &c->err); /* NOLINT(clang-analyzer-unix.Malloc) */
+	if (c->o.list) {
+		rc = topo_plan_list(tab(c), c->o.list, c->o.list_enable, c->busy, &c->plan, &c->err);
+	} else {
+		topo_parse_count(c->o.count, &tc, NULL); /* NOLINT(clang-analyzer-unix.Malloc) */
+		rc = topo_plan(tab(c), &tc, c->busy, &c->plan, &c->err); /* NOLINT(clang-analyzer-unix.Malloc) */
+	}
+	if (rc == 0)
+		rc = vsets_plugged(c);
 	if (rc < 0) {
 		c->outcome = OUT_REFUSED;
 		return rc;
@@ -1571,6 +1713,31 @@ out:
 	free(idx);
 }
 
+/* The command line's settings for vCPU i alone ("--cpuset 2:4"), in the order given. */
+static void vsets_apply(const struct ctx *c, int i, struct hostres_tune *t)
+{
+	int k;
+
+	for (k = 0; k < c->o.nvsets; k++) {
+		const struct vset *x = &c->o.vsets[k];
+
+		if (!((x->vcpus[i / 64] >> (i % 64)) & 1))
+			continue;
+		if (x->k == HR_S_CPUS) {
+			memcpy(t->cpus, x->mask, sizeof(t->cpus));
+			memcpy(t->aff, x->mask, sizeof(t->aff));
+			t->cpus_src = t->aff_src = HR_GIVEN;
+		} else if (x->k == HR_S_MEMS) {
+			memcpy(t->mems, x->mask, sizeof(t->mems));
+			t->mems_src = HR_GIVEN;
+		} else {
+			t->policy = x->policy;
+			t->prio = x->prio;
+			t->sched_src = HR_GIVEN;
+		}
+	}
+}
+
 /*
  * What vCPU i gets, each setting from the first source that has it: the command line,
  * libvirt's XML for that vCPU, what the tuned siblings share (c->tune), the defaults.
@@ -1590,6 +1757,7 @@ static const struct hostres_tune *tune_of(struct ctx *c, int i)
 	if (!t)
 		return &c->tune;
 	*t = c->o.tune;
+	vsets_apply(c, i, t);
 	if (lv_usable(c) && lv_tune(c->lv, i, t, w, sizeof(w)) >= 0 && w[0])
 		warn(c, "libvirt: vCPU %d: %s", i, w);
 	hostres_tune_fill(t, &c->tune);
@@ -1663,7 +1831,7 @@ static int settle_tune(struct ctx *c)
 
 		for (j = s->vcpu; rc == 0 && s->op == TOPO_PLUG && j < s->vcpu + s->vcpus; j++)
 			if (hostres_validate(c->h, tune_of(c, j), &c->err) < 0)
-				rc = vs_err_prefix(&c->err, "vCPU %d, as libvirt's XML sets it", j);
+				rc = vs_err_prefix(&c->err, "vCPU %d", j);
 	}
 	if (rc == 0)
 		warn_not_inherited(c);
@@ -2711,7 +2879,7 @@ static void report_json(struct ctx *c)
 		cJSON_AddNullToObject(doc, "pending_count");
 		cJSON_AddNullToObject(doc, "max");
 	}
-	if (c->o.count && c->plan.target)
+	if ((c->o.count || c->o.list) && c->plan.target)
 		cJSON_AddNumberToObject(doc, "target", c->plan.target);
 	x = cJSON_AddArrayToObject(doc, "pending");
 	for (i = 0; i < c->npend; i++)
@@ -2730,8 +2898,17 @@ static void report_json(struct ctx *c)
 		cJSON_AddItemToArray(steps, step_json(c, i));
 	if (c->o.status && tab(c)) {
 		vcpus = cJSON_AddArrayToObject(doc, "vcpus");
-		for (i = 0; i < tab(c)->n; i++)
-			cJSON_AddItemToArray(vcpus, topo_vcpu_json(&tab(c)->v[i], tab(c)->tids_valid));
+		for (i = 0; i < tab(c)->n; i++) {
+			cJSON *v = topo_vcpu_json(&tab(c)->v[i], tab(c)->tids_valid);
+			const char *why = topo_why_fixed(tab(c), i, c->busy);
+
+			cJSON_AddBoolToObject(v, "can_disable", !why);
+			if (why)
+				cJSON_AddStringToObject(v, "why_not", why);
+			else
+				cJSON_AddNullToObject(v, "why_not");
+			cJSON_AddItemToArray(vcpus, v);
+		}
 	}
 	cJSON_AddItemToObject(doc, "warnings", cJSON_Duplicate(c->warnings, 1));
 	if (c->err.msg[0] && c->exit != VS_EXIT_OK) {
@@ -2747,6 +2924,17 @@ static void report_json(struct ctx *c)
 		printf("%s\n", text);
 	free(text);
 	cJSON_Delete(doc);
+}
+
+/* The DISABLE column: "yes", or why not in a word. */
+static const char *disable_text(const struct topo_table *t, int i, const bool *busy)
+{
+	const char *why = topo_why_fixed(t, i, busy);
+
+	if (!why)
+		return "yes";
+	return strncmp(why, "present", 7) == 0 ? "no (boot)" : strncmp(why, "its", 3) == 0
+	       ? "no (pending)" : strncmp(why, "offline", 7) == 0 ? "-" : "no";
 }
 
 static void report_status_text(const struct ctx *c)
@@ -2768,16 +2956,17 @@ static void report_status_text(const struct ctx *c)
 		printf("%s\n", info(c)->hotplug_error[0]
 				       ? esc(info(c)->hotplug_error, sizeof(info(c)->hotplug_error), why, sizeof(why))
 				       : "legacy QEMU: plug with cpu-add only, no unplug");
-	printf("%-5s %-6s %-7s %-10s %-8s %-5s %-32s %s\n", "VCPU", "ONLINE", "HOTPLUG", "ALIAS",
-	       "TID", "ORDER", "QOM-PATH", "TOPOLOGY");
+	printf("%-5s %-6s %-7s %-12s %-10s %-8s %-5s %-32s %s\n", "VCPU", "ONLINE", "HOTPLUG",
+	       "DISABLE", "ALIAS", "TID", "ORDER", "QOM-PATH", "TOPOLOGY");
 	for (i = 0; i < tab(c)->n; i++) {
 		const struct topo_vcpu *v = &tab(c)->v[i];
 		char tid[16] = "-";
 
 		if (v->online && v->tid > 0 && tab(c)->tids_valid)
 			snprintf(tid, sizeof(tid), "%d", v->tid);
-		printf("%-5d %-6s %-7s %-10s %-8s %-5d %-32s %s\n", i, v->online ? "yes" : "no",
-		       v->hotpluggable ? "yes" : "no", v->alias[0] ? v->alias : "-", tid, v->order,
+		printf("%-5d %-6s %-7s %-12s %-10s %-8s %-5d %-32s %s\n", i, v->online ? "yes" : "no",
+		       v->hotpluggable ? "yes" : "no", disable_text(tab(c), i, c->busy),
+		       v->alias[0] ? v->alias : "-", tid, v->order,
 		       v->qom_path[0] ? v->qom_path : "-", topo_describe(v, topo, sizeof(topo)));
 	}
 }
@@ -3119,6 +3308,9 @@ static void ctx_free(struct ctx *c)
 	vm_free(c->vm);
 	free(c->lv_diff);
 	lv_free(c->lv);
+	for (i = 0; i < c->o.nvsets; i++)
+		free(c->o.vsets[i].vcpus);
+	free(c->o.vsets);
 	lv_cleanup();
 	state_free(c->st); /* the lock, once the monitor is free for the next run */
 	hostres_free(c->h);
@@ -3154,7 +3346,7 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = recover(&c) < 0 ? -1 : 0;
 	/* plan: every refusal, before anything changes */
-	if (rc == 0 && c.o.count) {
+	if (rc == 0 && (c.o.count || c.o.list)) {
 		rc = vm_preflight(c.vm, c.o.force, &c.err);
 		if (rc == 0)
 			rc = plan(&c);

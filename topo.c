@@ -1287,6 +1287,190 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 	return 0;
 }
 
+#define LIST_WORDS (VS_MAX_SLOTS / 64)
+
+static bool bit(const uint64_t *m, int i)
+{
+	return (m[i / 64] >> (i % 64)) & 1;
+}
+
+static void set_bit(uint64_t *m, int i)
+{
+	m[i / 64] |= 1ULL << (i % 64);
+}
+
+const char *topo_why_fixed(const struct topo_table *t, int i, const bool *busy)
+{
+	const struct topo_vcpu *h = &t->v[t->v[i].head];
+
+	if (!t->v[i].online)
+		return "offline";
+	if (t->legacy)
+		return "this QEMU cannot unplug (cpu-add, no query-hotpluggable-cpus)";
+	if (!h->alias[0])
+		return "present at boot (no alias to unplug it by)";
+	if (busy && busy[h->index])
+		return "its unplug is pending";
+	return NULL;
+}
+
+/* m as a cpulist into buf (at most size bytes, "..." when cut). */
+static const char *list_text(const uint64_t *m, char *buf, size_t size)
+{
+	if (topo_cpulist_format(m, VS_MAX_SLOTS, buf, size) < 0)
+		snprintf(buf + size - 4, 4, "...");
+	return buf;
+}
+
+/* Is every selected slot of each entity selected with all its others? -EINVAL naming one. */
+static int whole_entities(const struct topo_table *t, const uint64_t *m, const char *opt,
+			  const char *list, struct vs_err *err)
+{
+	int h, j, k;
+
+	for (h = 0; h < t->n; h++) {
+		const struct topo_vcpu *v = &t->v[h];
+
+		if (v->vcpus <= 1)
+			continue;
+		for (j = h, k = 0; j < h + v->vcpus; j++)
+			k += bit(m, j);
+		if (k && k < v->vcpus)
+			return vs_err_set(err, EINVAL, "%s %.64s: vCPUs %d-%d are one hot-pluggable "
+					  "entity (a %s's threads), changed whole: give all of them, %s "
+					  "%d-%d", opt, list, h, h + v->vcpus - 1,
+					  v->keys[0] >= 0 ? topo_key_names[v->keys[0]] : "core", opt, h,
+					  h + v->vcpus - 1);
+	}
+	return 0;
+}
+
+/* The selected heads, sorted into: already in the asked state, fixed, pending. */
+static int list_states(const struct topo_table *t, const uint64_t *m, bool enable,
+		       const bool *busy, uint64_t *already, uint64_t *fixed, uint64_t *pend)
+{
+	int h, n = 0;
+
+	for (h = 0; h < t->n; h++) {
+		const struct topo_vcpu *v = &t->v[h];
+
+		if (v->vcpus == 0 || !bit(m, h))
+			continue;
+		n++;
+		if (busy && busy[h])
+			set_bit(pend, h);
+		else if (v->online == enable)
+			set_bit(already, h);
+		else if (!enable && !v->alias[0])
+			set_bit(fixed, h);
+	}
+	return n;
+}
+
+static bool any(const uint64_t *m)
+{
+	int i;
+
+	for (i = 0; i < LIST_WORDS; i++)
+		if (m[i])
+			return true;
+	return false;
+}
+
+/* The refusals of a list, after its syntax and bounds: -EINVAL naming the vCPUs, or 0. */
+static int list_refusals(const struct topo_table *t, const uint64_t *m, bool enable,
+			 const bool *busy, const char *opt, const char *list, bool *all_already,
+			 struct vs_err *err)
+{
+	uint64_t *st = calloc(3 * LIST_WORDS, sizeof(*st));
+	uint64_t *already, *fixed, *pend;
+	char a[512];
+	int rc = 0, n, k = 0, i;
+
+	if (!st)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	already = st;
+	fixed = st + LIST_WORDS;
+	pend = st + 2 * LIST_WORDS;
+	n = list_states(t, m, enable, busy, already, fixed, pend);
+	for (i = 0; i < LIST_WORDS; i++)
+		k += __builtin_popcountll(already[i]);
+	if (any(pend))
+		rc = vs_err_set(err, EINVAL, "%s %.64s: the unplug of vCPU %s is pending: it is "
+				"neither plugged nor unplugged again until it ends (vcpuset --wait)",
+				opt, list, list_text(pend, a, sizeof(a)));
+	else if (any(fixed))
+		rc = vs_err_set(err, EINVAL, "%s %.64s: vCPU %s was present at boot (no alias to "
+				"unplug it by) and cannot be unplugged", opt, list,
+				list_text(fixed, a, sizeof(a)));
+	else if (k && k < n)
+		rc = vs_err_set(err, EINVAL, "%s %.64s: vCPU %s is %s already (give only the others)",
+				opt, list, list_text(already, a, sizeof(a)),
+				enable ? "online" : "offline");
+	*all_already = rc == 0 && k == n;
+	free(st);
+	return rc;
+}
+
+/* The steps: plugs lowest first, unplugs highest first, counts chained from cur. */
+static int list_steps(const struct topo_table *t, const uint64_t *m, bool enable, int cur,
+		      struct topo_plan *p, struct vs_err *err)
+{
+	int i, reach = cur;
+
+	p->steps = calloc((size_t)t->n + 1, sizeof(*p->steps));
+	if (!p->steps)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (i = enable ? 0 : t->n - 1; enable ? i < t->n : i >= 0; i += enable ? 1 : -1) {
+		const struct topo_vcpu *v = &t->v[i];
+		int next = enable ? reach + v->vcpus : reach - v->vcpus;
+
+		if (v->vcpus == 0 || !bit(m, i))
+			continue;
+		p->steps[p->nsteps++] = (struct topo_step){ enable ? TOPO_PLUG : TOPO_UNPLUG, i,
+							    v->vcpus, reach, next };
+		reach = next;
+	}
+	p->target = reach;
+	return 0;
+}
+
+int topo_plan_list(const struct topo_table *t, const char *list, bool enable, const bool *busy,
+		   struct topo_plan *p, struct vs_err *err)
+{
+	const char *opt = enable ? "--enable" : "--disable";
+	uint64_t *m = calloc(LIST_WORDS, sizeof(*m));
+	bool all_already = false;
+	int i, pending = 0, rc;
+
+	memset(p, 0, sizeof(*p));
+	if (!m)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	for (i = 0; busy && i < t->n; i++)
+		pending += busy[i] && t->v[i].online;
+	p->before = p->target = t->online - pending;
+	p->pending = pending;
+	p->max = t->n;
+	rc = topo_cpulist_parse(list, m, VS_MAX_SLOTS, err);
+	if (rc < 0)
+		rc = vs_err_prefix(err, "%s", opt);
+	for (i = t->n; rc == 0 && i < VS_MAX_SLOTS; i++)
+		if (bit(m, i))
+			rc = vs_err_set(err, ERANGE, "%s %.64s: vCPU %d is past the last one, %d (%d "
+					"vCPUs at most)", opt, list, i, t->n - 1, t->n);
+	if (rc == 0 && t->legacy)
+		rc = vs_err_set(err, EINVAL, "%s needs query-hotpluggable-cpus, which this QEMU "
+				"lacks (cpu-add only)", opt);
+	if (rc == 0)
+		rc = whole_entities(t, m, opt, list, err);
+	if (rc == 0)
+		rc = list_refusals(t, m, enable, busy, opt, list, &all_already, err);
+	if (rc == 0 && !all_already)
+		rc = list_steps(t, m, enable, p->before, p, err);
+	free(m);
+	return rc;
+}
+
 int topo_step_command(const struct topo_table *t, const struct topo_step *s, const char **cmd,
 		      cJSON **args, struct vs_err *err)
 {

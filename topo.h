@@ -163,6 +163,23 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 void topo_plan_clear(struct topo_plan *p);
 
 /*
+ * Plan the steps that plug (enable) or unplug exactly the vCPUs of list (a cpulist of
+ * indices): whole entities, plugs lowest first, unplugs highest first. Refused, nothing
+ * planned (-EINVAL or -ERANGE naming the indices): a bad or empty list, an index past the
+ * last, part of an entity (the whole one named), a vCPU whose unplug is pending, an unplug of
+ * a vCPU present at boot, some of the list already in the asked state, a legacy QEMU. All of
+ * it already in the asked state: 0 steps, nothing to do.
+ */
+int topo_plan_list(const struct topo_table *t, const char *list, bool enable, const bool *busy,
+		   struct topo_plan *p, struct vs_err *err);
+
+/*
+ * Why vCPU i cannot be disabled now ("offline", "present at boot ...", "its unplug is
+ * pending"), or NULL when it can (with the rest of its entity).
+ */
+const char *topo_why_fixed(const struct topo_table *t, int i, const bool *busy);
+
+/*
  * The QMP command for step s: *cmd (static) and *args (new, caller deletes). Plug is
  * device_add (cpu-add on a legacy QEMU), unplug device_del.
  */

@@ -428,8 +428,9 @@ Test(cli, status_text_has_a_row_per_slot)
 	RUN("--status", "--socket", sock);
 	cr_assert_eq(r.exit, 0, "%s", r.err);
 	cr_assert(strstr(r.out, "2 of 4 vCPUs online"), "%s", r.out);
-	cr_assert(strstr(r.out, "VCPU  ONLINE HOTPLUG ALIAS"), "%s", r.out);
-	cr_assert(strstr(r.out, "\n3     no     yes"), "%s", r.out);
+	cr_assert(strstr(r.out, "VCPU  ONLINE HOTPLUG DISABLE      ALIAS"), "%s", r.out);
+	cr_assert(strstr(r.out, "\n3     no     yes     -  "), "%s", r.out);
+	cr_assert(strstr(r.out, "\n0     yes    no      no (boot)  "), "%s", r.out);
 }
 
 Test(cli, legacy_qemu_plugs_with_cpu_add_and_refuses_unplug)
