@@ -216,16 +216,19 @@ static int qemu_pid(const struct ctx *c)
 
 static const char usage_text[] =
 	"Usage: vcpuset [options] --socket PATH | --domain NAME COUNT\n"
+	"       vcpuset [options] --socket PATH | --domain NAME --enable | --disable LIST\n"
 	"       vcpuset [options] --socket PATH | --domain NAME --status | --wait | --repair\n"
 	"\n"
 	"Set the number of online vCPUs of a running QEMU guest through its QMP monitor.\n"
-	"COUNT is absolute (6) or relative (+2, -1).\n"
+	"COUNT is absolute (6) or relative (+2, -1); LIST names vCPU indices (4, 4-7, 2,6).\n"
 	"\n"
 	"Options:\n"
 	" -n, --dry-run          print the plan and its QMP commands, change nothing\n"
 	" -h, --help             print this help and exit\n"
 	" -j, --json             print one JSON document on stdout\n"
 	" -s, --socket PATH      QEMU's QMP monitor socket\n"
+	"     --enable LIST      plug exactly these vCPUs (whole entities), instead of COUNT\n"
+	"     --disable LIST     unplug exactly these vCPUs (whole entities)\n"
 	" -d, --domain NAME      a running libvirt domain (name, id or uuid): its socket\n"
 	"     --no-libvirt       neither read nor update libvirt's status file of the domain\n"
 	" -l, --status           print the vCPU table and exit\n"
@@ -245,9 +248,10 @@ static const char usage_text[] =
 	"     --no-cgroup        no per-vCPU cgroups\n"
 	"     --period US        CFS period, 1000..1000000\n"
 	"     --quota US         CFS quota, 1000..17592186044415, negative for none\n"
-	"     --cpuset LIST      cpuset.cpus and CPU affinity (e.g. 0-3,8)\n"
-	"     --mems LIST        cpuset.mems\n"
-	"     --sched POLICY     other, batch, idle, fifo:PRIO or rr:PRIO\n"
+	"     --cpuset [VCPUS:]LIST  cpuset.cpus and CPU affinity (e.g. 0-3,8; 2:4 for vCPU 2)\n"
+	"     --mems [VCPUS:]LIST    cpuset.mems\n"
+	"     --sched [VCPUS:]POLICY other, batch, idle, fifo:PRIO or rr:PRIO\n"
+	"                        (VCPUS: only those vCPUs plugged by the run; repeatable)\n"
 	"     --cachetune GROUP  resctrl allocation group to join\n"
 	"     --monitor GROUP    resctrl monitoring group to join\n"
 	"     --no-inherit       take nothing from the VM's tuned vCPUs\n"
@@ -3011,6 +3015,35 @@ static void print_action(const cJSON *a)
 	free(vb);
 }
 
+/* "vCPU 3 gets: cpus 0 (given), affinity 0 (given), mems 0 (libvirt)": one vCPU's own. */
+static void print_vcpu_tune(const struct hostres_tune *t, int vcpu)
+{
+	const struct { const char *name; const uint64_t *m; enum hostres_src src; } lists[] = {
+		{ "cpus", t->cpus, t->cpus_src }, { "affinity", t->aff, t->aff_src },
+		{ "mems", t->mems, t->mems_src },
+	};
+	char line[8192], buf[4096];
+	size_t k, o = 0;
+
+	for (k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+		if (lists[k].src != HR_UNSET && o < sizeof(line) &&
+		    topo_cpulist_format(lists[k].m, TOPO_MAX_CPUS, buf, sizeof(buf)) >= 0)
+			o += (size_t)snprintf(line + o, sizeof(line) - o, ", %s %s (%s)", lists[k].name,
+					      buf, hostres_src_names[lists[k].src]);
+	if (t->sched_src != HR_UNSET && o < sizeof(line))
+		o += (size_t)snprintf(line + o, sizeof(line) - o, ", sched %s%s%.0d (%s)",
+				      hostres_policy_name(t->policy), t->prio ? ":" : "", t->prio,
+				      hostres_src_names[t->sched_src]);
+	if (t->bw_src != HR_UNSET && o < sizeof(line))
+		o += (size_t)snprintf(line + o, sizeof(line) - o, ", period %lld quota %lld (%s)",
+				      t->period, t->quota, hostres_src_names[t->bw_src]);
+	if (t->rc_src != HR_UNSET && o < sizeof(line))
+		o += (size_t)snprintf(line + o, sizeof(line) - o, ", resctrl %s%s%s (%s)",
+				      t->cachetune[0] ? t->cachetune : "/", t->monitor[0] ? " monitor " : "",
+				      t->monitor, hostres_src_names[t->rc_src]);
+	printf("vCPU %d gets: %s\n", vcpu, o ? line + 2 : "the defaults");
+}
+
 /* "inherits from vCPU 1: period/quota, cpus, affinity" and the like. */
 static void print_tune(const struct ctx *c)
 {
@@ -3037,23 +3070,12 @@ static void print_tune(const struct ctx *c)
 		if (n)
 			printf("\n");
 	}
-	for (i = 0; i < c->plan.nsteps; i++) {
-		const struct hostres_tune *v = tune_at(c, c->plan.steps[i].vcpu);
-		enum hostres_src vs[6] = { v->bw_src, v->cpus_src, v->mems_src, v->aff_src,
-					   v->sched_src, v->rc_src };
+	for (i = 0; (lv_usable(c) || c->o.nvsets) && i < c->plan.nsteps; i++) {
+		const struct topo_step *s = &c->plan.steps[i];
 		int j;
 
-		for (j = n = 0; c->plan.steps[i].op == TOPO_PLUG && j < 6; j++) {
-			if (vs[j] != HR_LIBVIRT)
-				continue;
-			if (!n++)
-				printf("vCPU %d gets from libvirt's XML: ", c->plan.steps[i].vcpu);
-			else
-				printf(", ");
-			printf("%s", hostres_setting_names[j]);
-		}
-		if (n)
-			printf("\n");
+		for (j = s->vcpu; s->op == TOPO_PLUG && j < s->vcpu + s->vcpus; j++)
+			print_vcpu_tune(tune_at(c, j), j);
 	}
 }
 

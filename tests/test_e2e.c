@@ -339,6 +339,65 @@ Test(e2e, host_settings_reach_the_kernel_and_unplug_removes_them)
 	wait_guest("0-1");
 }
 
+/* Issue 17 on the real guest: exactly the vCPUs asked, the guest's own list agrees. */
+Test(e2e, enable_and_disable_change_exactly_those_vcpus)
+{
+	baseline(2);
+	RUN("--json", "--socket", sock, "--enable", "5");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 1);
+	cr_assert_eq(step_tid(0) > 0, 1);
+	run_free(&r);
+	wait_guest("0-1,5");
+	/* a COUNT fills the gap lowest first, and unplugs the highest */
+	RUN("--json", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0), "vcpu")->valueint, 2);
+	run_free(&r);
+	wait_guest("0-2,5");
+	RUN("--json", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0), "vcpu")->valueint, 5);
+	run_free(&r);
+	wait_guest("0-2");
+	RUN("--json", "--socket", sock, "--enable", "5");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_free(&r);
+	wait_guest("0-2,5");
+	RUN("--json", "--socket", sock, "--disable", "5");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0), "vcpu")->valueint, 5);
+	run_free(&r);
+	wait_guest("0-2");
+	baseline(2);
+}
+
+Test(e2e, each_enabled_vcpu_gets_its_own_cpuset_and_affinity)
+{
+	char buf[64];
+	int t3, t4;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		cr_skip_test("needs 2 host CPUs");
+	baseline(2);
+	RUN("--json", "--no-inherit", "--socket", sock, "--enable", "3-4", "--cpuset", "3:0",
+	    "--cpuset", "4:1");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	t3 = step_tid(0);
+	t4 = step_tid(1);
+	run_free(&r);
+	wait_guest("0-1,3-4");
+	cr_assert_str_eq(cg_read("cpuset", "vcpu3/cpuset.cpus", buf, sizeof(buf)), "0");
+	cr_assert_str_eq(cg_read("cpuset", "vcpu4/cpuset.cpus", buf, sizeof(buf)), "1");
+	assert_affinity(t3, "0");
+	assert_affinity(t4, "1");
+	RUN("--socket", sock, "--disable", "3-4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_free(&r);
+	wait_guest("0-1");
+	cr_assert(!cg_exists("cpuset", "vcpu3") && !cg_exists("cpuset", "vcpu4"));
+}
+
 /* vCPU 1, a boot vCPU, tuned by hand the way libvirt would have: undone in fini. */
 static int sibling_tid;
 

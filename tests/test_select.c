@@ -302,6 +302,8 @@ Test(select, the_dry_run_shows_each_vcpus_settings)
 	    "--socket", sock);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "plug   vCPU 3") && strstr(r.out, "plug   vCPU 4"), "%s", r.out);
+	cr_assert(strstr(r.out, "vCPU 3 gets: cpus 0 (given), affinity 0 (given)") &&
+		  strstr(r.out, "vCPU 4 gets: cpus 1 (given), affinity 1 (given)"), "%s", r.out);
 	cr_assert(strstr(r.out, "sched_setaffinity(<tid>, 0)") &&
 		  strstr(r.out, "sched_setaffinity(<tid>, 1)"), "%s", r.out);
 	cr_assert(strstr(r.out, "plug   vCPU 3") < strstr(r.out, "sched_setaffinity(<tid>, 0)") &&
