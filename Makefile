@@ -55,6 +55,10 @@ tests/test_%: tests/test_%.o tests/peer.o tests/run.o $(OBJS)
 tests/audit_shim.so: tests/audit_shim.c
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -shared -fPIC -o $@ $<
 
+# A stand-in for the kernel's core scheduling, LD_PRELOAD'ed by test_select (tests/core_shim.c).
+tests/core_shim.so: tests/core_shim.c
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -shared -fPIC -o $@ $<
+
 deps:
 	sh tests/install-deps.sh
 
@@ -79,7 +83,7 @@ lint-man:
 
 # The tests: unit (scripted QMP peer, fixtures), CLI, then end-to-end on a real QEMU guest.
 check: deps
-	$(MAKE) all $(TESTS) $(E2E) $(LIBVIRT) tests/audit_shim.so
+	$(MAKE) all $(TESTS) $(E2E) $(LIBVIRT) tests/audit_shim.so tests/core_shim.so
 	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
@@ -95,14 +99,14 @@ check: deps
 FLAVOURS = "CC=gcc CFLAGS=-O0" "CC=gcc CFLAGS=-O2" "CC=clang CFLAGS=-O0" "CC=clang CFLAGS=-O2"
 flavours: deps
 	@set -e; for f in $(FLAVOURS); do echo "== build $$f"; $(MAKE) -s clean; \
-		$(MAKE) -s $$f WERROR=1 all $(TESTS) $(E2E) $(LIBVIRT) tests/audit_shim.so; done
+		$(MAKE) -s $$f WERROR=1 all $(TESTS) $(E2E) $(LIBVIRT) tests/audit_shim.so tests/core_shim.so; done
 	$(MAKE) -s clean
 
 # The whole suite again with ASan+UBSan (a leak or UB in vcpuset changes its exit code), then
 # the end-to-end scenario with vcpuset under valgrind. Builds in place: `make clean` after.
 check-asan: deps
 	$(MAKE) clean
-	$(MAKE) SANITIZE=address,undefined all $(TESTS) $(E2E) tests/audit_shim.so
+	$(MAKE) SANITIZE=address,undefined all $(TESTS) $(E2E) tests/audit_shim.so tests/core_shim.so
 	@set -e; export ASAN_OPTIONS=detect_leaks=1:exitcode=98 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; \
 	for t in $(TESTS); do echo "== asan $$t"; ./$$t --jobs 2; done; \
 	echo "== asan $(E2E)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
@@ -192,7 +196,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d tests/audit_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare bench/scale
+	rm -f vcpuset *.o *.d tests/*.o tests/*.d tests/audit_shim.so tests/core_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare bench/scale
 
 .PHONY: all check check-asan flavours check-valgrind lint-c deps guest lint-man demo install uninstall clean \
 	fuzz fuzz-build fuzz-regress lint-tidy bench

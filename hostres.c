@@ -567,9 +567,9 @@ bool hostres_pidfd_alive(int pidfd)
 	return rc == 0;
 }
 
-int hostres_drop_privileges(struct vs_err *err)
+int hostres_drop_privileges(bool keep_ptrace, struct vs_err *err)
 {
-	static const int keep[] = { CAP_DAC_OVERRIDE, CAP_SYS_NICE, CAP_AUDIT_WRITE };
+	static const int keep[] = { CAP_DAC_OVERRIDE, CAP_SYS_NICE, CAP_AUDIT_WRITE, CAP_SYS_PTRACE };
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	uint32_t mask[2] = { 0, 0 };
@@ -580,7 +580,7 @@ int hostres_drop_privileges(struct vs_err *err)
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return vs_err_set(err, errno, "cannot read this process's capabilities: %s",
 				  strerror(errno));
-	for (i = 0; i < sizeof(keep) / sizeof(*keep); i++)
+	for (i = 0; i < sizeof(keep) / sizeof(*keep) - !keep_ptrace; i++)
 		mask[keep[i] / 32] |= 1u << (keep[i] % 32);
 	for (i = 0; i < 2; i++) {
 		data[i].effective &= mask[i];
@@ -2101,6 +2101,82 @@ static int set_affinity(struct hostres *h, int tid, const uint64_t *mask, struct
 	}
 	CPU_FREE(set);
 	return rc;
+}
+
+/* ---- core scheduling (PR_SCHED_CORE, Linux 5.14) ---- */
+
+#ifndef PR_SCHED_CORE
+#define PR_SCHED_CORE 62
+#define PR_SCHED_CORE_GET 0
+#define PR_SCHED_CORE_SHARE_TO 2
+#define PR_SCHED_CORE_SHARE_FROM 3
+#endif
+#define CORE_PIDTYPE_PID 0
+
+int hostres_core_cookie(int tid, unsigned long *cookie)
+{
+	unsigned long c = 0;
+
+	*cookie = 0;
+	if (prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, tid, CORE_PIDTYPE_PID, (unsigned long)&c) < 0)
+		return -errno;
+	*cookie = c;
+	return 0;
+}
+
+bool hostres_core_in_use(struct hostres *h, int pid)
+{
+	unsigned long c;
+	bool used = false;
+	int *tids = NULL, n = 0, i;
+
+	if (hostres_core_cookie(pid, &c) == -EINVAL || hostres_tasks(h, pid, &tids, &n) < 0)
+		return false; /* no core scheduling in this kernel, or no threads to look at */
+	for (i = 0; i < n && !used; i++)
+		used = hostres_core_cookie(tids[i], &c) == 0 && c != 0;
+	free(tids);
+	return used;
+}
+
+struct core_share {
+	int from, to, rc;
+};
+
+/* In a thread of its own, whose cookie may change: take from's cookie, give it to to. */
+static void *core_share_thread(void *arg)
+{
+	struct core_share *s = arg;
+
+	if (prctl(PR_SCHED_CORE, PR_SCHED_CORE_SHARE_FROM, s->from, CORE_PIDTYPE_PID, 0) < 0 ||
+	    prctl(PR_SCHED_CORE, PR_SCHED_CORE_SHARE_TO, s->to, CORE_PIDTYPE_PID, 0) < 0)
+		s->rc = -errno;
+	return NULL;
+}
+
+int hostres_core_share(struct hostres *h, int from, int tid, struct vs_err *err)
+{
+	struct core_share s = { from, tid, 0 };
+	cJSON *o = log_op(h, "core_share", NULL);
+	pthread_t th;
+	int rc;
+
+	if (o) {
+		cJSON_AddNumberToObject(o, "from", from);
+		cJSON_AddNumberToObject(o, "tid", tid);
+	}
+	if (h->dry)
+		return 0;
+	rc = pthread_create(&th, NULL, core_share_thread, &s);
+	if (rc != 0)
+		return vs_err_set(err, rc, "cannot start a thread for core scheduling: %s", strerror(rc));
+	pthread_join(th, NULL);
+	if (s.rc < 0) {
+		if (o)
+			cJSON_AddStringToObject(o, "error", strerror(-s.rc));
+		return vs_err_set(err, s.rc, "cannot give thread %d the core-scheduling cookie of "
+				  "thread %d: %s", tid, from, strerror(-s.rc));
+	}
+	return 0;
 }
 
 static int set_sched(struct hostres *h, int tid, int policy, int prio, struct vs_err *err)

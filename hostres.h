@@ -91,11 +91,23 @@ bool hostres_pidfd_alive(int pidfd);
 /*
  * Keep only the capabilities the rest of the run needs, before anything QEMU says is read:
  * CAP_SYS_NICE (affinity and policy of QEMU's threads, which another user may own),
+ * CAP_SYS_PTRACE only with keep_ptrace (the core-scheduling cookies of a VM that uses them),
  * CAP_AUDIT_WRITE (the records) and CAP_DAC_OVERRIDE (a monitor socket, cgroup or resctrl
  * file owned by another user: QEMU's, a delegated subtree's). no_new_privs is set too. Calls
  * by this thread only: before any other thread is started.
  */
-int hostres_drop_privileges(struct vs_err *err);
+int hostres_drop_privileges(bool keep_ptrace, struct vs_err *err);
+
+/*
+ * Core scheduling (PR_SCHED_CORE). cookie: thread tid's cookie (0: none); -EINVAL when the
+ * kernel has no core scheduling, -errno otherwise. in_use: does some thread of process pid
+ * carry a cookie (then CAP_SYS_PTRACE is kept: the kernel asks it to read or share the
+ * cookie of another user's thread)? share: give thread tid the cookie of thread from, in a
+ * helper thread (logged; nothing in dry mode).
+ */
+int hostres_core_cookie(int tid, unsigned long *cookie);
+bool hostres_core_in_use(struct hostres *h, int pid);
+int hostres_core_share(struct hostres *h, int from, int tid, struct vs_err *err);
 
 /*
  * Find QEMU's (pid) cgroups and choose the parent of the vCPU groups in each hierarchy that

@@ -134,6 +134,8 @@ struct step_result {
 	int ack_status; /* its status when not 0 */
 	cJSON *qmp;  /* the command sent, or to be sent */
 	cJSON *host; /* host changes made (or to be made) and what the kernel reports after */
+	const char *core; /* a plug's core scheduling: joined, had, none, differ, unsupported, failed */
+	unsigned long core_cookie;
 	char error[512];
 };
 
@@ -1553,7 +1555,7 @@ static int gather(struct ctx *c)
 	if (rc == 0)
 		rc = vm_connect(c->vm, err);
 	if (rc == 0) /* all that needed more is done: QEMU's words are read with less */
-		rc = hostres_drop_privileges(err);
+		rc = hostres_drop_privileges(hostres_core_in_use(c->h, qemu_pid(c)), err);
 	if (rc < 0)
 		return rc;
 	vm_key(c);
@@ -1879,6 +1881,38 @@ static int host_prepare(struct ctx *c)
 	return rc;
 }
 
+/*
+ * The cookie the VM's online vCPU threads other than step s's share: 1 with *cookie and a
+ * thread *from that has it, 0 when none has one, -1 when they differ (why says how),
+ * -EINVAL when the kernel has no core scheduling.
+ */
+static int sibling_cookie(const struct ctx *c, const struct topo_step *s, unsigned long *cookie,
+			  int *from, char *why, size_t size)
+{
+	const struct topo_table *t = tab(c);
+	unsigned long x;
+	size_t o = 0;
+	int i, n = 0, rc = 0;
+
+	*cookie = 0;
+	if (hostres_core_cookie(qemu_pid(c), &x) == -EINVAL)
+		return -EINVAL;
+	for (i = 0; i < t->n; i++) {
+		if (!t->v[i].online || t->v[i].tid <= 0 || (i >= s->vcpu && i < s->vcpu + s->vcpus) ||
+		    hostres_core_cookie(t->v[i].tid, &x) < 0)
+			continue;
+		if (o < size)
+			o += (size_t)snprintf(why + o, size - o, "%svcpu%d %#lx", o ? ", " : "", i, x);
+		if (n++ == 0) {
+			*cookie = x;
+			*from = t->v[i].tid;
+		} else if (x != *cookie) {
+			rc = -1;
+		}
+	}
+	return rc < 0 ? -1 : *cookie != 0;
+}
+
 /* The host side of one step, for --dry-run: log what would be done. */
 static void host_dry(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
@@ -1895,6 +1929,15 @@ static void host_dry(struct ctx *c, const struct topo_step *s, struct step_resul
 		else if (c->host_tune &&
 			 hostres_vcpu_setup(c->h, qemu_pid(c), i, 0, tune_of(c, i), &e) < 0)
 			warn(c, "vCPU %d: %s", i, e.msg);
+	}
+	if (s->op == TOPO_PLUG && tab(c)->tids_valid) { /* the core-scheduling cookie to join */
+		unsigned long cookie;
+		char why[512];
+		int from = 0;
+
+		if (sibling_cookie(c, s, &cookie, &from, why, sizeof(why)) > 0)
+			for (i = s->vcpu; i < s->vcpu + s->vcpus; i++)
+				hostres_core_share(c->h, from, 0, &e);
 	}
 	hostres_set_log(c->h, NULL);
 }
@@ -2049,6 +2092,43 @@ static int plug_rollback(struct ctx *c, const struct topo_step *s, struct step_r
 }
 
 /* Host setup of the threads of a vCPU just plugged, and what the kernel says after it. */
+/*
+ * Core scheduling: when the VM's vCPU threads share a cookie (libvirt's sched_core='vcpus'
+ * and the like), the new vCPU threads of step s join it, so that they never share an SMT core
+ * with another tenant. Siblings that differ, or a kernel without it: nothing (a note, and a
+ * warning when the siblings have one the new vCPU cannot get).
+ */
+static void core_join(struct ctx *c, const struct topo_step *s, struct step_result *r)
+{
+	const struct topo_table *t = tab(c);
+	char why[512] = "";
+	unsigned long sc, x;
+	struct vs_err e = { 0 };
+	int i, from = 0, rc = sibling_cookie(c, s, &sc, &from, why, sizeof(why));
+
+	r->core = rc == -EINVAL ? "unsupported" : rc < 0 ? "differ" : rc == 0 ? "none" : "had";
+	if (rc == -EINVAL)
+		host_note(c, "core scheduling: this kernel has none (no PR_SCHED_CORE)");
+	if (rc < 0 && rc != -EINVAL)
+		warn(c, "vCPU %d: its siblings' core-scheduling cookies differ (%s): it gets none",
+		     s->vcpu, why);
+	if (rc <= 0)
+		return;
+	r->core_cookie = sc;
+	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
+		if (hostres_core_cookie(t->v[i].tid, &x) == 0 && x == sc)
+			continue; /* QEMU made it with the cookie already */
+		if (hostres_core_share(c->h, from, t->v[i].tid, &e) < 0 ||
+		    hostres_core_cookie(t->v[i].tid, &x) < 0 || x != sc) {
+			r->core = "failed";
+			warn(c, "vCPU %d: it could not get the core-scheduling cookie its siblings "
+			     "share (%#lx)%s%s", i, sc, e.msg[0] ? ": " : "", e.msg);
+			return;
+		}
+		r->core = "joined";
+	}
+}
+
 static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_result *r)
 {
 	const struct topo_table *t = tab(c);
@@ -2063,6 +2143,9 @@ static int tune_plugged(struct ctx *c, const struct topo_step *s, struct step_re
 	hostres_set_log(c->h, NULL);
 	if (rc < 0)
 		return rc;
+	hostres_set_log(c->h, cJSON_GetObjectItemCaseSensitive(r->host, "actions"));
+	core_join(c, s, r);
+	hostres_set_log(c->h, NULL);
 	kernel = cJSON_AddArrayToObject(r->host, "kernel");
 	for (i = s->vcpu; i < s->vcpu + s->vcpus; i++) {
 		struct hostres_tune rb;
@@ -2617,6 +2700,19 @@ static cJSON *step_json(const struct ctx *c, int i)
 		cJSON_AddItemToObject(o, "props", topo_props(&tab(c)->v[s->vcpu]));
 	else
 		cJSON_AddNullToObject(o, "props");
+	if (r->core) {
+		cJSON *k = cJSON_AddObjectToObject(o, "core_sched");
+		char ck[32];
+
+		cJSON_AddStringToObject(k, "action", r->core);
+		snprintf(ck, sizeof(ck), "%#lx", r->core_cookie);
+		if (r->core_cookie)
+			cJSON_AddStringToObject(k, "cookie", ck);
+		else
+			cJSON_AddNullToObject(k, "cookie");
+	} else {
+		cJSON_AddNullToObject(o, "core_sched");
+	}
 	if (s->op == TOPO_PLUG && c->host_tune) /* what this vCPU got: libvirt's XML may differ */
 		cJSON_AddItemToObject(o, "tune", tune_json(c, tune_at(c, s->vcpu)));
 	else
@@ -2906,7 +3002,18 @@ static void report_json(struct ctx *c)
 			cJSON *v = topo_vcpu_json(&tab(c)->v[i], tab(c)->tids_valid);
 			const char *why = topo_why_fixed(tab(c), i, c->busy);
 
+			unsigned long ck;
+			char cks[32];
+
 			cJSON_AddBoolToObject(v, "can_disable", !why);
+			snprintf(cks, sizeof(cks), "%#lx", 0UL);
+			if (tab(c)->v[i].online && tab(c)->v[i].tid > 0 && tab(c)->tids_valid &&
+			    hostres_core_cookie(tab(c)->v[i].tid, &ck) == 0) {
+				snprintf(cks, sizeof(cks), "%#lx", ck);
+				cJSON_AddStringToObject(v, "cookie", ck ? cks : "0");
+			} else {
+				cJSON_AddNullToObject(v, "cookie");
+			}
 			if (why)
 				cJSON_AddStringToObject(v, "why_not", why);
 			else
@@ -3007,6 +3114,9 @@ static void print_action(const cJSON *a)
 		printf("           sched_setscheduler(%s, %s, %d)\n", t,
 		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "policy")),
 		       cJSON_GetObjectItemCaseSensitive(a, "priority")->valueint);
+	else if (strcmp(op, "core_share") == 0)
+		printf("           prctl(PR_SCHED_CORE, SHARE_FROM %d, SHARE_TO %s)\n",
+		       cJSON_GetObjectItemCaseSensitive(a, "from")->valueint, t);
 	else if (val)
 		printf("           %s %s = %s\n", op, path, val);
 	else

@@ -331,26 +331,39 @@ bool run_has_warning(const struct run_result *res, const char *needle)
 	return false;
 }
 
-void run_audit_shim(const char *mode, char *log, size_t size)
+/* LD_PRELOAD tests/NAME.so into the vcpuset runs from now on. */
+static void preload(const char *name)
 {
-	char so[PATH_MAX], asan[512];
+	char so[PATH_MAX], rel[64], asan[512];
 	const char *old = getenv("ASAN_OPTIONS");
 
-	cr_assert_not_null(realpath("tests/audit_shim.so", so), "make tests/audit_shim.so");
-	snprintf(log, size, "/tmp/vcpuset-shim-%d.log", (int)getpid());
-	unlink(log);
+	snprintf(rel, sizeof(rel), "tests/%s.so", name);
+	cr_assert_not_null(realpath(rel, so), "make %s", rel);
 	setenv("LD_PRELOAD", so, 1);
-	setenv("VCPUSET_SHIM_LOG", log, 1);
-	if (mode)
-		setenv("VCPUSET_SHIM_AUDIT", mode, 1);
-	else
-		unsetenv("VCPUSET_SHIM_AUDIT");
 	/* a sanitized vcpuset wants its runtime first: the shim is not sanitized */
 	if (!old || !strstr(old, "verify_asan_link_order")) {
 		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", old ? old : "",
 			 old ? ":" : "");
 		setenv("ASAN_OPTIONS", asan, 1);
 	}
+}
+
+void run_audit_shim(const char *mode, char *log, size_t size)
+{
+	preload("audit_shim");
+	snprintf(log, size, "/tmp/vcpuset-shim-%d.log", (int)getpid());
+	unlink(log);
+	setenv("VCPUSET_SHIM_LOG", log, 1);
+	if (mode)
+		setenv("VCPUSET_SHIM_AUDIT", mode, 1);
+	else
+		unsetenv("VCPUSET_SHIM_AUDIT");
+}
+
+void run_core_shim(const char *cookies)
+{
+	preload("core_shim");
+	setenv("VCPUSET_SHIM_CORE", cookies, 1);
 }
 
 /* ---- the fixture host (--sysroot) ---- */

@@ -77,6 +77,12 @@ bool run_has_warning(const struct run_result *res, const char *needle);
 void run_audit_shim(const char *mode, char *log, size_t size);
 
 /*
+ * From now on, vcpuset runs with tests/core_shim.so in place of the kernel's core scheduling:
+ * the cookies are in the file cookies ("TID COOKIE" lines). Unset LD_PRELOAD to end it.
+ */
+void run_core_shim(const char *cookies);
+
+/*
  * From now on, vcpuset runs with --sysroot on a fixture host made for this process: the cgroup
  * v1 mounts of this machine (cpu, cpuacct, cpuset, and v2 unified) with QEMU in their roots,
  * its CPUs and nodes, an empty /run, and proc/<qemu_pid> linked to the kernel's (the peer is a

@@ -5,7 +5,9 @@
  * refusal is checked to have sent nothing.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -329,4 +331,126 @@ Test(select, status_says_which_vcpus_can_be_disabled_and_why_not)
 	cr_assert(cJSON_IsTrue(run_item(cJSON_GetArrayItem(v, 3), "can_disable")));
 	cr_assert(cJSON_IsNull(run_item(cJSON_GetArrayItem(v, 3), "why_not")));
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(cJSON_GetArrayItem(v, 2), "why_not")), "offline");
+}
+
+/* ---- core scheduling, through tests/core_shim.so (this kernel may have none) ---- */
+
+static char cookies[128];
+
+static void no_shim(void)
+{
+	unsetenv("LD_PRELOAD");
+	if (cookies[0])
+		unlink(cookies);
+	teardown();
+}
+
+/* The peer's vCPU threads now, by index, from --status. */
+static void vcpu_tids(int *tids, int n)
+{
+	int i;
+
+	RUN("--json", "--no-audit", "--status", "--socket", sock);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	for (i = 0; i < n; i++) {
+		cJSON *t = run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), i), "tid");
+
+		tids[i] = cJSON_IsNumber(t) ? t->valueint : 0;
+	}
+	run_free(&r);
+}
+
+/* Give vCPUs 0 and 1 the cookies a and b. */
+static void sibling_cookies(unsigned long a, unsigned long b)
+{
+	int tids[2];
+	FILE *f;
+
+	vcpu_tids(tids, 2);
+	snprintf(cookies, sizeof(cookies), "/tmp/vcpuset-cookies-%d", (int)getpid());
+	f = fopen(cookies, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%d %lx\n%d %lx\n", tids[0], a, tids[1], b);
+	fclose(f);
+	run_core_shim(cookies);
+}
+
+static unsigned long shim_cookie(int tid)
+{
+	unsigned long c, found = 0;
+	FILE *f = fopen(cookies, "r");
+	long t;
+
+	while (f && fscanf(f, "%ld %lx", &t, &c) == 2)
+		if (t == tid)
+			found = c;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+Test(select, a_new_vcpu_joins_the_core_cookie_its_siblings_share, .fini = no_shim)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	cJSON *k;
+	int tid;
+
+	serve(&cfg);
+	sibling_cookies(0xabc, 0xabc);
+	RUN("--no-audit", "--dry-run", "--socket", sock, "3");
+	cr_assert(strstr(r.out, "prctl(PR_SCHED_CORE, SHARE_FROM"), "the dry run shows it: %s", r.out);
+	run_free(&r);
+	RUN("--json", "--no-audit", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	k = run_item(step(0), "core_sched");
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(k, "action")), "joined", "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(k, "cookie")), "0xabc");
+	tid = run_item(step(0), "tid")->valueint;
+	cr_assert_eq(shim_cookie(tid), 0xabc, "the new vCPU thread has the cookie");
+	run_free(&r);
+	RUN("--json", "--no-audit", "--status", "--socket", sock);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(cJSON_GetArrayItem(run_item(r.json, "vcpus"), 2),
+						       "cookie")), "0xabc", "%s", r.out);
+}
+
+Test(select, siblings_with_different_core_cookies_give_none_and_a_warning, .fini = no_shim)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+
+	serve(&cfg);
+	sibling_cookies(0xabc, 0xdef);
+	RUN("--json", "--no-audit", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(step(0), "core_sched"), "action")),
+			 "differ", "%s", r.out);
+	cr_assert(run_has_warning(&r, "core-scheduling cookies differ (vcpu0 0xabc, vcpu1 0xdef)"),
+		  "%s", r.out);
+	cr_assert_eq(shim_cookie(run_item(step(0), "tid")->valueint), 0);
+}
+
+Test(select, siblings_without_a_core_cookie_leave_it_alone, .fini = no_shim)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+
+	serve(&cfg);
+	sibling_cookies(0, 0);
+	RUN("--json", "--no-audit", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(step(0), "core_sched"), "action")),
+			 "none", "%s", r.out);
+}
+
+Test(select, a_kernel_without_core_scheduling_is_a_note)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+	unsigned long c = 0;
+	bool none = prctl(62, 0, 0, 0, (unsigned long)&c) < 0 && errno == EINVAL;
+
+	serve(&cfg);
+	RUN("--json", "--verbose", "--no-audit", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(step(0), "core_sched"), "action")),
+			 none ? "unsupported" : "none", "%s", r.out);
+	if (none)
+		cr_assert(strstr(r.err, "core scheduling: this kernel has none"), "%s", r.err);
 }
