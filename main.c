@@ -62,38 +62,39 @@ struct vset {
 #define VSETS_MAX 256
 
 struct opts {
+	/* grouped by size (clang's padding check): pointers, structs, doubles, ints, bools, text */
 	const char *socket;
 	const char *count;
 	const char *list;      /* --enable / --disable LIST */
-	bool list_enable;
-	struct vset *vsets;    /* per-vCPU settings, in the order given */
-	int nvsets;
 	const char *cgroup;
-	bool no_cgroup;
-	bool no_inherit;
-	bool tune_given;
-	struct hostres_tune tune;
 	const char *name;      /* --name, for audit records when QEMU has none */
 	const char *uuid;      /* --uuid */
 	const char *state_dir;
 	const char *sysroot;   /* --sysroot: /proc, /sys, cgroup mounts and /run under it */
 	const char *domain;    /* --domain: a libvirt domain's name, id or uuid */
-	bool no_libvirt;       /* --no-libvirt: neither read nor write libvirt's status file */
-	char state_buf[1024];  /* the default state directory under --sysroot */
+	struct vset *vsets;    /* per-vCPU settings, in the order given */
+	struct hostres_tune tune;
 	double lock_timeout_s;
+	double ack_timeout_s; /* --ack-timeout */
+	double timeout_s;
 	enum vaudit_mode audit;
+	int nvsets;
+	bool list_enable;
+	bool no_cgroup;
+	bool no_inherit;
+	bool tune_given;
+	bool no_libvirt;       /* --no-libvirt: neither read nor write libvirt's status file */
 	bool wait;
 	bool trust_pid; /* --trust-pid: a peer without a pidfd, or without proof */
 	bool force;     /* --force: act on a paused or prelaunch VM */
 	bool repair;    /* --repair: mend the drift, change nothing else */
 	bool no_repair; /* --no-repair: report the drift only */
-	double ack_timeout_s; /* --ack-timeout */
 	bool status;
 	bool dry_run;
 	bool json;
 	bool verbose;
 	bool timeout_set;
-	double timeout_s;
+	char state_buf[1024];  /* the default state directory under --sysroot */
 };
 
 enum step_status { ST_PLANNED, ST_DONE, ST_PENDING, ST_FAILED, ST_UNKNOWN };
@@ -399,6 +400,22 @@ static void parse_list(const char *what, const char *s, uint64_t *mask)
 }
 
 /* An option of the run itself; false when c is not one. */
+/* --enable / --disable LIST: its syntax now, the vCPUs once the table is read. */
+static void parse_list_opt(int c, struct opts *o)
+{
+	uint64_t *m = calloc(VS_MAX_SLOTS / 64, sizeof(uint64_t));
+	struct vs_err err = { 0 };
+
+	if (o->list)
+		usage_error("%s", "one --enable or --disable list per run");
+	if (!m || topo_cpulist_parse(optarg, m, VS_MAX_SLOTS, &err) < 0)
+		usage_error("%s: %s", c == OPT_ENABLE ? "--enable" : "--disable",
+			    m ? err.msg : "out of memory");
+	free(m);
+	o->list = optarg;
+	o->list_enable = c == OPT_ENABLE;
+}
+
 static bool parse_run_opt(int c, struct opts *o)
 {
 	struct vs_err err = { 0 };
@@ -437,19 +454,9 @@ static bool parse_run_opt(int c, struct opts *o)
 		o->force = true;
 		return true;
 	case OPT_ENABLE:
-	case OPT_DISABLE: {
-		uint64_t *m = calloc(VS_MAX_SLOTS / 64, sizeof(uint64_t));
-
-		if (o->list)
-			usage_error("%s", "one --enable or --disable list per run");
-		if (!m || topo_cpulist_parse(optarg, m, VS_MAX_SLOTS, &err) < 0)
-			usage_error("%s: %s", c == OPT_ENABLE ? "--enable" : "--disable",
-				    m ? err.msg : "out of memory");
-		free(m);
-		o->list = optarg;
-		o->list_enable = c == OPT_ENABLE;
+	case OPT_DISABLE:
+		parse_list_opt(c, o);
 		return true;
-	}
 	case 'd':
 		if (!*optarg || strlen(optarg) > 200 || strchr(optarg, '/'))
 			usage_error("--domain: '%.64s' is not a domain name, id or uuid", optarg);
@@ -669,49 +676,50 @@ static void check_options(struct opts *o)
 		usage_error("%s", "--domain finds the socket in libvirt's files: not with --no-libvirt");
 }
 
+static const struct option longopts[] = {
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "domain", required_argument, NULL, 'd' },
+	{ "status", no_argument, NULL, 'l' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
+	{ "period", required_argument, NULL, OPT_PERIOD },
+	{ "quota", required_argument, NULL, OPT_QUOTA },
+	{ "cpuset", required_argument, NULL, OPT_CPUSET },
+	{ "enable", required_argument, NULL, OPT_ENABLE },
+	{ "disable", required_argument, NULL, OPT_DISABLE },
+	{ "mems", required_argument, NULL, OPT_MEMS },
+	{ "sched", required_argument, NULL, OPT_SCHED },
+	{ "cachetune", required_argument, NULL, OPT_CACHETUNE },
+	{ "monitor", required_argument, NULL, OPT_MONITOR },
+	{ "no-inherit", no_argument, NULL, OPT_NO_INHERIT },
+	{ "audit", required_argument, NULL, OPT_AUDIT },
+	{ "no-audit", no_argument, NULL, OPT_NO_AUDIT },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "uuid", required_argument, NULL, OPT_UUID },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+	{ "trust-pid", no_argument, NULL, OPT_TRUST_PID },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
+	{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
+	{ "sysroot", required_argument, NULL, OPT_SYSROOT },
+	{ "no-libvirt", no_argument, NULL, OPT_NO_LIBVIRT },
+	{ "repair", no_argument, NULL, OPT_REPAIR },
+	{ "no-repair", no_argument, NULL, OPT_NO_REPAIR },
+	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ NULL, 0, NULL, 0 },
+};
+
 static void parse_args(int argc, char **argv0, struct opts *o)
 {
 	char **argv = reorder_relative_count(&argc, argv0);
 
-	static const struct option longopts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "domain", required_argument, NULL, 'd' },
-		{ "status", no_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
-		{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
-		{ "period", required_argument, NULL, OPT_PERIOD },
-		{ "quota", required_argument, NULL, OPT_QUOTA },
-		{ "cpuset", required_argument, NULL, OPT_CPUSET },
-		{ "enable", required_argument, NULL, OPT_ENABLE },
-		{ "disable", required_argument, NULL, OPT_DISABLE },
-		{ "mems", required_argument, NULL, OPT_MEMS },
-		{ "sched", required_argument, NULL, OPT_SCHED },
-		{ "cachetune", required_argument, NULL, OPT_CACHETUNE },
-		{ "monitor", required_argument, NULL, OPT_MONITOR },
-		{ "no-inherit", no_argument, NULL, OPT_NO_INHERIT },
-		{ "audit", required_argument, NULL, OPT_AUDIT },
-		{ "no-audit", no_argument, NULL, OPT_NO_AUDIT },
-		{ "name", required_argument, NULL, OPT_NAME },
-		{ "uuid", required_argument, NULL, OPT_UUID },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
-		{ "trust-pid", no_argument, NULL, OPT_TRUST_PID },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
-		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
-		{ "sysroot", required_argument, NULL, OPT_SYSROOT },
-		{ "no-libvirt", no_argument, NULL, OPT_NO_LIBVIRT },
-		{ "repair", no_argument, NULL, OPT_REPAIR },
-		{ "no-repair", no_argument, NULL, OPT_NO_REPAIR },
-		{ "wait", no_argument, NULL, OPT_WAIT },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct vs_err err = { 0 };
 	int c;
 
@@ -2954,9 +2962,38 @@ static void report_libvirt_text(const struct ctx *c)
 		       name, c->after);
 }
 
+/* --status --json's "vcpus": the table, whether each can be disabled, its core cookie. */
+static cJSON *status_vcpus_json(const struct ctx *c)
+{
+	cJSON *vcpus = cJSON_CreateArray();
+	int i;
+
+	for (i = 0; i < tab(c)->n; i++) {
+		cJSON *v = topo_vcpu_json(&tab(c)->v[i], tab(c)->tids_valid);
+		const char *why = topo_why_fixed(tab(c), i, c->busy);
+		unsigned long ck;
+		char cks[32];
+
+		cJSON_AddBoolToObject(v, "can_disable", !why);
+		if (tab(c)->v[i].online && tab(c)->v[i].tid > 0 && tab(c)->tids_valid &&
+		    hostres_core_cookie(tab(c)->v[i].tid, &ck) == 0) {
+			snprintf(cks, sizeof(cks), "%#lx", ck);
+			cJSON_AddStringToObject(v, "cookie", ck ? cks : "0");
+		} else {
+			cJSON_AddNullToObject(v, "cookie");
+		}
+		if (why)
+			cJSON_AddStringToObject(v, "why_not", why);
+		else
+			cJSON_AddNullToObject(v, "why_not");
+		cJSON_AddItemToArray(vcpus, v);
+	}
+	return vcpus;
+}
+
 static void report_json(struct ctx *c)
 {
-	cJSON *doc = cJSON_CreateObject(), *steps, *e, *vcpus, *x;
+	cJSON *doc = cJSON_CreateObject(), *steps, *e, *x;
 	char *text;
 	int i;
 
@@ -2996,31 +3033,8 @@ static void report_json(struct ctx *c)
 	steps = cJSON_AddArrayToObject(doc, "steps");
 	for (i = 0; c->res && i < c->plan.nsteps; i++)
 		cJSON_AddItemToArray(steps, step_json(c, i));
-	if (c->o.status && tab(c)) {
-		vcpus = cJSON_AddArrayToObject(doc, "vcpus");
-		for (i = 0; i < tab(c)->n; i++) {
-			cJSON *v = topo_vcpu_json(&tab(c)->v[i], tab(c)->tids_valid);
-			const char *why = topo_why_fixed(tab(c), i, c->busy);
-
-			unsigned long ck;
-			char cks[32];
-
-			cJSON_AddBoolToObject(v, "can_disable", !why);
-			snprintf(cks, sizeof(cks), "%#lx", 0UL);
-			if (tab(c)->v[i].online && tab(c)->v[i].tid > 0 && tab(c)->tids_valid &&
-			    hostres_core_cookie(tab(c)->v[i].tid, &ck) == 0) {
-				snprintf(cks, sizeof(cks), "%#lx", ck);
-				cJSON_AddStringToObject(v, "cookie", ck ? cks : "0");
-			} else {
-				cJSON_AddNullToObject(v, "cookie");
-			}
-			if (why)
-				cJSON_AddStringToObject(v, "why_not", why);
-			else
-				cJSON_AddNullToObject(v, "why_not");
-			cJSON_AddItemToArray(vcpus, v);
-		}
-	}
+	if (c->o.status && tab(c))
+		cJSON_AddItemToObject(doc, "vcpus", status_vcpus_json(c));
 	cJSON_AddItemToObject(doc, "warnings", cJSON_Duplicate(c->warnings, 1));
 	if (c->err.msg[0] && c->exit != VS_EXIT_OK) {
 		e = cJSON_AddObjectToObject(doc, "error");

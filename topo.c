@@ -1382,7 +1382,7 @@ static int list_refusals(const struct topo_table *t, const uint64_t *m, bool ena
 			 const bool *busy, const char *opt, const char *list, bool *all_already,
 			 struct vs_err *err)
 {
-	uint64_t *st = calloc(3 * LIST_WORDS, sizeof(*st));
+	uint64_t *st = calloc((size_t)3 * LIST_WORDS, sizeof(*st));
 	uint64_t *already, *fixed, *pend;
 	char a[512];
 	int rc = 0, n, k = 0, i;
@@ -1391,7 +1391,7 @@ static int list_refusals(const struct topo_table *t, const uint64_t *m, bool ena
 		return vs_err_set(err, ENOMEM, "out of memory");
 	already = st;
 	fixed = st + LIST_WORDS;
-	pend = st + 2 * LIST_WORDS;
+	pend = st + (size_t)2 * LIST_WORDS;
 	n = list_states(t, m, enable, busy, already, fixed, pend);
 	for (i = 0; i < LIST_WORDS; i++)
 		k += __builtin_popcountll(already[i]);

@@ -958,3 +958,33 @@ Test(topo, known_bad_qemu_versions_are_named)
 	cr_assert(!topo_qemu_known_bad("", true, why, sizeof(why)));
 	cr_assert(!topo_qemu_known_bad("x.y", true, why, sizeof(why)));
 }
+
+/* Issue 17: a list of vCPUs into steps, or its refusal. */
+Test(topo, a_list_plans_exactly_its_entities)
+{
+	struct topo_table *t = load("ppc64-pseries-t8");
+	struct topo_plan p;
+	bool busy[32] = { false };
+
+	cr_assert_eq(topo_plan_list(t, "16-31", true, NULL, &p, &err), 0, "%s", err.msg);
+	cr_assert_eq(p.nsteps, 2);
+	cr_assert_eq(p.steps[0].vcpu, 16, "lowest first");
+	cr_assert_eq(p.steps[0].vcpus, 8);
+	cr_assert_eq(p.steps[1].before, 16);
+	cr_assert_eq(p.target, 24);
+	topo_plan_clear(&p);
+	cr_assert_eq(topo_plan_list(t, "9", true, NULL, &p, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "vCPUs 8-15 are one hot-pluggable entity"), "%s", err.msg);
+	cr_assert_eq(topo_plan_list(t, "0-7", true, NULL, &p, &err), 0, "all online: nothing");
+	cr_assert_eq(p.nsteps, 0);
+	cr_assert_eq(topo_plan_list(t, "0-7", false, NULL, &p, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "present at boot"), "%s", err.msg);
+	cr_assert_eq(topo_plan_list(t, "32", true, NULL, &p, &err), -ERANGE);
+	cr_assert_eq(topo_plan_list(t, "", true, NULL, &p, &err), -EINVAL);
+	busy[8] = true;
+	cr_assert_eq(topo_plan_list(t, "8-15", true, busy, &p, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "pending"), "%s", err.msg);
+	cr_assert_str_eq(topo_why_fixed(t, 3, NULL), "present at boot (no alias to unplug it by)");
+	cr_assert_str_eq(topo_why_fixed(t, 20, NULL), "offline");
+	topo_free(t);
+}
