@@ -9,7 +9,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -676,4 +678,44 @@ Test(lvstatus, other_domains_status_files_are_not_parsed)
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "updated")), "%s", r.out);
 	cr_assert_null(strstr(r.out, "web.xml"), "web.xml is not ol8's: %s", r.out);
+}
+
+Test(lvstatus, a_run_killed_before_its_write_leaves_it_to_the_next_run)
+{
+	struct run_proc p;
+	struct run_result dead;
+	xmlDocPtr d;
+	char *before, *after;
+	int st;
+
+	put_status(getpid(), "");
+	before = slurp(status);
+	serve();
+	setenv("VCPUSET_TEST_PAUSE", "plug-tuned", 1);
+	run_start(&p, (const char *const[]){ "--no-audit", "--socket", sock, "3", NULL });
+	unsetenv("VCPUSET_TEST_PAUSE");
+	cr_assert_eq(waitpid(p.pid, &st, WUNTRACED), p.pid);
+	cr_assert(WIFSTOPPED(st), "it stops once the plug is tuned");
+	kill(p.pid, SIGKILL);
+	run_finish(&p, &dead);
+	run_free(&dead);
+	after = slurp(status);
+	cr_assert_str_eq(after, before, "killed before its write: the file is as it was");
+	free(after);
+	/* the next run that may change the VM, with nothing else to do, writes what QEMU has */
+	RUN("--json", "--no-audit", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "steps")), 0, "nothing to do: %s", r.out);
+	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "updated")), "%s", r.out);
+	d = parse(after = slurp(status));
+	cr_assert_str_eq(attr_at(d, "domain/vcpu", "current", 0), "3");
+	cr_assert_str_eq(attr_at(d, "domain/vcpus/vcpu", "hotpluggable", 2), "yes");
+	cr_assert_str_eq(attr_at(d, "domain/vcpus/vcpu", "enabled", 2), "yes");
+	xmlFreeDoc(d);
+	free(after);
+	free(before);
+	run_free(&r);
+	/* and one more has nothing to write */
+	RUN("--json", "--no-audit", "--socket", sock, "3");
+	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "unchanged")), "%s", r.out);
 }
