@@ -1127,13 +1127,21 @@ static void set_int(xmlNodePtr n, const char *name, long long v)
 	xmlSetProp(n, BAD_CAST name, BAD_CAST buf);
 }
 
-/* <domain><vcpus>: one <vcpu id enabled hotpluggable order/> per slot, after <vcpu>. */
+/*
+ * <domain><vcpus>: one <vcpu id enabled hotpluggable order/> per slot, after <vcpu>; made
+ * only once a vCPU is hot-plugged (a domain never changed keeps none, as with libvirt).
+ */
 static void render_vcpus(xmlNodePtr dom, xmlNodePtr vcpu, const struct lv_change *ch)
 {
 	xmlNodePtr list = child(dom, "vcpus"), el;
 	char ind[128], deeper[140];
+	bool hot = false;
 	int i;
 
+	for (i = 0; i < ch->n; i++)
+		hot = hot || (ch->v[i].online && ch->v[i].hotpluggable);
+	if (!list && !hot) /* as libvirt: it writes them once it has hot-plugged a vCPU */
+		return;
 	if (!list) {
 		list = new_el(dom->doc, "vcpus");
 		put_after(vcpu, list);

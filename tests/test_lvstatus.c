@@ -719,3 +719,46 @@ Test(lvstatus, a_run_killed_before_its_write_leaves_it_to_the_next_run)
 	RUN("--json", "--no-audit", "--socket", sock, "3");
 	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "unchanged")), "%s", r.out);
 }
+
+Test(lvstatus, a_run_with_nothing_to_do_on_a_domain_never_changed_writes_nothing)
+{
+	char *before, *after;
+	int tids[2] = { 0, 0 }, i;
+	char text[8192];
+	cJSON *v;
+
+	put_status(getpid(), "");
+	serve();
+	/* the status file as libvirt wrote it at boot: the threads QEMU has */
+	RUN("--json", "--no-audit", "--socket", sock, "--status");
+	for (i = 0; i < 2; i++) {
+		v = cJSON_GetArrayItem(run_item(r.json, "vcpus"), i);
+		tids[i] = run_item(v, "tid")->valueint;
+	}
+	run_free(&r);
+	before = slurp(status);
+	snprintf(text, sizeof(text), "%s", before);
+	{
+		char *p = strstr(text, "<vcpu id='0' pid='11'/>\n    <vcpu id='1' pid='12'/>");
+		static char rest[8192];
+
+		cr_assert_not_null(p);
+		snprintf(rest, sizeof(rest), "%s", p + strlen("<vcpu id='0' pid='11'/>\n    <vcpu id='1' pid='12'/>"));
+		snprintf(p, sizeof(text) - (size_t)(p - text), "<vcpu id='0' pid='%d'/>\n    <vcpu id='1' "
+			 "pid='%d'/>%.7000s", tids[0], tids[1], rest);
+	}
+	run_sysroot_put("run/libvirt/qemu/ol8.xml", text);
+	cr_assert_eq(chmod(status, 0600), 0);
+	free(before);
+	before = slurp(status);
+	RUN("--no-audit", "--dry-run", "--socket", sock, "2");
+	cr_assert_null(strstr(r.out, "libvirt: the status file would change"), "%s", r.out);
+	run_free(&r);
+	RUN("--json", "--no-audit", "--socket", sock, "2");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(cJSON_IsTrue(run_item(run_item(r.json, "libvirt"), "unchanged")), "%s", r.out);
+	after = slurp(status);
+	cr_assert_str_eq(after, before, "no <vcpus> for a domain never hot-plugged, as libvirt");
+	free(before);
+	free(after);
+}
