@@ -606,7 +606,7 @@ static bool layout_socket(const struct lv_roots *r, struct lv *lv, const char *n
 	closedir(dp);
 	if (n != 1)
 		return false;
-	snprintf(lv->socket, sizeof(lv->socket), "%s", found);
+	snprintf(lv->socket, sizeof(lv->socket), "%.4000s", found);
 	snprintf(lv->name, sizeof(lv->name), "%s", name);
 	return true;
 }
