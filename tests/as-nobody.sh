@@ -7,7 +7,7 @@ d=$(mktemp -d /tmp/vcpuset-nobody.XXXXXX)
 trap 'rm -rf "$d"' EXIT
 mkdir -p "$d/tests"
 cp vcpuset "$d/"
-cp -r tests/fixtures tests/audit_shim.so "$d/tests/"
+cp -r tests/fixtures tests/audit_shim.so tests/core_shim.so "$d/tests/"
 for t in "$@"; do cp "$t" "$d/$t"; done
 chmod -R a+rX "$d"
 cd "$d"
