@@ -1063,8 +1063,8 @@ static void classify(struct ctx *c)
 			c->fate[k] = sv->online ? FATE_PLUGGED : FATE_NOT_PLUGGED;
 		else if (!sv->online)
 			c->fate[k] = FATE_FINISHED;
-		else if (tab(c)->tids_valid && e->tid && sv->tid != e->tid)
-			c->fate[k] = FATE_REPLUGGED;
+		else if (tab(c)->tids_valid && e->tid && sv->tid > 0 && sv->tid != e->tid)
+			c->fate[k] = FATE_REPLUGGED; /* no thread at all: QEMU is removing it */
 		else if (e->kind == STATE_UNPLUG)
 			c->fate[k] = FATE_STILL_THERE; /* pending from now on */
 		for (i = e->vcpu; (c->fate[k] == FATE_PENDING || c->fate[k] == FATE_STILL_THERE) &&
