@@ -1310,8 +1310,14 @@ static bool ledger_put(struct ctx *c, const struct state_entry *e)
 }
 
 /* Drop the entry of vCPU vcpu (a step complete), and write the ledger. */
-static void ledger_drop(struct ctx *c, int vcpu)
+/*
+ * Drop vCPU vcpu's entries, in two halves around the step's record: the ledger's next
+ * version is written aside first (ledger_stage_drop), and put in force right after the record
+ * (ledger_commit), so that a run killed between the two has one rename's time to be in.
+ */
+static void ledger_stage_drop(struct ctx *c, int vcpu)
 {
+	struct vs_err e = { 0 };
 	int k, kept = 0;
 
 	for (k = 0; k < c->npend; k++)
@@ -1320,7 +1326,22 @@ static void ledger_drop(struct ctx *c, int vcpu)
 	if (kept == c->npend)
 		return;
 	c->npend = kept;
-	ledger_save(c);
+	if (c->have_key && c->st && state_stage(c->st, &c->key, c->pend, c->npend, &e) < 0)
+		warn(c, "pending unplugs not recorded: %s", e.msg);
+}
+
+static void ledger_commit(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+
+	if (c->have_key && c->st && state_commit(c->st, &e) < 0)
+		warn(c, "pending unplugs not recorded: %s", e.msg);
+}
+
+static void ledger_drop(struct ctx *c, int vcpu)
+{
+	ledger_stage_drop(c, vcpu);
+	ledger_commit(c);
 }
 
 static const struct hostres_tune *tune_of(struct ctx *c, int i);
@@ -2234,8 +2255,9 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 		return plug_rollback(c, s, r, what, "host setup failed");
 	}
 	test_pause("plug-tuned");
+	ledger_stage_drop(c, s->vcpu);
 	plug_record(c, s, &p);
-	ledger_drop(c, s->vcpu);
+	ledger_commit(c);
 	r->status = ST_DONE;
 	return 0;
 }
@@ -2244,6 +2266,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 {
 	struct vm_unplug del;
 	char what[96];
+	bool complete;
 	int rc;
 
 	snprintf(what, sizeof(what), "unplug vCPU %d (%s)", s->vcpu, r->alias);
@@ -2254,10 +2277,14 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 	rc = vm_unplug(c->vm, s->vcpu, s->vcpus, r->qmp, unplug_timeout_ms(c), &del, &c->err);
 	if (rc == 0)
 		test_pause("unplug-gone");
+	complete = rc == 0 || (rc < 0 && rc != -EINPROGRESS && rc != -ENOTRECOVERABLE &&
+			       !del.accepted); /* gone, or refused by QEMU */
+	if (complete)
+		ledger_stage_drop(c, s->vcpu);
 	unplugged(c, s, rc, &del);
 	hostres_set_log(c->h, NULL);
-	if (rc == 0 || (rc < 0 && rc != -EINPROGRESS && rc != -ENOTRECOVERABLE && !del.accepted))
-		ledger_drop(c, s->vcpu); /* complete: gone, or refused by QEMU */
+	if (complete)
+		ledger_commit(c);
 	if (rc == -EINPROGRESS) {
 		r->status = ST_PENDING;
 		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, not complete "

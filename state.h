@@ -75,6 +75,16 @@ int state_save(struct state *s, const struct state_key *k, const struct state_en
 	       struct vs_err *err);
 
 /*
+ * The same in two halves, around an audit record: stage writes the next version aside (a
+ * temporary file; nothing for an empty ledger), commit puts it in force with one rename (or
+ * unlink). A run killed between the record and the ledger's change then has one system
+ * call's time to be in, not a file's write.
+ */
+int state_stage(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
+		struct vs_err *err);
+int state_commit(struct state *s, struct vs_err *err);
+
+/*
  * Remember where VM k's vcpuN groups are: the parents (absolute paths) in each hierarchy,
  * written to qemu-<pid>-<start>.groups, so that they can be removed once that QEMU is gone.
  */
