@@ -132,6 +132,14 @@ static int int_attr(xmlNodePtr n, const char *name, long long min, long long max
 	return topo_parse_ll(name, v, min, max, out, NULL);
 }
 
+/* A vCPU index attribute, or -1 when missing or bad. */
+static int vcpu_attr(xmlNodePtr n, const char *name)
+{
+	long long v;
+
+	return int_attr(n, name, 0, LV_BITS - 1, &v) == 0 ? (int)v : -1;
+}
+
 /*
  * libvirt's sets ("0-3,^2,8"): ranges, single numbers, and exclusions of numbers or ranges
  * from what came before. 0 or -EINVAL.
@@ -820,12 +828,7 @@ static int tune_cpus(const struct lv *lv, int vcpu, struct hostres_tune *t, char
 	char set[4096] = "", what[64] = "";
 
 	for (pin = child(tune, "vcpupin"); pin; pin = child_after(tune, pin, "vcpupin")) {
-		char id[24];
-
-		long long idx;
-
-		if (attr(pin, "vcpu", id, sizeof(id)) && topo_parse_ll("vcpu", id, 0, LV_BITS, &idx, NULL) == 0 &&
-		    idx == vcpu && attr(pin, "cpuset", set, sizeof(set))) {
+		if (vcpu_attr(pin, "vcpu") == vcpu && attr(pin, "cpuset", set, sizeof(set))) {
 			snprintf(what, sizeof(what), "<vcpupin vcpu='%d'>", vcpu);
 			break;
 		}
@@ -1201,13 +1204,6 @@ static void render_threads(xmlNodePtr root, const struct lv_change *ch)
 		xmlAddChild(list, el);
 	}
 	xmlAddChild(list, ws(root->doc, ind));
-}
-
-static int vcpu_attr(xmlNodePtr n, const char *name)
-{
-	long long v;
-
-	return int_attr(n, name, 0, LV_BITS - 1, &v) == 0 ? (int)v : -1;
 }
 
 /* Take vCPU i out of every <vcpusched>, the emptied ones removed. */

@@ -471,3 +471,20 @@ void run_real_host(void)
 		cr_skip_test("needs root: the real cgroup v1 hierarchy and scheduler (run as root in "
 			     "make check)");
 }
+
+void run_online_vcpus(const char *sock, char *buf, size_t size)
+{
+	struct run_result r;
+	cJSON *v;
+	size_t o = 0;
+
+	run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--status", "--socket", sock,
+					       NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	buf[0] = '\0';
+	cJSON_ArrayForEach(v, run_item(r.json, "vcpus"))
+		if (cJSON_IsTrue(run_item(v, "online")) && o < size)
+			o += (size_t)snprintf(buf + o, size - o, "%s%d", o ? "," : "",
+					      run_item(v, "index")->valueint);
+	run_free(&r);
+}

@@ -66,6 +66,9 @@ cJSON *run_qmp_args(const char *sock, const char *cmd, const char *args);
 pid_t run_qemu(const char *dir, const char *const *extra, char *sock, size_t size);
 void run_qemu_stop(pid_t pid);
 
+/* The vCPUs QEMU at sock lists online, as "0,1,5" (from vcpuset --status). */
+void run_online_vcpus(const char *sock, char *buf, size_t size);
+
 /* Does the JSON report of res have a warning holding needle? */
 bool run_has_warning(const struct run_result *res, const char *needle);
 

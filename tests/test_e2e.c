@@ -1101,22 +1101,6 @@ static void chaos_invariants(unsigned seed, int round, int pid)
 	}
 }
 
-/* The vCPUs QEMU at qsock lists online, as "0,1,5" (from --status; r is free again after). */
-static void qemu_online(const char *qsock, char *buf, size_t size)
-{
-	cJSON *v;
-	size_t o = 0;
-
-	RUN("--json", "--status", "--socket", qsock);
-	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	buf[0] = '\0';
-	cJSON_ArrayForEach(v, run_item(r.json, "vcpus"))
-		if (cJSON_IsTrue(run_item(v, "online")))
-			o += (size_t)snprintf(buf + o, size - o, "%s%d", o ? "," : "",
-					      run_item(v, "index")->valueint);
-	run_free(&r);
-}
-
 /* Run vcpuset on qsock with args; exit 0, the guest then counts want CPUs (r is free after). */
 static void sel_run(const char *qsock, const char *serial_path, int want, const char *const *args)
 {
@@ -1150,18 +1134,18 @@ Test(e2e, enable_and_disable_change_exactly_those_vcpus, .fini = chaos_teardown)
 	snprintf(qserial, sizeof(qserial), "%s/serial.log", qdir);
 	run_wait_guest_count(qserial, 2, 60000);
 	sel_run(qsock, qserial, 3, (const char *const[]){ "--enable", "5", NULL });
-	qemu_online(qsock, on, sizeof(on));
+	run_online_vcpus(qsock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,5");
 	/* a COUNT fills the gap lowest first, and unplugs the highest */
 	sel_run(qsock, qserial, 4, (const char *const[]){ "4", NULL });
-	qemu_online(qsock, on, sizeof(on));
+	run_online_vcpus(qsock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,2,5");
 	sel_run(qsock, qserial, 3, (const char *const[]){ "3", NULL });
-	qemu_online(qsock, on, sizeof(on));
+	run_online_vcpus(qsock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,2", "the highest, 5, went");
 	sel_run(qsock, qserial, 4, (const char *const[]){ "--enable", "5", NULL });
 	sel_run(qsock, qserial, 3, (const char *const[]){ "--disable", "5", NULL });
-	qemu_online(qsock, on, sizeof(on));
+	run_online_vcpus(qsock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,2");
 	/* each vCPU its own cpuset and affinity, read from the kernel */
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)

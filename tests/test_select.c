@@ -59,23 +59,6 @@ static const char *error_message(void)
 	return cJSON_GetStringValue(run_item(run_item(r.json, "error"), "message"));
 }
 
-/* The online vCPUs the peer's QEMU lists now, as "0-1,5" (from --status). */
-static void online(char *buf, size_t size)
-{
-	cJSON *v;
-	size_t o = 0;
-
-	run_free(&r);
-	RUN("--json", "--no-audit", "--status", "--socket", sock);
-	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	buf[0] = '\0';
-	cJSON_ArrayForEach(v, run_item(r.json, "vcpus"))
-		if (cJSON_IsTrue(run_item(v, "online")))
-			o += (size_t)snprintf(buf + o, size - o, "%s%d", o ? "," : "",
-					      run_item(v, "index")->valueint);
-	run_free(&r);
-}
-
 Test(select, enable_plugs_exactly_those_and_a_count_fills_the_gap_lowest_first)
 {
 	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_TCG,
@@ -88,17 +71,20 @@ Test(select, enable_plugs_exactly_those_and_a_count_fills_the_gap_lowest_first)
 	cr_assert_eq(nsteps(), 1);
 	cr_assert_eq(run_item(step(0), "vcpu")->valueint, 5);
 	cr_assert_eq(run_item(r.json, "after")->valueint, 3);
-	online(on, sizeof(on));
+	run_free(&r);
+	run_online_vcpus(sock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,5");
 	RUN("--json", "--no-audit", "--socket", sock, "4");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert_eq(run_item(step(0), "vcpu")->valueint, 2, "the gap, lowest first");
-	online(on, sizeof(on));
+	run_free(&r);
+	run_online_vcpus(sock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,2,5");
 	RUN("--json", "--no-audit", "--socket", sock, "3");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert_eq(run_item(step(0), "vcpu")->valueint, 5, "a COUNT unplugs the highest");
-	online(on, sizeof(on));
+	run_free(&r);
+	run_online_vcpus(sock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,2");
 }
 
@@ -120,7 +106,8 @@ Test(select, disable_unplugs_exactly_those_highest_first)
 	cr_assert_eq(run_item(step(0), "vcpu")->valueint, 5, "unplugs highest first");
 	cr_assert_eq(run_item(step(1), "vcpu")->valueint, 3);
 	cr_assert_eq(run_item(r.json, "after")->valueint, 4);
-	online(on, sizeof(on));
+	run_free(&r);
+	run_online_vcpus(sock, on, sizeof(on));
 	cr_assert_str_eq(on, "0,1,2,4");
 }
 
