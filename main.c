@@ -1097,7 +1097,8 @@ static int finish_unplug(struct ctx *c, const struct state_entry *e)
 		warn(c, "groups of vCPU %d not removed: %s", e->vcpu, c->cgroups_err.msg);
 	for (i = e->vcpu; i < e->vcpu + e->vcpus; i++)
 		n += hostres_vcpu_remove(c->h, i);
-	audit_step(c, e->old_count, e->new_count, true);
+	if (!e->recorded) /* a dead run may have sent it already */
+		audit_step(c, e->old_count, e->new_count, true);
 	return n;
 }
 
@@ -1199,7 +1200,8 @@ static const char *finish_plug(struct ctx *c, const struct state_entry *e)
 	struct vs_err err = { 0 };
 	int i, rc = 0;
 
-	audit_step(c, e->old_count, e->new_count, true);
+	if (!e->recorded) /* a dead run may have sent it already */
+		audit_step(c, e->old_count, e->new_count, true);
 	if (!e->settings[0])
 		return "recorded (no host settings were due)";
 	if (!t->tids_valid)
@@ -1311,13 +1313,24 @@ static bool ledger_put(struct ctx *c, const struct state_entry *e)
 
 /* Drop the entry of vCPU vcpu (a step complete), and write the ledger. */
 /*
- * Drop vCPU vcpu's entries, in two halves around the step's record: the ledger's next
- * version is written aside first (ledger_stage_drop), and put in force right after the record
- * (ledger_commit), so that a run killed between the two has one rename's time to be in.
+ * Just before a step's success record: its intent says the record is being sent, so that a
+ * run killed between the record and the ledger's change does not get it sent twice (the
+ * next run finishes the step without a record).
  */
-static void ledger_stage_drop(struct ctx *c, int vcpu)
+static void ledger_mark_recorded(struct ctx *c, int vcpu)
 {
-	struct vs_err e = { 0 };
+	int k;
+
+	for (k = 0; k < c->npend; k++)
+		if (c->pend[k].vcpu == vcpu && c->pend[k].kind != STATE_PENDING) {
+			c->pend[k].recorded = true;
+			ledger_save(c);
+			return;
+		}
+}
+
+static void ledger_drop(struct ctx *c, int vcpu)
+{
 	int k, kept = 0;
 
 	for (k = 0; k < c->npend; k++)
@@ -1326,22 +1339,7 @@ static void ledger_stage_drop(struct ctx *c, int vcpu)
 	if (kept == c->npend)
 		return;
 	c->npend = kept;
-	if (c->have_key && c->st && state_stage(c->st, &c->key, c->pend, c->npend, &e) < 0)
-		warn(c, "pending unplugs not recorded: %s", e.msg);
-}
-
-static void ledger_commit(struct ctx *c)
-{
-	struct vs_err e = { 0 };
-
-	if (c->have_key && c->st && state_commit(c->st, &e) < 0)
-		warn(c, "pending unplugs not recorded: %s", e.msg);
-}
-
-static void ledger_drop(struct ctx *c, int vcpu)
-{
-	ledger_stage_drop(c, vcpu);
-	ledger_commit(c);
+	ledger_save(c);
 }
 
 static const struct hostres_tune *tune_of(struct ctx *c, int i);
@@ -2008,6 +2006,8 @@ static void unplugged(struct ctx *c, const struct topo_step *s, int rc, const st
 
 	for (i = s->vcpu; rc == 0 && i < s->vcpu + s->vcpus; i++)
 		hostres_vcpu_remove(c->h, i);
+	if (u->record == VM_REC_OK)
+		ledger_mark_recorded(c, s->vcpu);
 	if (u->record != VM_REC_NONE)
 		audit_step(c, s->before, s->after, u->record == VM_REC_OK);
 }
@@ -2204,6 +2204,8 @@ static void test_pause(const char *point)
 /* The plug's audit record, as vm_plug said: once QEMU's answer is known. */
 static void plug_record(struct ctx *c, const struct topo_step *s, const struct vm_plug *p)
 {
+	if (p->record == VM_REC_OK)
+		ledger_mark_recorded(c, s->vcpu);
 	if (p->record != VM_REC_NONE)
 		audit_step(c, s->before, s->after, p->record == VM_REC_OK);
 }
@@ -2255,9 +2257,9 @@ static int do_plug(struct ctx *c, const struct topo_step *s, struct step_result 
 		return plug_rollback(c, s, r, what, "host setup failed");
 	}
 	test_pause("plug-tuned");
-	ledger_stage_drop(c, s->vcpu);
 	plug_record(c, s, &p);
-	ledger_commit(c);
+	test_pause("plug-recorded");
+	ledger_drop(c, s->vcpu);
 	r->status = ST_DONE;
 	return 0;
 }
@@ -2266,7 +2268,6 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 {
 	struct vm_unplug del;
 	char what[96];
-	bool complete;
 	int rc;
 
 	snprintf(what, sizeof(what), "unplug vCPU %d (%s)", s->vcpu, r->alias);
@@ -2277,14 +2278,10 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 	rc = vm_unplug(c->vm, s->vcpu, s->vcpus, r->qmp, unplug_timeout_ms(c), &del, &c->err);
 	if (rc == 0)
 		test_pause("unplug-gone");
-	complete = rc == 0 || (rc < 0 && rc != -EINPROGRESS && rc != -ENOTRECOVERABLE &&
-			       !del.accepted); /* gone, or refused by QEMU */
-	if (complete)
-		ledger_stage_drop(c, s->vcpu);
 	unplugged(c, s, rc, &del);
 	hostres_set_log(c->h, NULL);
-	if (complete)
-		ledger_commit(c);
+	if (rc == 0 || (rc < 0 && rc != -EINPROGRESS && rc != -ENOTRECOVERABLE && !del.accepted))
+		ledger_drop(c, s->vcpu); /* complete: gone, or refused by QEMU */
 	if (rc == -EINPROGRESS) {
 		r->status = ST_PENDING;
 		snprintf(r->error, sizeof(r->error), "unplug of vCPU %d (%s) requested, not complete "

@@ -17,9 +17,6 @@
 struct state {
 	int fd;      /* the directory */
 	int lock_fd; /* the VM's lock, held */
-	bool staged; /* a ledger's next version waits for state_commit */
-	char staged_name[96];
-	char staged_tmp[160]; /* "" when the next version is no file at all */
 	char path[PATH_SIZE];
 };
 
@@ -106,8 +103,6 @@ void state_free(struct state *s)
 {
 	if (!s)
 		return;
-	if (s->staged && s->staged_tmp[0] && s->fd >= 0) /* never committed */
-		unlinkat(s->fd, s->staged_tmp, 0);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* releases the flock */
 	if (s->fd >= 0)
@@ -243,6 +238,7 @@ static int entry_from(const cJSON *o, struct state_entry *e)
 	e->new_count = (int)v[4];
 	e->time = v[5];
 	e->refused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "refused"));
+	e->recorded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "recorded"));
 	return 0;
 }
 
@@ -264,6 +260,8 @@ cJSON *state_entry_json(const struct state_entry *e)
 	cJSON_AddNumberToObject(o, "time", (double)e->time);
 	if (e->refused)
 		cJSON_AddTrueToObject(o, "refused");
+	if (e->recorded)
+		cJSON_AddTrueToObject(o, "recorded");
 	if (e->settings[0])
 		cJSON_AddStringToObject(o, "settings", e->settings);
 	return o;
@@ -341,13 +339,14 @@ int state_load(struct state *s, const struct state_key *k, struct state_entry **
  * killed vcpuset, which the page cache does; after a host crash its VMs are gone and so is
  * its meaning.
  */
-static int write_tmp(struct state *s, const char *name, const char *text, bool nl, char *tmp,
-		     size_t size, struct vs_err *err)
+static int write_file(struct state *s, const char *name, const char *text, bool nl,
+		      struct vs_err *err)
 {
 	size_t len = strlen(text);
+	char tmp[160];
 	int fd, rc = 0;
 
-	snprintf(tmp, size, ".%s.%d.tmp", name, (int)getpid());
+	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, (int)getpid());
 	fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return vs_err_set(err, errno, "cannot create %s/%s: %s", s->path, tmp, strerror(errno));
@@ -356,17 +355,6 @@ static int write_tmp(struct state *s, const char *name, const char *text, bool n
 				strerror(errno ? errno : EIO));
 	if (close(fd) < 0 && rc == 0)
 		rc = vs_err_set(err, errno, "cannot write %s/%s: %s", s->path, tmp, strerror(errno));
-	if (rc < 0)
-		unlinkat(s->fd, tmp, 0);
-	return rc;
-}
-
-static int write_file(struct state *s, const char *name, const char *text, bool nl,
-		      struct vs_err *err)
-{
-	char tmp[160];
-	int rc = write_tmp(s, name, text, nl, tmp, sizeof(tmp), err);
-
 	if (rc == 0 && renameat(s->fd, tmp, s->fd, name) < 0)
 		rc = vs_err_set(err, errno, "cannot rename %s/%s: %s", s->path, tmp, strerror(errno));
 	if (rc < 0)
@@ -374,63 +362,34 @@ static int write_file(struct state *s, const char *name, const char *text, bool 
 	return rc;
 }
 
-int state_stage(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
-		struct vs_err *err)
-{
-	cJSON *doc, *pending;
-	char *text;
-	int rc, i;
-
-	if (s->staged && s->staged_tmp[0])
-		unlinkat(s->fd, s->staged_tmp, 0);
-	s->staged = false;
-	key_name(k, s->staged_name, sizeof(s->staged_name));
-	s->staged_tmp[0] = '\0';
-	if (n > 0) {
-		doc = cJSON_CreateObject();
-		cJSON_AddNumberToObject(doc, "vcpuset_ledger", 1);
-		cJSON_AddNumberToObject(doc, "qemu_pid", k->pid);
-		cJSON_AddNumberToObject(doc, "qemu_start", (double)k->start);
-		pending = cJSON_AddArrayToObject(doc, "pending");
-		for (i = 0; i < n; i++)
-			cJSON_AddItemToArray(pending, state_entry_json(&e[i]));
-		text = cJSON_PrintUnformatted(doc);
-		cJSON_Delete(doc);
-		if (!text)
-			return vs_err_set(err, ENOMEM, "out of memory");
-		rc = write_tmp(s, s->staged_name, text, true, s->staged_tmp, sizeof(s->staged_tmp), err);
-		free(text);
-		if (rc < 0)
-			return rc;
-	}
-	s->staged = true;
-	return 0;
-}
-
-int state_commit(struct state *s, struct vs_err *err)
-{
-	int rc = 0;
-
-	if (!s->staged)
-		return 0;
-	s->staged = false;
-	if (s->staged_tmp[0] && renameat(s->fd, s->staged_tmp, s->fd, s->staged_name) < 0) {
-		rc = vs_err_set(err, errno, "cannot rename %s/%s: %s", s->path, s->staged_tmp,
-				strerror(errno));
-		unlinkat(s->fd, s->staged_tmp, 0);
-	} else if (!s->staged_tmp[0] && unlinkat(s->fd, s->staged_name, 0) < 0 && errno != ENOENT) {
-		rc = vs_err_set(err, errno, "cannot remove %s/%s: %s", s->path, s->staged_name,
-				strerror(errno));
-	}
-	return rc;
-}
-
 int state_save(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
 	       struct vs_err *err)
 {
-	int rc = state_stage(s, k, e, n, err);
+	char name[96], *text;
+	cJSON *doc, *pending;
+	int rc, i;
 
-	return rc < 0 ? rc : state_commit(s, err);
+	key_name(k, name, sizeof(name));
+	if (n == 0) {
+		if (unlinkat(s->fd, name, 0) < 0 && errno != ENOENT)
+			return vs_err_set(err, errno, "cannot remove %s/%s: %s", s->path, name,
+					  strerror(errno));
+		return 0;
+	}
+	doc = cJSON_CreateObject();
+	cJSON_AddNumberToObject(doc, "vcpuset_ledger", 1);
+	cJSON_AddNumberToObject(doc, "qemu_pid", k->pid);
+	cJSON_AddNumberToObject(doc, "qemu_start", (double)k->start);
+	pending = cJSON_AddArrayToObject(doc, "pending");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(pending, state_entry_json(&e[i]));
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (!text)
+		return vs_err_set(err, ENOMEM, "out of memory");
+	rc = write_file(s, name, text, true, err);
+	free(text);
+	return rc;
 }
 
 int state_groups_save(struct state *s, const struct state_key *k, const char *const *parents,

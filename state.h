@@ -32,6 +32,7 @@ struct state_entry {
 	int old_count, new_count; /* the counts of its audit record */
 	long long time;           /* when it was asked, seconds since the epoch */
 	bool refused;             /* the guest refused it: it stays, and counts */
+	bool recorded;            /* an intent whose success record is being sent: not again */
 	char alias[64];
 	char qom_path[256];       /* "" for a plug: QEMU names it */
 	char settings[1024];      /* a plug's host settings (hostres_tune_text), "" for none */
@@ -73,16 +74,6 @@ int state_load(struct state *s, const struct state_key *k, struct state_entry **
  */
 int state_save(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
 	       struct vs_err *err);
-
-/*
- * The same in two halves, around an audit record: stage writes the next version aside (a
- * temporary file; nothing for an empty ledger), commit puts it in force with one rename (or
- * unlink). A run killed between the record and the ledger's change then has one system
- * call's time to be in, not a file's write.
- */
-int state_stage(struct state *s, const struct state_key *k, const struct state_entry *e, int n,
-		struct vs_err *err);
-int state_commit(struct state *s, struct vs_err *err);
 
 /*
  * Remember where VM k's vcpuN groups are: the parents (absolute paths) in each hierarchy,

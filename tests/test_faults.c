@@ -628,6 +628,25 @@ Test(faults, a_plug_killed_after_qemu_took_it_is_set_up_and_recorded_next_run,
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "recovered")), 0, "once: %s", r.out);
 }
 
+/*
+ * Killed after the plug's record, before its intent was dropped: the next run finishes the
+ * step (the intent says the record went) and writes no second record.
+ */
+Test(faults, a_plug_killed_after_its_record_is_not_recorded_twice, .fini = kill_teardown)
+{
+	struct peer_config cfg = { GEN };
+
+	run_audit_shim(NULL, kill_log, sizeof(kill_log));
+	serve(&cfg);
+	kill_at("plug-recorded", (const char *const[]){ "--socket", sock, "--no-cgroup", "3", NULL });
+	run_vcpuset(&r, (const char *const[]){ "--json", "--status", "--socket", sock, NULL });
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	assert_recovered("plug", 2, "recorded");
+	cr_assert(records(&r, "old-vcpu=2 new-vcpu=3") == 1 || records(&r, "x") < 0,
+		  "one success record, the dead run's: %d", records(&r, "old-vcpu=2 new-vcpu=3"));
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0, "%s", r.out);
+}
+
 /* Killed before device_add went out: QEMU never had it; dropped, and no record. */
 Test(faults, a_plug_killed_before_qemu_was_asked_is_dropped_without_a_record,
      .fini = kill_teardown)

@@ -63,7 +63,8 @@ Test(state, ledger_round_trip_and_empty_removes_the_file)
 				     .settings = "period=100000 quota=-1 cpus=0-1 sched=fifo:5" };
 	e[3] = (struct state_entry){ .kind = STATE_UNPLUG, .vcpu = 5, .vcpus = 1, .tid = 78,
 				     .old_count = 4, .new_count = 3, .time = 1700000003,
-				     .alias = "vcpu5", .qom_path = "/machine/peripheral/vcpu5" };
+				     .alias = "vcpu5", .qom_path = "/machine/peripheral/vcpu5",
+				     .recorded = true };
 	cr_assert_eq(state_save(st, &key, e, 4, &err), 0, "%s", err.msg);
 	snprintf(p, sizeof(p), "%s/qemu-4242-987654321.json", dir);
 	cr_assert_eq(access(p, F_OK), 0, "the ledger is named after the VM's key");
@@ -234,40 +235,4 @@ Test(state, the_groups_of_a_vm_that_is_gone_are_handed_back_then_forgotten)
 	cr_assert_neq(access(p, F_OK), 0, "forgotten");
 	snprintf(p, sizeof(p), "%s/qemu-4242-987654321.groups", dir);
 	cr_assert_eq(access(p, F_OK), 0, "the live VM's stays");
-}
-
-/* The two halves around a record: staged, the old ledger is still the one in force. */
-Test(state, a_staged_ledger_is_in_force_only_once_committed)
-{
-	struct state_entry e[2], *got = NULL;
-	char why[256], p[160];
-	int n = -1;
-
-	memset(e, 0, sizeof(e));
-	e[0] = (struct state_entry){ .kind = STATE_PLUG, .vcpu = 2, .vcpus = 1, .old_count = 2,
-				     .new_count = 3, .alias = "vcpu2" };
-	e[1] = (struct state_entry){ .vcpu = 5, .vcpus = 1, .old_count = 4, .new_count = 3,
-				     .alias = "vcpu5", .qom_path = "/machine/peripheral/vcpu5" };
-	cr_assert_eq(state_save(st, &key, e, 2, &err), 0, "%s", err.msg);
-	cr_assert_eq(state_stage(st, &key, e + 1, 1, &err), 0, "%s", err.msg);
-	cr_assert_eq(state_load(st, &key, &got, &n, why, sizeof(why)), 0);
-	cr_assert_eq(n, 2, "staged: not in force yet");
-	free(got);
-	cr_assert_eq(state_commit(st, &err), 0, "%s", err.msg);
-	cr_assert_eq(state_load(st, &key, &got, &n, why, sizeof(why)), 0);
-	cr_assert_eq(n, 1, "committed");
-	cr_assert_eq(got[0].vcpu, 5);
-	free(got);
-	/* an empty ledger staged: the file goes at the commit */
-	cr_assert_eq(state_stage(st, &key, e, 0, &err), 0);
-	snprintf(p, sizeof(p), "%s/qemu-4242-987654321.json", dir);
-	cr_assert_eq(access(p, F_OK), 0);
-	cr_assert_eq(state_commit(st, &err), 0);
-	cr_assert_eq(access(p, F_OK), -1);
-	/* staged and never committed: nothing of it is left behind */
-	cr_assert_eq(state_stage(st, &key, e, 1, &err), 0);
-	state_free(st);
-	st = NULL;
-	snprintf(p, sizeof(p), "%s/.qemu-4242-987654321.json.%d.tmp", dir, (int)getpid());
-	cr_assert_eq(access(p, F_OK), -1, "the staged file went with the handle");
 }
