@@ -28,7 +28,7 @@ DEP_LIBS = $(shell $(PKG_CONFIG) --libs libcjson audit libxml-2.0 2>/dev/null ||
 	echo -lcjson -laudit -lxml2) -lm
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
-OBJS = qmp.o topo.o hostres.o state.o audit.o vm.o libvirt.o
+OBJS = qmp.o topo.o hostres.o state.o audit.o vm.o libvirt.o ga.o
 TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli \
 	tests/test_security tests/test_state tests/test_vm \
 	tests/test_faults tests/test_lvstatus tests/test_select
@@ -70,11 +70,11 @@ lint-c:
 	cppcheck --error-exitcode=1 --enable=warning,portability,performance --std=c11 --quiet \
 		--inline-suppr -I . -I /usr/include/cjson \
 		-D'cJSON_ArrayForEach(e,a)=for(e=(a)?(a)->child:NULL;e;e=e->next)' \
-		main.c qmp.c topo.c hostres.c state.c audit.c vm.c libvirt.c
+		main.c qmp.c topo.c hostres.c state.c audit.c vm.c libvirt.c ga.c
 
 # clang-tidy with .clang-tidy (its comments give the reason for each check left out).
 lint-tidy:
-	clang-tidy --quiet main.c qmp.c topo.c hostres.c state.c audit.c vm.c libvirt.c -- -std=c11 -D_GNU_SOURCE \
+	clang-tidy --quiet main.c qmp.c topo.c hostres.c state.c audit.c vm.c libvirt.c ga.c -- -std=c11 -D_GNU_SOURCE \
 		$(DEP_CFLAGS)
 
 lint-man:

@@ -723,6 +723,31 @@ int lv_daemon(const struct lv_roots *r, char *what, size_t size)
 
 /* ---- accessors ---- */
 
+int lv_agent_socket(const struct lv *lv, const char *port, char *buf, size_t size)
+{
+	xmlNodePtr root = lv->doc ? xmlDocGetRootElement(lv->doc) : NULL, ch = NULL;
+	xmlNodePtr devs = child(child(root, "domain"), "devices");
+	size_t pre = strlen(lv->socket) - strlen(lv->monitor); /* --sysroot's prefix */
+	char path[PATH_MAX];
+
+	while ((ch = child_after(devs, ch, "channel")))
+		if (attr_is(ch, "type", "unix") && attr_is(child(ch, "target"), "name", port) &&
+		    attr(child(ch, "source"), "path", path, sizeof(path)) && path[0] == '/')
+			break;
+	if (!ch) {
+		char dir[PATH_MAX];
+
+		if (!attr(child(root, "channelTargetDir"), "path", dir, sizeof(dir)) || dir[0] != '/' ||
+		    strlen(dir) + strlen(port) + 2 > sizeof(path))
+			return -ENOENT;
+		snprintf(path, sizeof(path), "%.3000s/%.200s", dir, port);
+	}
+	if (strlen(path) + pre >= size || strstr(path, "/../"))
+		return -ENAMETOOLONG;
+	snprintf(buf, size, "%.*s%s", (int)pre, lv->socket, path);
+	return 0;
+}
+
 const char *lv_socket(const struct lv *lv)
 {
 	return lv->socket;

@@ -55,6 +55,11 @@ int lv_daemon(const struct lv_roots *r, char *what, size_t size);
 
 /* The socket to connect to ("" when not known), the domain's name, id, uuid, status file. */
 const char *lv_socket(const struct lv *lv);
+/*
+ * The guest agent's socket as the status file has it: the unix <channel> whose target is named
+ * port, else <channelTargetDir>/port; with --sysroot's prefix. 0, or -ENOENT when neither.
+ */
+int lv_agent_socket(const struct lv *lv, const char *port, char *buf, size_t size);
 const char *lv_name(const struct lv *lv);
 int lv_id(const struct lv *lv);
 const char *lv_uuid(const struct lv *lv);

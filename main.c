@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "audit.h"
+#include "ga.h"
 #include "hostres.h"
 #include "libvirt.h"
 #include "qmp.h"
@@ -32,6 +33,9 @@
 #define STATE_DIR "/run/vcpuset"
 #define LOCK_TIMEOUT_S 10.0
 #define ACK_TIMEOUT_S 3.0 /* the guest's answer to a plug comes in tens of ms when it comes */
+#define GUEST_TIMEOUT_S 5.0 /* the guest's part of a run: its agent, its CPUs online */
+#define GUEST_GRACE_MS 1000 /* a plugged CPU the guest lists offline: its own rule may online it */
+#define AGENT_CONNECT_MS 3000 /* connect and resync with the agent, within the guest timeout */
 
 static int command_ms = 30000;
 static volatile sig_atomic_t stop_signal; /* SIGINT, SIGTERM, SIGHUP or SIGQUIT seen */
@@ -72,11 +76,14 @@ struct opts {
 	const char *state_dir;
 	const char *sysroot;   /* --sysroot: /proc, /sys, cgroup mounts and /run under it */
 	const char *domain;    /* --domain: a libvirt domain's name, id or uuid */
+	const char *agent;     /* --guest-agent PATH, "auto" or "off" */
+	const char *guest_count; /* --guest COUNT: the guest's online CPUs */
 	struct vset *vsets;    /* per-vCPU settings, in the order given */
 	struct hostres_tune tune;
 	double lock_timeout_s;
 	double ack_timeout_s; /* --ack-timeout */
 	double timeout_s;
+	double guest_timeout_s; /* --guest-timeout */
 	enum vaudit_mode audit;
 	int nvsets;
 	bool list_enable;
@@ -84,6 +91,8 @@ struct opts {
 	bool no_inherit;
 	bool tune_given;
 	bool no_libvirt;       /* --no-libvirt: neither read nor write libvirt's status file */
+	bool guest;            /* --guest: the guest's online CPUs through its agent, no hotplug */
+	bool no_guest_online;  /* --no-guest-online: report plugged vCPUs offline, do not online */
 	bool wait;
 	bool trust_pid; /* --trust-pid: a peer without a pidfd, or without proof */
 	bool force;     /* --force: act on a paused or prelaunch VM */
@@ -113,6 +122,7 @@ enum outcome {
 	OUT_DRIFTED,  /* another client changed the VM, or the count is not the one asked */
 	OUT_AUDIT,    /* --audit=required, and a record could not be sent */
 	OUT_UNKNOWN,  /* QEMU never answered a step and cannot be asked */
+	OUT_GUEST,    /* all done in QEMU, but the guest left plugged vCPUs offline */
 };
 
 /*
@@ -158,6 +168,12 @@ struct ctx {
 	bool *busy;         /* slots of pending unplugs: not to be touched */
 	enum fate *fate;    /* what became of each ledger entry (classify) */
 	struct lv *lv;      /* libvirt's status file of the domain, NULL when not libvirt's */
+	struct ga *ga;      /* the guest agent, once connected and answering; NULL otherwise */
+	struct ga_result *gres; /* by step: the guest's part of a plug, its word before an unplug */
+	const char *ga_from; /* where the agent's socket came from: given, qemu, libvirt */
+	struct ga_view gview; /* the guest's CPUs as last seen */
+	int *gpick;         /* --guest: the logical ids it changes (or would) */
+	int ngpick;
 	struct hostres_tune **vtune; /* by index: what a vCPU plugged or mended gets (tune_of) */
 	char *lv_diff;      /* --dry-run: the change to libvirt's status file */
 	struct lv_roots lvr;
@@ -188,8 +204,15 @@ struct ctx {
 	bool groups_noted;  /* where the VM's vcpuN groups are is in the state directory */
 	bool left_plugged;  /* a failed step left its vCPU plugged (untuned, or its undo pending) */
 	bool lv_written;    /* libvirt's status file was updated */
+	bool ga_looked;     /* the agent was looked for (agent_open) */
+	bool ga_answered;   /* and it answered at least once */
+	bool ga_sent;       /* guest-set-vcpus was sent */
+	bool gpick_on;      /* --guest: the picks go online (else offline) */
+	int guest_before, guest_after, guest_target; /* --guest: CPUs online in the guest */
 	bool lv_same;       /* it said already what it should */
 	char lv_prev[1200]; /* where the status file before the update is kept */
+	char ga_path[4200]; /* the agent's socket */
+	char ga_why[600];   /* why the guest's side is unknown, "" when the agent answers */
 	char lv_persist_path[1200];
 	char lv_dirs[4][600]; /* libvirt's directories under --sysroot */
 	char socket_buf[4200]; /* --domain's monitor socket */
@@ -221,6 +244,7 @@ static const char usage_text[] =
 	"Usage: vcpuset [options] --socket PATH | --domain NAME COUNT\n"
 	"       vcpuset [options] --socket PATH | --domain NAME --enable | --disable LIST\n"
 	"       vcpuset [options] --socket PATH | --domain NAME --status | --wait | --repair\n"
+	"       vcpuset [options] --socket PATH | --domain NAME --guest COUNT | --status\n"
 	"\n"
 	"Set the number of online vCPUs of a running QEMU guest through its QMP monitor.\n"
 	"COUNT is absolute (6) or relative (+2, -1); LIST names vCPU indices (4, 4-7, 2,6).\n"
@@ -244,6 +268,15 @@ static const char usage_text[] =
 	"     --command-timeout S  wait this long for QEMU's answer to a command (default 30)\n"
 	"     --trust-pid        accept QEMU's pid without proof (kernels before 6.5 have no\n"
 	"                        pidfd for it): unsafe on a socket others can reach\n"
+	"\n"
+	"The guest's view (qemu-ga):\n"
+	"     --guest-agent PATH|auto|off  the guest agent's socket (default auto: the one\n"
+	"                        QEMU's org.qemu.guest_agent.0 port uses, or libvirt's)\n"
+	"     --guest-timeout S  wait this long for the guest to bring plugged vCPUs online\n"
+	"                        (default 5)\n"
+	"     --no-guest-online  report plugged vCPUs the guest left offline, do not online them\n"
+	"     --guest            COUNT is the guest's online CPUs: changed through its agent,\n"
+	"                        no hotplug (with --status: the guest's CPUs)\n"
 	"\n"
 	"Host settings for each vCPU thread plugged (default: the VM's, i.e. what all its\n"
 	"tuned vCPUs share, else libvirt's defaults):\n"
@@ -274,7 +307,8 @@ static const char usage_text[] =
 	"     --no-repair        report drift, do not mend it\n"
 	"\n"
 	"Exit status: 0 done, 1 failed (guest unchanged), 2 usage or impossible COUNT,\n"
-	"3 unplug pending, 4 partial, 5 outcome unknown. See vcpuset(1).\n";
+	"3 unplug pending, 4 partial, 5 outcome unknown, 6 plugged but left offline by the\n"
+	"guest. See vcpuset(1).\n";
 
 /*
  * Flush and close stdout before exiting, as util-linux's close_stdout does: a write error (a
@@ -330,7 +364,7 @@ static char **reorder_relative_count(int *argc, char **argv)
 			"-s", "--socket", "-t", "--timeout", "--cgroup", "--period", "--quota",
 			"--cpuset", "--mems", "--sched", "--cachetune", "--monitor", "--name",
 			"--uuid", "--state-dir", "--lock-timeout", "--command-timeout", "--ack-timeout",
-			"--sysroot",
+			"--sysroot", "--guest-agent", "--guest-timeout",
 		};
 		const char *a = argv[i], *prev = i ? argv[i - 1] : "";
 		bool value = false;
@@ -388,6 +422,10 @@ enum {
 	OPT_NO_LIBVIRT,
 	OPT_REPAIR,
 	OPT_NO_REPAIR,
+	OPT_GUEST,
+	OPT_GUEST_AGENT,
+	OPT_GUEST_TIMEOUT,
+	OPT_NO_GUEST_ONLINE,
 };
 
 static void parse_list(const char *what, const char *s, uint64_t *mask)
@@ -598,6 +636,34 @@ static bool parse_tune_opt(int c, struct opts *o)
 	return false;
 }
 
+/* An option of the guest's view; false when c is not one. */
+static bool parse_guest_opt(int c, struct opts *o)
+{
+	struct vs_err err = { 0 };
+
+	switch (c) {
+	case OPT_GUEST:
+		o->guest = true;
+		return true;
+	case OPT_GUEST_AGENT:
+		if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "off") != 0 &&
+		    (optarg[0] != '/' || strlen(optarg) > 107))
+			usage_error("--guest-agent: '%.64s' is not auto, off or an absolute socket path "
+				    "(107 bytes at most)", optarg);
+		o->agent = optarg;
+		return true;
+	case OPT_GUEST_TIMEOUT:
+		if (topo_parse_seconds("--guest-timeout", optarg, 0.1, 3600, &o->guest_timeout_s,
+				       &err) < 0)
+			usage_error("%s", err.msg);
+		return true;
+	case OPT_NO_GUEST_ONLINE:
+		o->no_guest_online = true;
+		return true;
+	}
+	return false;
+}
+
 /* An option of the records and the state kept; false when c is not one. */
 static bool parse_record_opt(int c, struct opts *o)
 {
@@ -676,6 +742,24 @@ static void check_options(struct opts *o)
 		usage_error("%s", "--domain finds the socket in libvirt's files: not with --no-libvirt");
 }
 
+/* --guest and the agent's options; --guest takes the COUNT for itself. */
+static void check_guest_options(struct opts *o)
+{
+	if (!o->guest)
+		return;
+	if (o->list || o->wait || o->repair)
+		usage_error("%s", "--guest changes the guest's online CPUs only: not with --enable, "
+			    "--disable, --wait or --repair");
+	if (strcmp(o->agent, "off") == 0)
+		usage_error("%s", "--guest works through the guest agent: not with --guest-agent off");
+	if (o->status && o->count)
+		usage_error("--guest --status takes no COUNT (got '%s')", o->count);
+	if (!o->status && !o->count)
+		usage_error("%s", "--guest needs a COUNT (the guest's online CPUs) or --status");
+	o->guest_count = o->count;
+	o->count = NULL;
+}
+
 static const struct option longopts[] = {
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
@@ -713,6 +797,10 @@ static const struct option longopts[] = {
 	{ "repair", no_argument, NULL, OPT_REPAIR },
 	{ "no-repair", no_argument, NULL, OPT_NO_REPAIR },
 	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "guest", no_argument, NULL, OPT_GUEST },
+	{ "guest-agent", required_argument, NULL, OPT_GUEST_AGENT },
+	{ "guest-timeout", required_argument, NULL, OPT_GUEST_TIMEOUT },
+	{ "no-guest-online", no_argument, NULL, OPT_NO_GUEST_ONLINE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -726,8 +814,11 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->lock_timeout_s = LOCK_TIMEOUT_S;
 	o->ack_timeout_s = ACK_TIMEOUT_S;
+	o->guest_timeout_s = GUEST_TIMEOUT_S;
+	o->agent = "auto";
 	while ((c = getopt_long(argc, argv, "d:hjlns:t:vV", longopts, NULL)) != -1)
-		if (!parse_run_opt(c, o) && !parse_tune_opt(c, o) && !parse_record_opt(c, o))
+		if (!parse_run_opt(c, o) && !parse_tune_opt(c, o) && !parse_record_opt(c, o) &&
+		    !parse_guest_opt(c, o))
 			usage_error("%s", "invalid option");
 	if (o->sysroot && !o->state_dir) {
 		snprintf(o->state_buf, sizeof(o->state_buf), "%s%s", o->sysroot, STATE_DIR);
@@ -741,6 +832,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	free(argv);
+	check_guest_options(o);
 	if (o->list && (o->count || o->status || o->wait || o->repair))
 		usage_error("%s takes no COUNT, --status, --wait or --repair: it is what to change",
 			    o->list_enable ? "--enable" : "--disable");
@@ -751,13 +843,13 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	if (o->repair && (o->count || o->status || o->wait || o->no_repair))
 		usage_error("%s", "--repair takes no COUNT, --status, --wait or --no-repair (a run "
 			    "with a COUNT repairs too)");
-	if (!o->status && !o->count && !o->list && !o->wait && !o->repair)
+	if (!o->status && !o->count && !o->list && !o->wait && !o->repair && !o->guest)
 		usage_error("%s", "COUNT is required (or --enable, --disable, --status, --wait or "
 			    "--repair)");
-	if (o->count) {
+	if (o->count || o->guest_count) {
 		struct topo_count tc;
 
-		if (topo_parse_count(o->count, &tc, &err) < 0)
+		if (topo_parse_count(o->count ? o->count : o->guest_count, &tc, &err) < 0)
 			usage_error("%s", err.msg);
 	}
 }
@@ -2595,6 +2687,381 @@ static void apply_all(struct ctx *c)
 	wait_acks(c);
 }
 
+/* ---- the guest's view, through its agent ---- */
+
+static void trace_agent(void *ctx, char dir, const char *line, size_t len)
+{
+	char *buf = malloc(4 * len + 8);
+
+	(void)ctx;
+	if (buf)
+		fprintf(stderr, "agent%c %s\n", dir, esc(line, len, buf, 4 * len + 8));
+	free(buf);
+}
+
+static int guest_timeout_ms(const struct ctx *c)
+{
+	return (int)(c->o.guest_timeout_s * 1000.0);
+}
+
+/*
+ * Where the agent listens: --guest-agent PATH; else the socket QEMU's own port named
+ * org.qemu.guest_agent.0 is connected to; else libvirt's status file when QEMU cannot say.
+ * -ENOENT: there is none (silent with auto), -ENOTCONN: the guest has not opened its port.
+ */
+static int agent_path(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+	char path[sizeof(c->ga_path) - 700];
+	bool open = false;
+	int rc;
+
+	if (strcmp(c->o.agent, "auto") != 0) {
+		snprintf(c->ga_path, sizeof(c->ga_path), "%s", c->o.agent);
+		c->ga_from = "given";
+		return 0;
+	}
+	rc = vm_agent_channel(c->vm, GA_PORT_NAME, path, sizeof(path), &open, &e);
+	if (rc == 0) {
+		/* QEMU's word: a path relative to its working directory is taken from there */
+		if (path[0] == '/')
+			snprintf(c->ga_path, sizeof(c->ga_path), "%s%s",
+				 c->o.sysroot ? c->o.sysroot : "", path);
+		else
+			snprintf(c->ga_path, sizeof(c->ga_path), "%s/proc/%d/cwd/%s",
+				 c->o.sysroot ? c->o.sysroot : "", qemu_pid(c), path);
+		c->ga_from = "qemu";
+		if (!open)
+			return vs_err_set(&e, ENOTCONN, "the guest has not opened its agent port "
+					  "(qemu-ga is not running?)");
+		return 0;
+	}
+	if (rc != -ENOENT && c->lv && lv_agent_socket(c->lv, GA_PORT_NAME, c->ga_path,
+						      sizeof(c->ga_path)) == 0) {
+		c->ga_from = "libvirt";
+		return 0;
+	}
+	snprintf(c->ga_why, sizeof(c->ga_why), "%s", rc == -ENOENT ? "no guest agent: QEMU has no "
+		 "virtio-serial port named " GA_PORT_NAME : e.msg);
+	return rc;
+}
+
+/* Connect to the agent once per run; c->ga, or c->ga_why says why not (warned once). */
+static void agent_open(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+	int rc, ms;
+
+	if (c->ga_looked)
+		return;
+	c->ga_looked = true;
+	if (strcmp(c->o.agent, "off") == 0) {
+		snprintf(c->ga_why, sizeof(c->ga_why), "--guest-agent off");
+		return;
+	}
+	rc = agent_path(c);
+	if (rc == -ENOENT && strcmp(c->o.agent, "auto") == 0)
+		return; /* no agent configured: nothing to warn of */
+	if (rc == 0) {
+		ms = guest_timeout_ms(c) < AGENT_CONNECT_MS ? guest_timeout_ms(c) : AGENT_CONNECT_MS;
+		rc = ga_connect(c->ga_path, c->o.trust_pid ? 0 : qemu_pid(c), ms,
+				c->o.verbose ? trace_agent : NULL, c, &c->ga, &e);
+		if (rc < 0)
+			snprintf(c->ga_why, sizeof(c->ga_why), "%s", e.msg);
+	}
+	if (rc < 0 && !c->o.guest)
+		warn(c, "guest agent%s%s: %s; the guest's side is unknown", c->ga_path[0] ? " " : "",
+		     c->ga_path, c->ga_why);
+}
+
+/* The agent failed mid-run: it is not asked again; one warning. */
+static void agent_lost(struct ctx *c, const struct vs_err *e)
+{
+	snprintf(c->ga_why, sizeof(c->ga_why), "%s", e->msg);
+	ga_free(c->ga);
+	c->ga = NULL;
+	if (!c->o.guest)
+		warn(c, "guest agent %s: %s; the guest's side is unknown", c->ga_path, c->ga_why);
+}
+
+/* QEMU's online vCPUs, ascending (caller frees); *n of them. */
+static int *online_vcpus(const struct ctx *c, int *n)
+{
+	int *v = malloc(((size_t)tab(c)->n + 1) * sizeof(*v)), i;
+
+	*n = 0;
+	for (i = 0; v && i < tab(c)->n; i++)
+		if (tab(c)->v[i].online)
+			v[(*n)++] = i;
+	return v;
+}
+
+/* Ask the guest for its CPUs into c->gview: 0, or -1 when there is no agent (any more). */
+static int guest_look(struct ctx *c)
+{
+	struct vs_err e = { 0 };
+	int n, rc, *on;
+
+	agent_open(c);
+	if (!c->ga)
+		return -1;
+	on = online_vcpus(c, &n);
+	rc = on ? ga_view(c->ga, on, n, guest_timeout_ms(c), &c->gview, &e)
+		: vs_err_set(&e, ENOMEM, "out of memory");
+	free(on);
+	if (rc < 0) {
+		agent_lost(c, &e);
+		return -1;
+	}
+	c->ga_answered = true;
+	return 0;
+}
+
+static bool guest_results(struct ctx *c)
+{
+	if (!c->gres)
+		c->gres = calloc((size_t)c->plan.nsteps + 1, sizeof(*c->gres));
+	return c->gres != NULL;
+}
+
+/*
+ * Before any unplug: a vCPU the guest has online and says it cannot take offline (CPU 0 on
+ * many guests) would never be ejected: the run is refused, nothing sent.
+ */
+static int guest_precheck(struct ctx *c)
+{
+	int i, j;
+
+	for (i = 0; i < c->plan.nsteps && c->plan.steps[i].op != TOPO_UNPLUG; i++)
+		;
+	if (i == c->plan.nsteps || strcmp(c->o.agent, "off") == 0 || !guest_results(c) ||
+	    guest_look(c) < 0)
+		return 0;
+	for (i = 0; i < c->plan.nsteps; i++) {
+		const struct topo_step *s = &c->plan.steps[i];
+
+		c->gres[i] = (struct ga_result){ GA_UNKNOWN, -1, -1, "" };
+		for (j = s->vcpu; s->op == TOPO_UNPLUG && j < s->vcpu + s->vcpus; j++) {
+			const struct ga_cpu *g = ga_cpu_of(&c->gview, j);
+
+			if (!g) {
+				snprintf(c->gres[i].reason, sizeof(c->gres[i].reason), "the guest's CPUs "
+					 "could not be matched to vCPU %d (%s)", j, c->gview.map ==
+					 GA_MAP_NONE ? "counts differ" : "not listed");
+				continue;
+			}
+			c->gres[i] = (struct ga_result){ g->online ? GA_ONLINE : GA_OFFLINE, g->id,
+							 g->can_offline, "" };
+			if (g->online && !g->can_offline) {
+				c->outcome = OUT_REFUSED;
+				return vs_err_set(&c->err, EBUSY, "vCPU %d is CPU %d in the guest, which "
+						  "says it cannot take it offline (guest agent: "
+						  "can-offline false): its unplug would never complete; "
+						  "nothing was sent", j, g->id);
+			}
+		}
+	}
+	return 0;
+}
+
+/* The worse of two results of one entity's vCPUs (offline, then unknown, then onlined). */
+static void guest_merge(struct ga_result *into, const struct ga_result *r, bool first)
+{
+	static const int rank[] = { [GA_ONLINE] = 0, [GA_ONLINED] = 1, [GA_UNKNOWN] = 2,
+				    [GA_OFFLINE] = 3 };
+
+	if (first || rank[r->state] > rank[into->state]) {
+		int id = first ? r->id : into->id;
+
+		*into = *r;
+		into->id = id;
+	}
+}
+
+/* The plugged vCPUs of the run, one per thread (caller frees); *n of them. */
+static int *plugged_vcpus(const struct ctx *c, int *n)
+{
+	int *v = malloc(((size_t)tab(c)->n + 1) * sizeof(*v)), i, j;
+
+	*n = 0;
+	for (i = 0; v && i < c->plan.nsteps; i++)
+		for (j = 0; c->plan.steps[i].op == TOPO_PLUG && c->res[i].status == ST_DONE &&
+			    j < c->plan.steps[i].vcpus; j++)
+			v[(*n)++] = c->plan.steps[i].vcpu + j;
+	return v;
+}
+
+/* Each plug's result from the per-vCPU ones; the exit status when some stay offline. */
+static void guest_outcome(struct ctx *c, const struct ga_result *res)
+{
+	char list[256] = "";
+	size_t o = 0;
+	int i, j, k = 0, off = 0;
+
+	for (i = 0; i < c->plan.nsteps; i++) {
+		const struct topo_step *s = &c->plan.steps[i];
+
+		if (s->op != TOPO_PLUG || c->res[i].status != ST_DONE)
+			continue;
+		for (j = 0; j < s->vcpus; j++, k++)
+			guest_merge(&c->gres[i], &res[k], j == 0);
+		if (c->gres[i].state == GA_OFFLINE && o < sizeof(list) - 16) {
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%d", off ? ", " : "", s->vcpu);
+			off++;
+		}
+	}
+	if (off && c->outcome == OUT_DONE) {
+		c->outcome = OUT_GUEST;
+		vs_err_set(&c->err, EAGAIN, "vCPU%s %s %s plugged, but the guest left %s offline%s",
+			   off > 1 ? "s" : "", list, off > 1 ? "are" : "is", off > 1 ? "them" : "it",
+			   c->o.no_guest_online ? " (--no-guest-online)" : ": see the guest's reason "
+			   "in the report");
+	}
+}
+
+/*
+ * After the plugs: wait for the guest to list each new vCPU online; online those it leaves
+ * offline (unless --no-guest-online). Without an agent, each is unknown with the reason.
+ */
+static void guest_settle(struct ctx *c)
+{
+	struct ga_result *res;
+	struct vs_err e = { 0 };
+	int *plugged, *on = NULL, n = 0, non = 0, k, rc;
+
+	if (strcmp(c->o.agent, "off") == 0 || !guest_results(c))
+		return;
+	plugged = plugged_vcpus(c, &n);
+	res = calloc((size_t)n + 1, sizeof(*res));
+	if (plugged && res && n) {
+		agent_open(c);
+		on = c->ga ? online_vcpus(c, &non) : NULL;
+		rc = on ? ga_settle(c->ga, on, non, plugged, n, !c->o.no_guest_online, GUEST_GRACE_MS,
+				    guest_timeout_ms(c), res, &c->ga_sent, &c->gview, &e) : -1;
+		if (rc == 0)
+			c->ga_answered = true;
+		else if (c->ga)
+			agent_lost(c, &e);
+		for (k = 0; !on && k < n; k++)
+			res[k] = (struct ga_result){ GA_UNKNOWN, -1, -1, "" };
+		for (k = 0; !on && k < n; k++)
+			snprintf(res[k].reason, sizeof(res[k].reason), "%s", c->ga_why[0] ? c->ga_why
+				 : "out of memory");
+		guest_outcome(c, res);
+	}
+	free(on);
+	free(plugged);
+	free(res);
+}
+
+static int guest_online_count(const struct ga_view *v)
+{
+	int k, n = 0;
+
+	for (k = 0; k < v->n; k++)
+		n += v->cpu[k].online;
+	return n;
+}
+
+/* --guest COUNT: which CPUs change (c->gpick); a refusal when the guest cannot do it. */
+static int guest_pick(struct ctx *c)
+{
+	int k, need = c->guest_target - c->guest_before;
+
+	c->gpick_on = need > 0;
+	need = need < 0 ? -need : need;
+	c->gpick = calloc((size_t)need + 1, sizeof(*c->gpick));
+	if (!c->gpick)
+		return vs_err_set(&c->err, ENOMEM, "out of memory");
+	/* online the lowest offline CPUs first; offline the highest that can go */
+	for (k = 0; c->gpick_on && k < c->gview.n && c->ngpick < need; k++)
+		if (!c->gview.cpu[k].online)
+			c->gpick[c->ngpick++] = c->gview.cpu[k].id;
+	for (k = c->gview.n - 1; !c->gpick_on && k >= 0 && c->ngpick < need; k--)
+		if (c->gview.cpu[k].online && c->gview.cpu[k].can_offline)
+			c->gpick[c->ngpick++] = c->gview.cpu[k].id;
+	if (c->ngpick < need) {
+		c->outcome = OUT_REFUSED;
+		return vs_err_set(&c->err, EBUSY, "--guest %s: the guest can take only %d of its %d "
+				  "online CPUs offline (the others: can-offline false); nothing "
+				  "changed", c->o.guest_count, c->ngpick, c->guest_before);
+	}
+	return 0;
+}
+
+/* guest-set-vcpus for the picks; a partial change is put back. */
+static int guest_change(struct ctx *c)
+{
+	bool *on = calloc((size_t)c->ngpick + 1, sizeof(*on));
+	struct vs_err e = { 0 };
+	int k, done = 0, rc;
+
+	if (!on)
+		return vs_err_set(&c->err, ENOMEM, "out of memory");
+	for (k = 0; k < c->ngpick; k++)
+		on[k] = c->gpick_on;
+	c->ga_sent = true;
+	rc = ga_set(c->ga, c->gpick, on, c->ngpick, guest_timeout_ms(c), &done, &e);
+	if (rc < 0 && done > 0) {
+		for (k = 0; k < done; k++)
+			on[k] = !c->gpick_on;
+		ga_set(c->ga, c->gpick, on, done, guest_timeout_ms(c), NULL, NULL);
+		vs_err_prefix(&e, "the %d CPUs it changed are put back", done);
+	}
+	free(on);
+	if (rc < 0) {
+		c->err = e;
+		return vs_err_prefix(&c->err, "guest-set-vcpus");
+	}
+	return 0;
+}
+
+/* --guest COUNT and --guest --status: the guest's online CPUs through its agent, no hotplug. */
+static void guest_mode(struct ctx *c)
+{
+	struct topo_count tc;
+
+	c->outcome = OUT_FAILED;
+	if (guest_look(c) < 0) {
+		vs_err_set(&c->err, EHOSTUNREACH, "guest agent%s%s: %s", c->ga_path[0] ? " " : "",
+			   c->ga_path, c->ga_why[0] ? c->ga_why : "none");
+		return;
+	}
+	c->guest_before = c->guest_after = guest_online_count(&c->gview);
+	if (c->o.status) {
+		c->outcome = OUT_DONE;
+		return;
+	}
+	topo_parse_count(c->o.guest_count, &tc, NULL);
+	c->guest_target = (int)(tc.sign == '+' ? c->guest_before + tc.n : tc.sign == '-'
+				? c->guest_before - tc.n : tc.n);
+	if (c->guest_target < 1 || c->guest_target > c->gview.n) {
+		c->outcome = OUT_REFUSED;
+		vs_err_set(&c->err, ERANGE, "--guest %s: the guest has %d CPUs, %d online; it can have "
+			   "1 to %d online (plug more first: vcpuset COUNT)", c->o.guest_count,
+			   c->gview.n, c->guest_before, c->gview.n);
+		return;
+	}
+	if (guest_pick(c) < 0 || c->o.dry_run || c->ngpick == 0) {
+		if (c->outcome != OUT_REFUSED && c->err.errnum != ENOMEM)
+			c->outcome = OUT_DONE;
+		return;
+	}
+	if (guest_change(c) < 0 || guest_look(c) < 0) {
+		if (!c->err.msg[0])
+			vs_err_set(&c->err, EIO, "guest agent: %s", c->ga_why);
+		return;
+	}
+	c->guest_after = guest_online_count(&c->gview);
+	if (c->guest_after != c->guest_target) {
+		vs_err_set(&c->err, EIO, "the guest has %d CPUs online after guest-set-vcpus, not "
+			   "the %d asked (its own rules changed them?)", c->guest_after,
+			   c->guest_target);
+		return;
+	}
+	c->outcome = OUT_DONE;
+}
+
 /* ---- report ---- */
 
 /* key: the string, or null when it is empty. */
@@ -2713,6 +3180,92 @@ static cJSON *host_json(const struct ctx *c)
 	return o;
 }
 
+static void add_int_or_null(cJSON *o, const char *key, int v)
+{
+	if (v >= 0)
+		cJSON_AddNumberToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* A step's guest part: null when the guest was not asked (--guest-agent off, a dry run). */
+static cJSON *guest_step_json(const struct ctx *c, int i)
+{
+	const struct ga_result *g = c->gres ? &c->gres[i] : NULL;
+	cJSON *o;
+
+	if (!g || (c->plan.steps[i].op == TOPO_PLUG && c->res[i].status != ST_DONE) ||
+	    (c->plan.steps[i].op == TOPO_UNPLUG && !c->ga_answered))
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "state", ga_state_names[g->state]);
+	add_int_or_null(o, "logical_id", g->id);
+	if (g->can_offline >= 0)
+		cJSON_AddBoolToObject(o, "can_offline", g->can_offline);
+	else
+		cJSON_AddNullToObject(o, "can_offline");
+	if (g->reason[0])
+		cJSON_AddStringToObject(o, "reason", g->reason);
+	else
+		cJSON_AddNullToObject(o, "reason");
+	return o;
+}
+
+/* The guest's CPUs as the agent listed them last. */
+static cJSON *guest_cpus_json(const struct ga_view *v)
+{
+	cJSON *a = cJSON_CreateArray(), *o;
+	int k;
+
+	for (k = 0; k < v->n; k++) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "logical_id", v->cpu[k].id);
+		add_int_or_null(o, "vcpu", v->cpu[k].vcpu);
+		cJSON_AddBoolToObject(o, "online", v->cpu[k].online);
+		cJSON_AddBoolToObject(o, "can_offline", v->cpu[k].can_offline);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+/* The run's guest part: the agent, what it said, --guest's counts; null with it off. */
+static cJSON *guest_json(const struct ctx *c)
+{
+	cJSON *o, *a;
+	int k;
+
+	if (strcmp(c->o.agent, "off") == 0 || !c->ga_looked)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	if (c->ga_path[0])
+		cJSON_AddStringToObject(o, "agent", c->ga_path);
+	else
+		cJSON_AddNullToObject(o, "agent");
+	if (c->ga_from)
+		cJSON_AddStringToObject(o, "from", c->ga_from);
+	else
+		cJSON_AddNullToObject(o, "from");
+	cJSON_AddBoolToObject(o, "answered", c->ga_answered);
+	if (c->ga_why[0])
+		cJSON_AddStringToObject(o, "why", c->ga_why);
+	else
+		cJSON_AddNullToObject(o, "why");
+	cJSON_AddStringToObject(o, "mapping", ga_map_names[c->gview.map]);
+	if (c->gview.why_order[0])
+		cJSON_AddStringToObject(o, "why_order", c->gview.why_order);
+	cJSON_AddBoolToObject(o, "set_vcpus_sent", c->ga_sent);
+	cJSON_AddItemToObject(o, "cpus", guest_cpus_json(&c->gview));
+	if (c->o.guest && c->ga_answered) {
+		cJSON_AddNumberToObject(o, "before", c->guest_before);
+		cJSON_AddNumberToObject(o, "after", c->guest_after);
+		add_int_or_null(o, "target", c->o.status ? -1 : c->guest_target);
+		a = cJSON_AddArrayToObject(o, c->gpick_on ? "online" : "offline");
+		for (k = 0; k < c->ngpick; k++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(c->gpick[k]));
+	}
+	return o;
+}
+
 static cJSON *step_json(const struct ctx *c, int i)
 {
 	const struct topo_step *s = &c->plan.steps[i];
@@ -2773,6 +3326,7 @@ static cJSON *step_json(const struct ctx *c, int i)
 		cJSON_AddStringToObject(o, "error", r->error);
 	else
 		cJSON_AddNullToObject(o, "error");
+	cJSON_AddItemToObject(o, "guest", guest_step_json(c, i));
 	return o;
 }
 
@@ -2995,6 +3549,7 @@ static cJSON *status_vcpus_json(const struct ctx *c)
 	for (i = 0; i < tab(c)->n; i++) {
 		cJSON *v = topo_vcpu_json(&tab(c)->v[i], tab(c)->tids_valid);
 		const char *why = topo_why_fixed(tab(c), i, c->busy);
+		const struct ga_cpu *g;
 		unsigned long ck;
 		char cks[32];
 
@@ -3010,6 +3565,16 @@ static cJSON *status_vcpus_json(const struct ctx *c)
 			cJSON_AddStringToObject(v, "why_not", why);
 		else
 			cJSON_AddNullToObject(v, "why_not");
+		g = c->ga_answered ? ga_cpu_of(&c->gview, i) : NULL;
+		if (g) {
+			cJSON *o = cJSON_AddObjectToObject(v, "guest");
+
+			cJSON_AddNumberToObject(o, "logical_id", g->id);
+			cJSON_AddBoolToObject(o, "online", g->online);
+			cJSON_AddBoolToObject(o, "can_offline", g->can_offline);
+		} else {
+			cJSON_AddNullToObject(v, "guest");
+		}
 		cJSON_AddItemToArray(vcpus, v);
 	}
 	return vcpus;
@@ -3050,6 +3615,7 @@ static void report_json(struct ctx *c)
 	cJSON_AddItemToObject(doc, "drift", drift_json(c));
 	cJSON_AddBoolToObject(doc, "audit", vaudit_enabled(c->audit));
 	cJSON_AddItemToObject(doc, "libvirt", libvirt_json(c));
+	cJSON_AddItemToObject(doc, "guest", guest_json(c));
 	if (c->res)
 		cJSON_AddItemToObject(doc, "host", host_json(c));
 	else
@@ -3086,6 +3652,66 @@ static const char *disable_text(const struct topo_table *t, int i, const bool *b
 	       ? "no (pending)" : strncmp(why, "offline", 7) == 0 ? "-" : "no";
 }
 
+/* The GUEST cell of --status ("cpu3 on ", 10 wide), "" without an agent's answer. */
+static const char *guest_cell(const struct ctx *c, int i, char *buf, size_t size)
+{
+	const struct ga_cpu *g = ga_cpu_of(&c->gview, i);
+	char w[16] = "-";
+
+	if (!c->ga_answered)
+		return "";
+	if (g)
+		snprintf(w, sizeof(w), "cpu%d %s", g->id, g->online ? "on" : "off");
+	snprintf(buf, size, "%-9s ", w);
+	return buf;
+}
+
+/* --guest: the guest's CPUs (--status), or the change of its online count. */
+static void report_guest_text(const struct ctx *c)
+{
+	int k;
+
+	if (!c->ga_answered)
+		return;
+	if (c->o.status) {
+		printf("guest agent %s: %d CPUs, %d online (matched to vCPUs by %s)\n", c->ga_path,
+		       c->gview.n, c->guest_before, ga_map_names[c->gview.map]);
+		printf("%-5s %-5s %-8s %s\n", "CPU", "VCPU", "ONLINE", "CAN-OFFLINE");
+		for (k = 0; k < c->gview.n; k++) {
+			char vc[16] = "?";
+
+			if (c->gview.cpu[k].vcpu >= 0)
+				snprintf(vc, sizeof(vc), "%d", c->gview.cpu[k].vcpu);
+			printf("%-5d %-5s %-8s %s\n", c->gview.cpu[k].id, vc,
+			       c->gview.cpu[k].online ? "yes" : "no",
+			       c->gview.cpu[k].can_offline ? "yes" : "no");
+		}
+		return;
+	}
+	if (c->exit != VS_EXIT_OK)
+		return;
+	if (c->ngpick == 0) {
+		printf("guest: %d CPUs online already (%d present): nothing to do\n",
+		       c->guest_before, c->gview.n);
+		return;
+	}
+	printf("%sguest: %d -> %d CPUs online (%d present)%s\n", c->o.dry_run ? "plan: " : "",
+	       c->guest_before, c->guest_target, c->gview.n, c->o.dry_run ? ", nothing changed" : "");
+	for (k = 0; k < c->ngpick; k++) {
+		const struct ga_cpu *g = NULL;
+		int j;
+
+		for (j = 0; j < c->gview.n; j++)
+			if (c->gview.cpu[j].id == c->gpick[k])
+				g = &c->gview.cpu[j];
+		if (g && g->vcpu >= 0)
+			printf("  %-8s CPU %d (vCPU %d)\n", c->gpick_on ? "online" : "offline",
+			       c->gpick[k], g->vcpu);
+		else
+			printf("  %-8s CPU %d\n", c->gpick_on ? "online" : "offline", c->gpick[k]);
+	}
+}
+
 static void report_status_text(const struct ctx *c)
 {
 	char topo[160];
@@ -3105,16 +3731,23 @@ static void report_status_text(const struct ctx *c)
 		printf("%s\n", info(c)->hotplug_error[0]
 				       ? esc(info(c)->hotplug_error, sizeof(info(c)->hotplug_error), why, sizeof(why))
 				       : "legacy QEMU: plug with cpu-add only, no unplug");
-	printf("%-5s %-6s %-7s %-12s %-10s %-8s %-5s %-32s %s\n", "VCPU", "ONLINE", "HOTPLUG",
-	       "DISABLE", "ALIAS", "TID", "ORDER", "QOM-PATH", "TOPOLOGY");
+	if (c->ga_answered)
+		printf("guest agent %s: %d CPUs, %d online (matched to vCPUs by %s)\n", c->ga_path,
+		       c->gview.n, guest_online_count(&c->gview), ga_map_names[c->gview.map]);
+	else if (c->ga_why[0] && strcmp(c->o.agent, "off") != 0)
+		printf("guest: unknown (%s)\n", c->ga_why);
+	printf("%-5s %-6s %s%-7s %-12s %-10s %-8s %-5s %-32s %s\n", "VCPU", "ONLINE",
+	       c->ga_answered ? "GUEST     " : "", "HOTPLUG", "DISABLE", "ALIAS", "TID", "ORDER",
+	       "QOM-PATH", "TOPOLOGY");
 	for (i = 0; i < tab(c)->n; i++) {
 		const struct topo_vcpu *v = &tab(c)->v[i];
-		char tid[16] = "-";
+		char tid[16] = "-", gcell[32];
 
 		if (v->online && v->tid > 0 && tab(c)->tids_valid)
 			snprintf(tid, sizeof(tid), "%d", v->tid);
-		printf("%-5d %-6s %-7s %-12s %-10s %-8s %-5d %-32s %s\n", i, v->online ? "yes" : "no",
-		       v->hotpluggable ? "yes" : "no", disable_text(tab(c), i, c->busy),
+		printf("%-5d %-6s %s%-7s %-12s %-10s %-8s %-5d %-32s %s\n", i, v->online ? "yes" : "no",
+		       guest_cell(c, i, gcell, sizeof(gcell)), v->hotpluggable ? "yes" : "no",
+		       disable_text(tab(c), i, c->busy),
 		       v->alias[0] ? v->alias : "-", tid, v->order,
 		       v->qom_path[0] ? v->qom_path : "-", topo_describe(v, topo, sizeof(topo)));
 	}
@@ -3247,9 +3880,31 @@ static const char *pending_text(const struct ctx *c, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * The guest column of a step line: what the agent said of a plug ("guest: onlined, CPU 3"),
+ * else whether the guest took it (ACPI); "" when neither applies.
+ */
+static const char *step_guest_text(const struct ctx *c, int i, char *buf, size_t size)
+{
+	const struct topo_step *s = &c->plan.steps[i];
+	const struct step_result *r = &c->res[i];
+	const struct ga_result *g = c->gres ? &c->gres[i] : NULL;
+
+	if (s->op != TOPO_PLUG || r->status != ST_DONE)
+		return "";
+	if (g && (c->ga_answered || c->ga_path[0])) {
+		if (g->id >= 0)
+			snprintf(buf, size, "  guest: %s, CPU %d", ga_state_names[g->state], g->id);
+		else
+			snprintf(buf, size, "  guest: %s", ga_state_names[g->state]);
+		return buf;
+	}
+	return r->ack < 0 ? "" : r->ack ? "  guest: taken" : "  guest: no answer";
+}
+
 static void report_text(const struct ctx *c)
 {
-	char topo[160], pend[256];
+	char topo[160], pend[256], gtext[64];
 	int i;
 
 	if (!tab(c))
@@ -3279,8 +3934,7 @@ static void report_text(const struct ctx *c)
 			printf("  %-6s vCPU %-4d %-8s tid %-8d %-8s %.1f ms%s\n",
 			       s->op == TOPO_PLUG ? "plug" : "unplug", s->vcpu,
 			       r->alias[0] ? r->alias : "-", r->tid, status_names[r->status], r->ms,
-			       s->op != TOPO_PLUG || r->status != ST_DONE || r->ack < 0 ? ""
-			       : r->ack ? "  guest: taken" : "  guest: no answer");
+			       step_guest_text(c, i, gtext, sizeof(gtext)));
 		free(cmd);
 		if (r->host && (c->o.dry_run || c->o.verbose)) {
 			const cJSON *a;
@@ -3425,6 +4079,8 @@ static int exit_status(const struct ctx *c)
 		return VS_EXIT_PENDING;
 	case OUT_UNKNOWN:
 		return VS_EXIT_UNKNOWN;
+	case OUT_GUEST:
+		return VS_EXIT_GUEST;
 	case OUT_STOPPED:
 	case OUT_DRIFTED:
 		return VS_EXIT_PARTIAL;
@@ -3440,6 +4096,12 @@ static void report(struct ctx *c, int rc)
 {
 	if (c->o.json) {
 		report_json(c);
+		return;
+	}
+	if (c->o.guest) {
+		report_guest_text(c);
+		if (c->exit != VS_EXIT_OK)
+			put_line("", c->err.msg);
 		return;
 	}
 	report_ledger_text(c, c->o.status || c->o.wait);
@@ -3475,6 +4137,10 @@ static void ctx_free(struct ctx *c)
 	for (i = 0; c->vtune && tab(c) && i < tab(c)->n; i++)
 		free(c->vtune[i]);
 	free(c->vtune);
+	ga_free(c->ga);
+	ga_view_clear(&c->gview);
+	free(c->gres);
+	free(c->gpick);
 	vm_free(c->vm);
 	free(c->lv_diff);
 	lv_free(c->lv);
@@ -3520,6 +4186,8 @@ int main(int argc, char **argv)
 		rc = vm_preflight(c.vm, c.o.force, &c.err);
 		if (rc == 0)
 			rc = plan(&c);
+		if (rc == 0) /* an unplug the guest says it cannot do is refused here */
+			rc = guest_precheck(&c);
 		if (rc == 0)
 			rc = host_prepare(&c);
 		if (rc < 0) {
@@ -3542,8 +4210,12 @@ int main(int argc, char **argv)
 			repair(&c);
 	}
 	/* apply */
-	if (rc == 0 && (c.o.status || c.o.repair)) {
+	if (rc == 0 && c.o.guest) {
+		guest_mode(&c);
+	} else if (rc == 0 && (c.o.status || c.o.repair)) {
 		c.outcome = OUT_DONE;
+		if (c.o.status)
+			guest_look(&c);
 	} else if (rc == 0 && c.o.wait) {
 		wait_pending(&c);
 	} else if (rc == 0) {
@@ -3553,10 +4225,12 @@ int main(int argc, char **argv)
 				host_dry(&c, &c.plan.steps[i], &c.res[i]);
 		else
 			apply_all(&c);
+		if (!c.o.dry_run) /* the guest's side of the plugs: online, or brought online */
+			guest_settle(&c);
 	}
 	audit_outcome(&c);
 	/* libvirt's status file says what the run did, as libvirt would have written it */
-	if ((rc == 0 && !c.o.status) || changed_guest(&c))
+	if ((rc == 0 && !c.o.status && !c.o.guest) || changed_guest(&c))
 		libvirt_sync(&c);
 	/* report */
 	c.exit = exit_status(&c);

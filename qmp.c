@@ -37,6 +37,8 @@ struct qmp {
 	int pidfd;    /* SO_PEERPIDFD, -1 when the kernel has none */
 	bool pid_gone; /* the kernel refused a pidfd: the listener has exited */
 	char name[128];
+	const char *who;  /* the peer, in messages: "QEMU" (or "the guest agent") */
+	const char *chan; /* its end: "the monitor" */
 	char version[32];
 	unsigned long next_id;
 	unsigned long recv_next; /* lowest id sent whose reply has not been read */
@@ -83,6 +85,8 @@ static int qmp_new(int fd, const char *name, struct qmp **out, struct vs_err *er
 	q->path_fd = -1;
 	q->pidfd = -1;
 	q->max_msg = VS_MAX_MESSAGE;
+	q->who = "QEMU";
+	q->chan = "the monitor";
 	q->next_id = 1;
 	q->recv_next = 1;
 	snprintf(q->name, sizeof(q->name), "%s", name ? name : "monitor");
@@ -399,7 +403,7 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 	int rc;
 
 	if (q->eof)
-		return vs_err_set(err, EPIPE, "QEMU closed the monitor connection");
+		return vs_err_set(err, EPIPE, "%s closed %s connection", q->who, q->chan);
 	for (;;) {
 		rc = poll(&pfd, 1, remaining(deadline));
 		if (rc < 0 && errno == EINTR)
@@ -425,7 +429,7 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 			ncap *= 2;
 		nb = realloc(q->buf, ncap);
 		if (!nb)
-			return vs_err_set(err, ENOMEM, "out of memory reading from QEMU");
+			return vs_err_set(err, ENOMEM, "out of memory reading from %s", q->who);
 		q->buf = nb;
 		q->cap = ncap;
 	}
@@ -438,9 +442,8 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 		return vs_err_set(err, errno, "read from monitor: %s", strerror(errno));
 	if (n <= 0) {
 		q->eof = true;
-		return vs_err_set(err, EPIPE, q->len > q->start
-					     ? "QEMU closed the monitor in the middle of a message"
-					     : "QEMU closed the monitor connection");
+		return vs_err_set(err, EPIPE, "%s closed %s%s", q->who, q->chan,
+				  q->len > q->start ? " in the middle of a message" : " connection");
 	}
 	q->len += (size_t)n;
 	return 0;
@@ -575,8 +578,8 @@ static int read_message(struct qmp *q, double deadline, cJSON **msg, size_t *siz
 		if (!nl) {
 			q->scanned = q->len;
 			if (q->len - q->start > q->max_msg)
-				return vs_err_set(err, EMSGSIZE, "QMP message from QEMU exceeds %zu bytes",
-						  q->max_msg);
+				return vs_err_set(err, EMSGSIZE, "QMP message from %s exceeds %zu bytes",
+						  q->who, q->max_msg);
 			rc = fill(q, deadline, err);
 			if (rc < 0)
 				return rc;
@@ -588,15 +591,15 @@ static int read_message(struct qmp *q, double deadline, cJSON **msg, size_t *siz
 		if (linelen > 0 && line[linelen - 1] == '\r')
 			linelen--;
 		if (linelen > q->max_msg)
-			return vs_err_set(err, EMSGSIZE, "QMP message from QEMU exceeds %zu bytes",
-					  q->max_msg);
+			return vs_err_set(err, EMSGSIZE, "QMP message from %s exceeds %zu bytes",
+					  q->who, q->max_msg);
 		if (linelen > 0 && q->trace)
 			q->trace(q->trace_ctx, '<', line, linelen);
 		*msg = linelen ? parse_text(line, linelen) : NULL;
 		rc = linelen == 0 ? 0 : (!*msg || !cJSON_IsObject(*msg)) ? -EBADMSG : 1;
 		if (rc < 0) {
 			/* Quote the line only: the buffer goes on with whatever came after it. */
-			vs_err_set(err, EBADMSG, "malformed QMP message from QEMU: '%.*s%s'",
+			vs_err_set(err, EBADMSG, "malformed QMP message from %s: '%.*s%s'", q->who,
 				   (int)(linelen > 60 ? 60 : linelen), line, linelen > 60 ? "..." : "");
 			cJSON_Delete(*msg);
 			*msg = NULL;
@@ -691,13 +694,38 @@ static int queue_event(struct qmp *q, cJSON *ev, size_t size, struct vs_err *err
 }
 
 /* Send text and its line end in one piece (QEMU then reads pipelined commands at once). */
+static int send_bytes(struct qmp *q, const char *buf, size_t len, double deadline,
+		      struct vs_err *err)
+{
+	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = send(q->fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (poll(&pfd, 1, remaining(deadline)) == 0)
+				return vs_err_set(err, ETIMEDOUT, "%s does not take input", q->chan);
+			continue;
+		}
+		if (n < 0) {
+			if (errno == EPIPE)
+				return vs_err_set(err, EPIPE, "write to %s: %s closed %s connection",
+						  q->chan, q->who, q->chan);
+			return vs_err_set(err, errno, "write to %s: %s", q->chan, strerror(errno));
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 static int send_line(struct qmp *q, const char *text, double deadline, struct vs_err *err)
 {
-	size_t len = strlen(text), off = 0;
-	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
+	size_t len = strlen(text);
 	char *line;
-	ssize_t n;
-	int rc = 0;
+	int rc;
 
 	if (q->trace)
 		q->trace(q->trace_ctx, '>', text, len);
@@ -705,27 +733,59 @@ static int send_line(struct qmp *q, const char *text, double deadline, struct vs
 	if (!line)
 		return vs_err_set(err, ENOMEM, "out of memory");
 	snprintf(line, len + 3, "%s\r\n", text);
-	while (off < len + 2) {
-		n = send(q->fd, line + off, len + 2 - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (poll(&pfd, 1, remaining(deadline)) == 0) {
-				rc = vs_err_set(err, ETIMEDOUT, "monitor does not take input");
-				break;
-			}
-			continue;
-		}
-		if (n < 0) {
-			rc = vs_err_set(err, errno, "write to monitor: %s",
-					errno == EPIPE ? "QEMU closed the monitor connection"
-						       : strerror(errno));
-			break;
-		}
-		off += (size_t)n;
-	}
+	rc = send_bytes(q, line, len + 2, deadline, err);
 	free(line);
 	return rc;
+}
+
+int qmp_send_raw(struct qmp *q, const char *bytes, size_t len, int timeout_ms,
+		 struct vs_err *err)
+{
+	return send_bytes(q, bytes, len, vs_now_ms() + timeout_ms, err);
+}
+
+int qmp_skip_past(struct qmp *q, unsigned char b, int timeout_ms, struct vs_err *err)
+{
+	double deadline = vs_now_ms() + timeout_ms;
+	size_t skipped = 0;
+	char *hit;
+	int rc;
+
+	for (;;) {
+		hit = q->len > q->start ? memchr(q->buf + q->start, b, q->len - q->start) : NULL;
+		if (hit) {
+			q->start = (size_t)(hit - q->buf) + 1;
+			q->scanned = q->start;
+			return 0;
+		}
+		skipped += q->len - q->start;
+		q->start = q->len = q->scanned = 0;
+		if (skipped > q->max_msg)
+			return vs_err_set(err, EMSGSIZE, "%s sent over %zu bytes before its delimiter",
+					  q->who, q->max_msg);
+		rc = fill(q, deadline, err);
+		if (rc == -ETIMEDOUT)
+			return vs_err_set(err, ETIMEDOUT, "no delimiter from %s within %.1f s", q->who,
+					  timeout_ms / 1000.0);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int qmp_read(struct qmp *q, int timeout_ms, cJSON **msg, struct vs_err *err)
+{
+	int rc = read_message(q, vs_now_ms() + timeout_ms, msg, NULL, err);
+
+	if (rc == -ETIMEDOUT)
+		return vs_err_set(err, ETIMEDOUT, "nothing from %s within %.1f s", q->who,
+				  timeout_ms / 1000.0);
+	return rc;
+}
+
+void qmp_set_peer_name(struct qmp *q, const char *who, const char *chan)
+{
+	q->who = who;
+	q->chan = chan;
 }
 
 /* QEMU stays silent after accepting: another client holds its one monitor slot. */
@@ -922,8 +982,8 @@ int qmp_receive(struct qmp *q, const char *cmd, unsigned long id, int timeout_ms
 			continue; /* the reply to a command sent earlier whose answer nobody wants */
 		if (n != id) {
 			/* QEMU answers in order and echoes our id: anything else is not a reply to us. */
-			rc = vs_err_set(err, EPROTO, "QEMU answered '%s' with an unexpected id %s%.40s%s",
-					cmd, cJSON_IsString(mid) ? "'" : "",
+			rc = vs_err_set(err, EPROTO, "%s answered '%s' with an unexpected id %s%.40s%s",
+					q->who, cmd, cJSON_IsString(mid) ? "'" : "",
 					cJSON_IsString(mid) ? mid->valuestring : "(none)",
 					cJSON_IsString(mid) ? "'" : "");
 			goto out;
@@ -944,7 +1004,8 @@ int qmp_receive(struct qmp *q, const char *cmd, unsigned long id, int timeout_ms
 		goto out;
 	}
 	if (!cJSON_HasObjectItem(msg, "return")) {
-		rc = vs_err_set(err, EPROTO, "QEMU's reply to '%s' has neither 'return' nor 'error'", cmd);
+		rc = vs_err_set(err, EPROTO, "%s's reply to '%s' has neither 'return' nor 'error'",
+				q->who, cmd);
 		goto out;
 	}
 	if (ret)

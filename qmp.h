@@ -132,6 +132,20 @@ int qmp_peer_pid(const struct qmp *q);
 const char *qmp_version(const struct qmp *q);
 
 /*
+ * For the guest agent, which speaks QMP's framing on its own channel: no greeting, no events,
+ * a resync by the byte 0xFF. qmp_set_peer_name names the peer and its end in messages ("QEMU",
+ * "the monitor" by default; both strings stay the caller's). qmp_send_raw sends bytes as they
+ * are; qmp_skip_past drops what the peer says up to and including the next byte b, at most
+ * the largest message's worth; qmp_read returns the next message, whatever it is (1 and *msg,
+ * caller deletes, or a negative errno).
+ */
+void qmp_set_peer_name(struct qmp *q, const char *who, const char *chan);
+int qmp_send_raw(struct qmp *q, const char *bytes, size_t len, int timeout_ms,
+		 struct vs_err *err);
+int qmp_skip_past(struct qmp *q, unsigned char b, int timeout_ms, struct vs_err *err);
+int qmp_read(struct qmp *q, int timeout_ms, cJSON **msg, struct vs_err *err);
+
+/*
  * Build {"execute": cmd, "arguments": args} as a new cJSON object (args duplicated), the
  * exact shape qmp_execute sends minus the id. Caller deletes it. NULL if out of memory.
  */

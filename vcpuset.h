@@ -22,6 +22,7 @@ enum vs_exit {
 	VS_EXIT_PENDING = 3, /* an unplug was asked for and has not completed yet */
 	VS_EXIT_PARTIAL = 4, /* some steps done, then a failure */
 	VS_EXIT_UNKNOWN = 5, /* QEMU never answered a plug or unplug and cannot be asked: unknown */
+	VS_EXIT_GUEST = 6,   /* plugged, but the guest (its agent says) left some vCPUs offline */
 };
 
 /*

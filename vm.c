@@ -929,3 +929,149 @@ int vm_unplug_again(struct vm *vm, const struct topo_step *s, const cJSON *plug_
 	cJSON_Delete(qmp);
 	return rc;
 }
+
+/* ---- the guest agent's channel, as QEMU has it ---- */
+
+#define QOM_LIST_MAX 4096 /* children of a container looked at */
+#define PORTS_MAX 64      /* virtserialports asked for their name */
+
+/* A QOM child's name as QEMU lists it: printable, no '/', short ("device[0]", "channel0"). */
+static bool qom_child_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '/' || s[i] == '"' || s[i] == '\\')
+			return false;
+	return n > 0 && n < TOPO_NAME_MAX;
+}
+
+/* qom-get path.property, a string (NULL when it is none; caller frees). */
+static char *qom_string(struct vm *vm, const char *path, const char *prop, struct vs_err *err)
+{
+	cJSON *a = cJSON_CreateObject(), *r = NULL;
+	char *s = NULL;
+
+	if (a && cJSON_AddStringToObject(a, "path", path) && cJSON_AddStringToObject(a, "property", prop) &&
+	    qmp_execute(vm->q, "qom-get", a, vm->o.command_ms, &r, err) == 0 && cJSON_IsString(r) &&
+	    strlen(r->valuestring) < TOPO_PATH_MAX)
+		s = strdup(r->valuestring);
+	cJSON_Delete(a);
+	cJSON_Delete(r);
+	return s;
+}
+
+/* The chardev label of the virtserialport named port among container's children, or NULL. */
+static char *port_chardev(struct vm *vm, const char *container, const char *port, int *asked,
+			  struct vs_err *err)
+{
+	cJSON *a = cJSON_CreateObject(), *r = NULL, *it;
+	char path[TOPO_PATH_MAX], *label = NULL, *name;
+	int k = 0;
+
+	if (!a || !cJSON_AddStringToObject(a, "path", container) ||
+	    qmp_execute(vm->q, "qom-list", a, vm->o.command_ms, &r, err) < 0) {
+		cJSON_Delete(a);
+		return NULL;
+	}
+	cJSON_ArrayForEach(it, r) {
+		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "type"));
+
+		if (label || ++k > QOM_LIST_MAX || *asked >= PORTS_MAX)
+			break;
+		if (!n || !t || strcmp(t, "child<virtserialport>") != 0 || !qom_child_name(n))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", container, n);
+		++*asked;
+		name = qom_string(vm, path, "name", err);
+		if (name && strcmp(name, port) == 0)
+			label = qom_string(vm, path, "chardev", err);
+		free(name);
+	}
+	cJSON_Delete(a);
+	cJSON_Delete(r);
+	return label;
+}
+
+/* "unix:PATH,server=on" (or "disconnected:unix:..."): PATH, when QEMU listens on it. */
+static int chardev_socket(const char *filename, char *path, size_t size, struct vs_err *err)
+{
+	const char *p = filename, *comma;
+	size_t n, i;
+
+	if (strncmp(p, "disconnected:", 13) == 0)
+		p += 13;
+	if (strncmp(p, "unix:", 5) != 0)
+		return vs_err_set(err, EOPNOTSUPP, "the guest agent's chardev is '%.80s', not a "
+				  "unix socket", filename);
+	p += 5;
+	comma = strchr(p, ',');
+	n = comma ? (size_t)(comma - p) : strlen(p);
+	if (!comma || !strstr(comma, ",server"))
+		return vs_err_set(err, EOPNOTSUPP, "the guest agent's chardev '%.80s' is not a socket "
+				  "QEMU listens on", filename);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			break;
+	if (n == 0 || i < n || n >= size || n >= 108)
+		return vs_err_set(err, EINVAL, "the guest agent's socket path in '%.80s' is not one "
+				  "vcpuset takes", filename);
+	memcpy(path, p, n);
+	path[n] = 0;
+	return 0;
+}
+
+/* query-chardev: label's socket path and frontend-open. */
+static int chardev_of(struct vm *vm, const char *label, char *path, size_t size, bool *open,
+		      struct vs_err *err)
+{
+	cJSON *r = NULL, *it;
+	int rc = qmp_execute(vm->q, "query-chardev", NULL, vm->o.command_ms, &r, err);
+
+	if (rc < 0)
+		return rc;
+	rc = vs_err_set(err, ENOENT, "QEMU lists no chardev '%s'", label);
+	cJSON_ArrayForEach(it, r) {
+		const char *l = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "label"));
+		const char *f = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "filename"));
+		const cJSON *fo = cJSON_GetObjectItemCaseSensitive(it, "frontend-open");
+
+		if (!l || strcmp(l, label) != 0)
+			continue;
+		rc = f ? chardev_socket(f, path, size, err)
+		       : vs_err_set(err, EBADMSG, "QEMU's chardev '%s' has no filename", label);
+		*open = !cJSON_IsBool(fo) || cJSON_IsTrue(fo);
+		break;
+	}
+	cJSON_Delete(r);
+	return rc;
+}
+
+int vm_agent_channel(struct vm *vm, const char *port, char *path, size_t size, bool *guest_open,
+		     struct vs_err *err)
+{
+	static const char *const containers[] = { "/machine/peripheral", "/machine/peripheral-anon" };
+	char *label = NULL;
+	int rc, k, asked = 0;
+
+	*guest_open = false;
+	rc = vm_identity(vm, err);
+	for (k = 0; rc == 0 && !label && k < 2; k++) {
+		struct vs_err e = { 0 };
+
+		label = port_chardev(vm, containers[k], port, &asked, &e);
+		if (!label && (e.errnum == EPIPE || e.errnum == ETIMEDOUT))
+			rc = vs_err_set(err, e.errnum, "%s", e.msg);
+	}
+	if (rc < 0)
+		return rc;
+	if (!label)
+		return vs_err_set(err, ENOENT, "QEMU has no virtio-serial port named %s", port);
+	if (topo_valid_name("chardev", label, err) == 0)
+		rc = chardev_of(vm, label, path, size, guest_open, err);
+	else
+		rc = -EINVAL;
+	free(label);
+	return rc;
+}

@@ -147,4 +147,13 @@ int vm_unplug(struct vm *vm, int vcpu, int vcpus, const cJSON *qmp, double timeo
 int vm_unplug_again(struct vm *vm, const struct topo_step *s, const cJSON *plug_qmp,
 		    double timeout_ms, struct vm_unplug *res, struct vs_err *err);
 
+/*
+ * The guest agent's channel as QEMU has it: the unix socket QEMU listens on for the chardev
+ * of its virtserialport named port (QOM, query-chardev), and whether the guest has opened the
+ * port (frontend-open: an agent runs). 0; -ENOENT when QEMU has no such port; -EOPNOTSUPP
+ * when it is no socket QEMU listens on; another negative errno when the monitor fails.
+ */
+int vm_agent_channel(struct vm *vm, const char *port, char *path, size_t size, bool *guest_open,
+		     struct vs_err *err);
+
 #endif
