@@ -31,7 +31,7 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriteri
 OBJS = qmp.o topo.o hostres.o state.o audit.o vm.o libvirt.o ga.o
 TESTS = tests/test_qmp tests/test_topo tests/test_hostres tests/test_audit tests/test_cli \
 	tests/test_security tests/test_state tests/test_vm \
-	tests/test_faults tests/test_lvstatus tests/test_select
+	tests/test_faults tests/test_lvstatus tests/test_select tests/test_guest
 E2E = tests/test_e2e
 LIBVIRT = tests/test_libvirt
 
@@ -48,7 +48,7 @@ tests/%.o: tests/%.c
 
 # Criterion re-executes the test binary for each worker and passes parameters by address:
 # the test binaries must not be position independent, or ASLR moves the strings.
-tests/test_%: tests/test_%.o tests/peer.o tests/run.o $(OBJS)
+tests/test_%: tests/test_%.o tests/peer.o tests/ga_peer.o tests/run.o $(OBJS)
 	$(CC) $(filter-out -pie,$(VS_LDFLAGS)) -no-pie $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS) -lpthread
 
 # A stand-in for libaudit's send, LD_PRELOAD'ed by test_cli (tests/audit_shim.c says why).
@@ -87,7 +87,7 @@ check: deps
 	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
-	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm tests/test_lvstatus \
+	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm tests/test_lvstatus tests/test_guest \
 		tests/test_select
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
 	@echo "== $(LIBVIRT) (a libvirt domain, libvirtd stopped and started by the test)"; \

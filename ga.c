@@ -27,6 +27,7 @@
 #define ACPI_PATH_FMT "/sys/devices/system/cpu/cpu%d/firmware_node/path"
 #define ACPI_READ_MAX 64 /* bytes of a firmware path read */
 #define POLL_MS 50       /* between two looks at the guest while settling */
+#define LOOK_GRACE_MS 1000 /* a look at the guest begun before the deadline may end after it */
 
 const char *const ga_map_names[] = { "none", "acpi", "order" };
 const char *const ga_state_names[] = { "unknown", "online", "onlined", "offline" };
@@ -588,7 +589,7 @@ static int settle_online(struct ga *g, const struct settle *s, const int *ids, i
 	for (k = 0; k < m; k++)
 		on[k] = true;
 	*sent = true;
-	rc = ga_set(g, ids, on, m, left_ms(deadline), NULL, &e);
+	rc = ga_set(g, ids, on, m, left_ms(deadline) + LOOK_GRACE_MS, NULL, &e);
 	free(on);
 	if (rc == -EIO || rc == -EREMOTEIO) {
 		for (k = 0; k < s->n; k++)
@@ -616,7 +617,8 @@ static int settle_loop(struct ga *g, const struct settle *s, const int *online, 
 	if (!ids)
 		return vs_err_set(err, ENOMEM, "out of memory");
 	for (;;) {
-		rc = ga_view(g, online, n_online, left_ms(deadline), &v, err);
+		/* a look started before the deadline may take a second past it: bounded still */
+		rc = ga_view(g, online, n_online, left_ms(deadline) + LOOK_GRACE_MS, &v, err);
 		if (rc < 0)
 			break;
 		ga_view_clear(view);
@@ -627,7 +629,7 @@ static int settle_loop(struct ga *g, const struct settle *s, const int *online, 
 			rc = settle_online(g, s, ids, m, deadline, sent, err);
 		if (rc < 0 || all_settled(s))
 			break;
-		if (vs_now_ms() >= deadline) {
+		if (vs_now_ms() + POLL_MS >= deadline) {
 			settle_late(s, timeout_ms, view);
 			break;
 		}

@@ -315,6 +315,8 @@ static const char usage_text[] =
  * full disk) is said on stderr and turns a success into exit 1, or 4 when the run changed
  * the guest. A reader that went away (EPIPE) is its own choice, not an error.
  */
+static int stdout_errno; /* why a write that stdio did not buffer failed */
+
 static int close_stdout(int status, bool changed)
 {
 	int e = 0;
@@ -323,7 +325,7 @@ static int close_stdout(int status, bool changed)
 	if (fflush(stdout) != 0)
 		e = errno ? errno : EIO;
 	else if (ferror(stdout))
-		e = EIO;
+		e = stdout_errno ? stdout_errno : EIO;
 	if (fclose(stdout) != 0 && !e)
 		e = errno ? errno : EIO;
 	if (!e || e == EPIPE)
@@ -460,7 +462,8 @@ static bool parse_run_opt(int c, struct opts *o)
 
 	switch (c) {
 	case 'h':
-		fputs(usage_text, stdout);
+		if (fputs(usage_text, stdout) == EOF) /* longer than stdio's buffer: written now */
+			stdout_errno = errno;
 		exit(close_stdout(VS_EXIT_OK, false));
 	case 'j':
 		o->json = true;
@@ -4225,7 +4228,7 @@ int main(int argc, char **argv)
 				host_dry(&c, &c.plan.steps[i], &c.res[i]);
 		else
 			apply_all(&c);
-		if (!c.o.dry_run) /* the guest's side of the plugs: online, or brought online */
+		if (!c.o.dry_run && !stop_signal) /* the guest's side: online, or brought online */
 			guest_settle(&c);
 	}
 	audit_outcome(&c);

@@ -745,6 +745,18 @@ void peer_release(struct peer *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
+int peer_online_vcpus(struct peer *p, int *out, int max)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = p->nslots - 1; i >= 0 && n < max; i--)
+		if (p->slots[i].qom[0])
+			out[n++] = cJSON_GetObjectItem(p->slots[i].props, "core-id")->valueint;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
 int peer_online(struct peer *p)
 {
 	int i, n = 0;

@@ -83,6 +83,8 @@ void peer_refuse(struct peer *p);
 
 /* vCPUs the simulated QEMU has now. */
 int peer_online(struct peer *p);
+/* A generated machine's online vCPU indices (core-ids), ascending, max at most; how many. */
+int peer_online_vcpus(struct peer *p, int *out, int max);
 
 /* Read a fixture file's JSON (tests/fixtures/NAME.json); caller deletes. */
 cJSON *peer_fixture(const char *name);
