@@ -121,16 +121,16 @@ check-valgrind: deps all $(E2E)
 # Inputs that once crashed live in tests/fuzz/regress/NAME and run in `make check`.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZERS = qmp topo cpulist hostres libvirt
+FUZZERS = qmp topo cpulist hostres libvirt ga
 FUZZ_BINS = $(FUZZERS:%=tests/fuzz/out/fuzz_%)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
 
-tests/fuzz/out/fuzz_%: tests/fuzz/fuzz_%.c qmp.c topo.c hostres.c state.c libvirt.c qmp.h topo.h \
-		hostres.h state.h libvirt.h vcpuset.h
+tests/fuzz/out/fuzz_%: tests/fuzz/fuzz_%.c qmp.c topo.c hostres.c state.c libvirt.c ga.c qmp.h \
+		topo.h hostres.h state.h libvirt.h ga.h vcpuset.h
 	@mkdir -p tests/fuzz/out
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEP_CFLAGS) -o $@ $< qmp.c topo.c hostres.c state.c libvirt.c \
-		$(DEP_LIBS)
+		ga.c $(DEP_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 

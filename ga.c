@@ -9,6 +9,7 @@
  * only to report and to ask the agent itself.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,8 @@ static int ga_sync(struct ga *g, double deadline, void (*trace)(void *, char, co
 			rc = vs_err_set(err, EPROTO, "the guest agent answered %s without its id", CMD_SYNC);
 			break;
 		}
-		got = (long long)ret->valuedouble;
+		got = ret->valuedouble >= 0 && ret->valuedouble < 9007199254740992.0
+			      ? (long long)ret->valuedouble : -1;
 		if (got == id && (double)got == ret->valuedouble)
 			break; /* ours; an earlier client's sync is skipped */
 	}
@@ -238,14 +240,14 @@ int ga_parse_acpi_path(const char *text, size_t len, int *index, struct vs_err *
 	/* QEMU's: \_SB.CPUS.Cxxx, xxx the vCPU index in hex (Linux pads \_SB to \_SB_) */
 	for (seg = text + len; seg > text && seg[-1] != '.'; seg--)
 		;
-	if ((size_t)(text + len - seg) != 4 || seg[0] != 'C' || seg - text < 6 ||
-	    memcmp(seg - 5, "CPUS.", 5) != 0)
+	if ((size_t)(text + len - seg) != 4 || seg[0] != 'C' || seg - text < 6 || seg[-5] != 'C' ||
+	    seg[-4] != 'P' || seg[-3] != 'U' || seg[-2] != 'S')
 		return vs_err_set(err, EBADMSG, "the guest's ACPI name '%.*s' is not QEMU's "
 				  "\\_SB.CPUS.Cxxx", (int)len, text);
 	for (i = 1; i < 4; i++) {
-		const char *h = memchr(hex, seg[i], 16);
+		const char *h = seg[i] ? strchr(hex, seg[i]) : NULL;
 
-		if (!h || !seg[i])
+		if (!h)
 			return vs_err_set(err, EBADMSG, "the guest's ACPI name '%.*s' is not QEMU's "
 					  "\\_SB.CPUS.Cxxx", (int)len, text);
 		v = v * 16 + (int)(h - hex);
@@ -340,11 +342,13 @@ static int acpi_read(struct ga *g, int id, double deadline, int *index, struct v
 	rc = call(g, CMD_OPEN, args, deadline, &ret, err);
 	if (rc < 0)
 		return rc;
-	if (!cJSON_IsNumber(ret) || ret->valuedouble < 0 || ret->valuedouble > 1e15) {
+	/* the agent's handles are counters; one past INT_MAX is not one vcpuset takes */
+	if (!cJSON_IsNumber(ret) || ret->valuedouble < 0 || ret->valuedouble > INT_MAX ||
+	    ret->valuedouble != (double)(int)ret->valuedouble) {
 		cJSON_Delete(ret);
 		return vs_err_set(err, EBADMSG, "the guest agent's file handle is not a number");
 	}
-	h = (int)ret->valuedouble; /* the agent's handles are small counters */
+	h = (int)ret->valuedouble;
 	cJSON_Delete(ret);
 	ret = NULL;
 	snprintf(args, sizeof(args), "{\"handle\":%d,\"count\":%d}", h, ACPI_READ_MAX);
@@ -369,7 +373,7 @@ static int map_acpi(struct ga *g, struct ga_view *v, const int *online, int n_on
 		    double deadline, struct vs_err *err)
 {
 	struct vs_err e = { 0 };
-	int k, j, idx, rc;
+	int k, j, idx = -1, rc;
 
 	if (g->no_acpi)
 		return 1;

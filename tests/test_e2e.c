@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "vcpuset.h"
 
 static struct run_result r;
 static const char *sock, *serial;
@@ -1301,4 +1302,125 @@ Test(e2e, a_qemu_killed_mid_run_is_cleaned_up_by_the_next_run, .fini = chaos_tea
 	snprintf(cmd, sizeof(cmd), "ls %s/qemu-* 2>/dev/null | grep -v 'qemu-%d-' | grep -q .",
 		 e2e_state, qemu_pid);
 	cr_assert_neq(system(cmd), 0, "its state files are gone");
+}
+
+/* ---- issue 18: the guest's view, through the real qemu-ga in guests of their own ---- */
+
+static char agent_sock[80], agent_dev[160];
+
+static void agent_teardown(void)
+{
+	qemu_teardown();
+	if (agent_sock[0])
+		unlink(agent_sock);
+	agent_sock[0] = '\0';
+}
+
+/*
+ * Boot a guest of its own whose qemu-ga serves a virtio-serial port (QEMU's chardev socket
+ * at agent_sock), its own auto-online on or off (vcpuset.noonline), and wait for the agent
+ * to answer (vcpuset --guest --status).
+ */
+static void agent_guest(bool auto_online, char *qsock, size_t size, char *qserial, size_t ssize)
+{
+	double deadline;
+
+	snprintf(agent_sock, sizeof(agent_sock), "/tmp/vcpuset-qga-%d.sock", (int)getpid());
+	snprintf(agent_dev, sizeof(agent_dev), "socket,id=qga0,path=%s,server=on,wait=off",
+		 agent_sock);
+	own_booted_qemu((const char *const[]){ "-device", "virtio-serial-pci,id=vs0", "-chardev",
+				  agent_dev, "-device", "virtserialport,bus=vs0.0,chardev=qga0,"
+				  "name=org.qemu.guest_agent.0", "-append", auto_online
+				  ? "console=ttyS0 quiet panic=-1"
+				  : "console=ttyS0 quiet panic=-1 vcpuset.noonline", NULL },
+			qsock, size);
+	snprintf(qserial, ssize, "%s/serial.log", qdir);
+	run_wait_guest_count(qserial, 2, 60000);
+	deadline = vs_now_ms() + 60000;
+	for (;;) {
+		RUN("--json", "--no-audit", "--socket", qsock, "--guest", "--status");
+		if (r.exit == 0)
+			break;
+		cr_assert(vs_now_ms() < deadline, "the guest agent never answered: %s%s", r.out, r.err);
+		run_free(&r);
+		usleep(500000);
+	}
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "guest"), "from")), "qemu",
+			 "auto found the agent's socket through QEMU");
+	run_free(&r);
+}
+
+static const char *guest_state(int i)
+{
+	return cJSON_GetStringValue(run_item(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"),
+									 i), "guest"), "state"));
+}
+
+/* The guest's last word on its online CPUs, after a second for it to change its mind. */
+static void guest_still(const char *serial_path, const char *want)
+{
+	sleep(1);
+	run_wait_guest(serial_path, want, 1);
+}
+
+Test(e2e, a_guest_that_leaves_plugged_cpus_offline_gets_them_onlined_by_its_agent,
+     .fini = agent_teardown, .timeout = 300)
+{
+	char qsock[128], qserial[160];
+	cJSON *v;
+
+	agent_guest(false, qsock, sizeof(qsock), qserial, sizeof(qserial));
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", qsock, "4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(guest_state(0), "onlined", "%s", r.out);
+	cr_assert_str_eq(guest_state(1), "onlined", "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "guest"), "mapping")),
+			 "acpi", "%s", r.out);
+	run_free(&r);
+	run_wait_guest(qserial, "0-3", 10000); /* the guest's own word, on its serial line */
+	/* --no-guest-online: it stays offline, and the exit status says so */
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", qsock, "--no-guest-online", "5");
+	cr_assert_eq(r.exit, VS_EXIT_GUEST, "%s%s", r.out, r.err);
+	cr_assert_str_eq(guest_state(0), "offline", "%s", r.out);
+	cr_assert_eq(run_item(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"), 0), "guest"),
+			      "logical_id")->valueint, 4);
+	run_free(&r);
+	guest_still(qserial, "0-3");
+	RUN("--json", "--no-audit", "--status", "--socket", qsock);
+	v = cJSON_GetArrayItem(run_item(r.json, "vcpus"), 4);
+	cr_assert(cJSON_IsFalse(run_item(run_item(v, "guest"), "online")), "%s", r.out);
+	run_free(&r);
+	/* --guest: the guest's online count only, no hotplug */
+	RUN("--json", "--no-audit", "--socket", qsock, "--guest", "1");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_free(&r);
+	run_wait_guest(qserial, "0", 10000);
+	RUN("--json", "--no-audit", "--socket", qsock, "--guest", "2");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	run_free(&r);
+	run_wait_guest(qserial, "0-1", 10000);
+	RUN("--json", "--no-audit", "--socket", qsock, "--guest", "--status");
+	cr_assert_eq(cJSON_GetArraySize(run_item(run_item(r.json, "guest"), "cpus")), 5, "%s", r.out);
+	cr_assert_eq(run_item(run_item(r.json, "guest"), "before")->valueint, 2, "%s", r.out);
+	run_free(&r);
+	/* CPUs the guest has offline are unplugged as any */
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", qsock, "2");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(guest_state(0), "offline", "what the guest said before: %s", r.out);
+}
+
+Test(e2e, a_guest_that_onlines_plugged_cpus_itself_is_left_to_it, .fini = agent_teardown,
+     .timeout = 300)
+{
+	char qsock[128], qserial[160];
+
+	agent_guest(true, qsock, sizeof(qsock), qserial, sizeof(qserial));
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", qsock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(guest_state(0), "online", "%s", r.out);
+	cr_assert(cJSON_IsFalse(run_item(run_item(r.json, "guest"), "set_vcpus_sent")), "%s", r.out);
+	run_free(&r);
+	run_wait_guest(qserial, "0-2", 10000);
+	RUN("--no-audit", "--status", "--socket", qsock);
+	cr_assert(strstr(r.out, "GUEST") && strstr(r.out, "cpu2 on"), "%s", r.out);
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Seed corpora for the fuzz harnesses, from the real captures in tests/fixtures:
-#   seeds.sh OUTDIR     writes OUTDIR/{qmp,topo,cpulist,hostres,libvirt}/
+#   seeds.sh OUTDIR     writes OUTDIR/{qmp,topo,cpulist,hostres,libvirt,ga}/
 set -eu
 out=$1
 here=$(dirname "$0")
@@ -66,3 +66,21 @@ sep='
 
 # libvirt: a status file libvirt 11.3 wrote (after setvcpus, vcpupin and schedinfo)
 cp "$fx/libvirt-11.3-status.xml" "$out/libvirt/status"
+
+# ga: what qemu-ga 10 answered the test guest (guest-get-vcpus, an ACPI name, base64), and a
+# whole look: the list, then each CPU's ACPI name through guest-file-open/read/close
+mkdir -p "$out/ga"
+printf '\000[{"online": true, "can-offline": false, "logical-id": 0}, {"online": false, "can-offline": true, "logical-id": 1}]' >"$out/ga/list"
+printf '\001\\_SB_.CPUS.C001\n' >"$out/ga/acpi"
+printf '\002XF9TQl8uQ1BVUy5DMDAxCg==' >"$out/ga/b64"
+{
+	printf '\003{"return": [{"online": true, "can-offline": false, "logical-id": 0}, {"online": true, "can-offline": true, "logical-id": 1}], "id": "vcpuset-1"}\n'
+	n=2
+	for c in 0 1; do
+		printf '{"return": %d, "id": "vcpuset-%d"}\n' $((1000 + c)) $n
+		printf '{"return": {"count": 16, "buf-b64": "%s", "eof": true}, "id": "vcpuset-%d"}\n' \
+			"$(printf '\\_SB_.CPUS.C00%d\n' $c | base64)" $((n + 1))
+		printf '{"return": {}, "id": "vcpuset-%d"}\n' $((n + 2))
+		n=$((n + 3))
+	done
+} >"$out/ga/look"

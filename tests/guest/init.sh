@@ -11,7 +11,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 # "inode path": a CPU ejected and plugged again between two scans gets a new sysfs inode.
-cpus() { ls -di /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null; }
+# (ls pads the inode column to the widest: one space, or a width change would look new)
+cpus() { ls -di /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null | awk '{ print $1, $2 }'; }
 seen=$(cpus)
 last=""
 echo "VCPUSET-GUEST-UP"

@@ -18,13 +18,19 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
+# VCPUSET_GUEST_AGENT=1: qemu-ga serves a virtio-serial port (make demo shows the guest's side)
+agent=
+if [ "${VCPUSET_GUEST_AGENT:-}" = 1 ]; then
+	agent="-device virtio-serial-pci,id=vs0 -chardev socket,id=qga0,path=$dir/qga.sock,server=on,wait=off"
+	agent="$agent -device virtserialport,bus=vs0.0,chardev=qga0,name=org.qemu.guest_agent.0"
+fi
 boot() {
 	rm -f "$dir/serial.log" "$dir/qmp.sock"
 	qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64 -m 256 -smp 2,maxcpus=64 \
 		-name vcpuset-test -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" \
 		-append 'console=ttyS0 quiet panic=-1' -display none -no-reboot \
 		-serial "file:$dir/serial.log" -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
-		-daemonize -pidfile "$dir/qemu.pid"
+		$agent -daemonize -pidfile "$dir/qemu.pid"
 	wait_boot "$dir/serial.log" guest
 }
 # A TCG guest very rarely stalls in its early boot (an RCU stall, its timer never firing,
