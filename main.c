@@ -4156,11 +4156,36 @@ static void ctx_free(struct ctx *c)
 	cJSON_Delete(c->warnings);
 }
 
+/* What the run is for, once everything is read and checked. */
+static void act(struct ctx *c)
+{
+	int i;
+
+	if (c->o.guest) {
+		guest_mode(c);
+	} else if (c->o.status || c->o.repair) {
+		c->outcome = OUT_DONE;
+		if (c->o.status)
+			guest_look(c);
+	} else if (c->o.wait) {
+		wait_pending(c);
+	} else {
+		c->outcome = OUT_DONE;
+		if (c->o.dry_run)
+			for (i = 0; i < c->plan.nsteps; i++)
+				host_dry(c, &c->plan.steps[i], &c->res[i]);
+		else
+			apply_all(c);
+		if (!c->o.dry_run && !stop_signal) /* the guest's side: online, or brought online */
+			guest_settle(c);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
 	struct ctx c;
-	int rc, i;
+	int rc;
 
 	memset(&c, 0, sizeof(c));
 	signal(SIGPIPE, SIG_IGN);
@@ -4213,24 +4238,8 @@ int main(int argc, char **argv)
 			repair(&c);
 	}
 	/* apply */
-	if (rc == 0 && c.o.guest) {
-		guest_mode(&c);
-	} else if (rc == 0 && (c.o.status || c.o.repair)) {
-		c.outcome = OUT_DONE;
-		if (c.o.status)
-			guest_look(&c);
-	} else if (rc == 0 && c.o.wait) {
-		wait_pending(&c);
-	} else if (rc == 0) {
-		c.outcome = OUT_DONE;
-		if (c.o.dry_run)
-			for (i = 0; i < c.plan.nsteps; i++)
-				host_dry(&c, &c.plan.steps[i], &c.res[i]);
-		else
-			apply_all(&c);
-		if (!c.o.dry_run && !stop_signal) /* the guest's side: online, or brought online */
-			guest_settle(&c);
-	}
+	if (rc == 0)
+		act(&c);
 	audit_outcome(&c);
 	/* libvirt's status file says what the run did, as libvirt would have written it */
 	if ((rc == 0 && !c.o.status && !c.o.guest) || changed_guest(&c))
