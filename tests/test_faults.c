@@ -16,8 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ga_peer.h"
 #include "peer.h"
 #include "run.h"
+#include "vcpuset.h"
 
 static struct peer *peer;
 static char sock[64];
@@ -880,4 +882,77 @@ Test(faults, an_unplug_killed_inside_its_wait_is_pending_then_finished, .fini = 
 					       NULL });
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "pending")), 0, "%s", r.out);
+}
+
+/*
+ * Issue 18: the guest agent's faults. A plug's result and exit status stay what they are
+ * without an agent (the guest part is unknown, with one warning naming the agent), within
+ * --guest-timeout; with --guest the agent is the job: exit 1 and one error line.
+ */
+struct agent_fault {
+	const char *name;
+	enum ga_fault fault;
+	bool absent; /* no socket at all */
+	const char *says;
+};
+
+static struct agent_fault agent_faults[] = {
+	{ "absent", GA_FINE, true, "No such file or directory" },
+	{ "hung", GA_HUNG, false, "no delimiter from the guest agent" },
+	{ "junk", GA_JUNK, false, "no delimiter from the guest agent" },
+	{ "closes the channel", GA_CLOSE, false, "the guest agent closed its channel" },
+	{ "a message over the limit", GA_HUGE, false, "exceeds 1048576 bytes" },
+	{ "a logical id twice", GA_BAD_LIST, false, "lists logical-id 0 twice" },
+	{ "answers another sync", GA_WRONG_SYNC, false, "no delimiter from the guest agent" },
+	{ "stale replies first (works)", GA_STALE, false, NULL },
+};
+
+ParameterizedTestParameters(faults, agent_faults_leave_the_hotplug_result_alone)
+{
+	return cr_make_param_array(struct agent_fault, agent_faults,
+				   sizeof(agent_faults) / sizeof(agent_faults[0]));
+}
+
+ParameterizedTest(struct agent_fault *f, faults, agent_faults_leave_the_hotplug_result_alone)
+{
+	struct ga_peer_config ac = { .fault = f->fault, .auto_online = true };
+	struct ga_peer *agent = NULL;
+	char asock[64];
+	const char *w, *state;
+	double t0;
+
+	serve(&(struct peer_config){ GEN });
+	ac.qemu = peer;
+	snprintf(asock, sizeof(asock), "/tmp/vcpuset-faults-ga-%d.sock", (int)getpid());
+	unlink(asock);
+	if (!f->absent)
+		agent = ga_peer_start(asock, &ac);
+	t0 = vs_now_ms();
+	run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--no-cgroup", "--socket", sock,
+					       "--guest-agent", asock, "--guest-timeout", "1", "3",
+					       NULL });
+	cr_assert_eq(r.exit, 0, "%s: %s%s", f->name, r.out, r.err);
+	cr_assert(vs_now_ms() - t0 < 4000, "%s: bounded (%.0f ms)", f->name, vs_now_ms() - t0);
+	cr_assert_eq(peer_online(peer), 3, "%s: the plug stands", f->name);
+	state = cJSON_GetStringValue(run_item(run_item(cJSON_GetArrayItem(run_item(r.json, "steps"),
+									  0), "guest"), "state"));
+	if (f->says) {
+		cr_assert_str_eq(state, "unknown", "%s", f->name);
+		cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 1, "%s: %s", f->name,
+			     r.out);
+		w = cJSON_GetArrayItem(run_item(r.json, "warnings"), 0)->valuestring;
+		cr_assert(strstr(w, "guest agent") && strstr(w, f->says), "%s: %s", f->name, w);
+	} else {
+		cr_assert_str_eq(state, "online", "%s: %s", f->name, r.out);
+	}
+	run_free(&r);
+	/* --guest: the agent is the job */
+	run_vcpuset(&r, (const char *const[]){ "--socket", sock, "--guest-agent", asock,
+					       "--guest-timeout", "1", "--guest", "2", NULL });
+	cr_assert_eq(r.exit, f->says ? 1 : 0, "%s: %s%s", f->name, r.out, r.err);
+	if (f->says)
+		assert_one_error_line(f->says);
+	if (agent)
+		free(ga_peer_stop(agent));
+	unlink(asock);
 }

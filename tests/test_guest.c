@@ -420,44 +420,6 @@ Test(guest, an_unplug_the_guest_cannot_do_is_refused_before_device_del)
 	cr_assert(cJSON_IsNull(run_item(r.json, "guest")));
 }
 
-/* An agent that fails: one warning, the hotplug's result and exit code as without it. */
-Test(guest, a_failing_agent_never_changes_the_hotplug_result)
-{
-	static const enum ga_fault faults[] = { GA_HUNG, GA_JUNK, GA_CLOSE, GA_HUGE };
-	size_t k;
-
-	for (k = 0; k < sizeof(faults) / sizeof(faults[0]); k++) {
-		struct ga_peer_config cfg = { .fault = faults[k] };
-		double t0 = vs_now_ms();
-		char n[8];
-
-		both(2, &cfg);
-		snprintf(n, sizeof(n), "%d", 3);
-		RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "--guest-agent", asock,
-		    "--guest-timeout", "1", n);
-		cr_assert_eq(r.exit, 0, "fault %zu: %s%s", k, r.out, r.err);
-		cr_assert(vs_now_ms() - t0 < 4000, "fault %zu: bounded (%.0f ms)", k, vs_now_ms() - t0);
-		cr_assert_eq(peer_online(peer), 3);
-		cr_assert_str_eq(step_state(0), "unknown");
-		cr_assert_not_null(cJSON_GetStringValue(run_item(step_guest(0), "reason")));
-		cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 1, "fault %zu: %s", k,
-			     r.out);
-		cr_assert(strstr(cJSON_GetArrayItem(run_item(r.json, "warnings"), 0)->valuestring,
-				 "guest agent"), "%s", r.out);
-		run_free(&r);
-		/* --guest: the agent is the job */
-		RUN("--json", "--no-audit", "--socket", sock, "--guest-agent", asock,
-		    "--guest-timeout", "1", "--guest", "2");
-		cr_assert_eq(r.exit, VS_EXIT_FAIL, "fault %zu: %s%s", k, r.out, r.err);
-		cr_assert(strstr(error_message(), "guest agent"), "%s", error_message());
-		run_free(&r);
-		free(ga_peer_stop(agent));
-		agent = NULL;
-		free(peer_stop(peer));
-		peer = NULL;
-	}
-}
-
 Test(guest, another_guests_agent_is_not_asked)
 {
 	struct ga_peer_config cfg = { .ncpus = 8 };
