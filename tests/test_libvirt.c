@@ -194,9 +194,26 @@ Test(libvirt, rescue_a_domain_then_hand_it_back, .timeout = 300)
 	footprint(0, tid0, &lv0);
 	cr_assert(lv0.dir[0] && lv0.dir[2] && lv0.dir[3], "libvirt made vcpu0 in cpu, cpuset, unified");
 
+	/* the guest agent on libvirt's channel answers once qemu-ga runs in the guest */
+	for (i = 0; i < 120; i++) {
+		run_vcpuset(&r, (const char *const[]){ "--json", "--no-audit", "--socket", sock,
+						       "--guest", "--status", NULL });
+		if (r.exit == 0)
+			break;
+		run_free(&r);
+		usleep(500000);
+	}
+	cr_assert_eq(r.exit, 0, "the agent on libvirt's channel: %s%s", r.out, r.err);
+	cr_assert(strstr(cJSON_GetStringValue(run_item(run_item(r.json, "guest"), "agent")),
+			 "/channel/"), "libvirt's channel directory: %s", r.out);
+	run_free(&r);
+
 	/* 2 -> 4 */
 	run_vcpuset(&r, (const char *const[]){ "--json", "--socket", sock, "4", NULL });
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(cJSON_GetArrayItem(
+		run_item(r.json, "steps"), 1), "guest"), "state")), "online",
+		"the guest onlined vCPU 3 itself, its agent says: %s", r.out);
 	cr_assert_eq(run_item(r.json, "after")->valueint, 4);
 	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "vm"), "name")), name,
 			 "the audit records carry the domain's name");

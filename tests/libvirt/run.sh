@@ -52,7 +52,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 # libvirt changes the owner of what it boots: give it copies
 cp "$guest/vmlinuz" "$guest/initrd.gz" "$dir/"
-# domain NAME CURRENT MAX SERIAL [CPUTUNE]: a domain's XML on stdout
+# domain NAME CURRENT MAX SERIAL [CPUTUNE [DEVICE]]: a domain's XML on stdout
 domain() {
 	cat <<XML
 <domain type='qemu'>
@@ -73,12 +73,16 @@ domain() {
   <devices>
     <emulator>$(command -v qemu-system-x86_64)</emulator>
     <serial type='file'><source path='$4'/><target port='0'/></serial>
+    ${6:-}
     <memballoon model='none'/>
   </devices>
 </domain>
 XML
 }
-domain "$name" 2 64 "$dir/serial.log" >"$dir/domain.xml"
+# the domain has the guest agent's channel (libvirt makes its socket; the guest runs qemu-ga)
+domain "$name" 2 64 "$dir/serial.log" "" \
+	"<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>" \
+	>"$dir/domain.xml"
 sh "$here/daemon.sh" start "$dir"
 $virsh create "$dir/domain.xml" >/dev/null
 if [ "$twins" = 1 ]; then
