@@ -2734,9 +2734,11 @@ static int agent_path(struct ctx *c)
 			snprintf(c->ga_path, sizeof(c->ga_path), "%s/proc/%d/cwd/%s",
 				 c->o.sysroot ? c->o.sysroot : "", qemu_pid(c), path);
 		c->ga_from = "qemu";
-		if (!open)
-			return vs_err_set(&e, ENOTCONN, "the guest has not opened its agent port "
-					  "(qemu-ga is not running?)");
+		if (!open) {
+			snprintf(c->ga_why, sizeof(c->ga_why), "the guest has not opened its agent port "
+				 "(qemu-ga is not running?)");
+			return -ENOTCONN;
+		}
 		return 0;
 	}
 	if (rc != -ENOENT && c->lv && lv_agent_socket(c->lv, GA_PORT_NAME, c->ga_path,
