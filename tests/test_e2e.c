@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <glob.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -960,6 +961,26 @@ static void chaos_teardown(void)
 	qemu_teardown();
 }
 
+/* Intents of QEMU pid's ledger in the e2e state directory marked as recorded. */
+static int marked_intents(int pid)
+{
+	char pattern[256], text[65536];
+	const char *at;
+	glob_t g;
+	size_t k;
+	int n = 0;
+
+	snprintf(pattern, sizeof(pattern), "%s/qemu-%d-*.json", e2e_state, pid);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return 0;
+	for (k = 0; k < g.gl_pathc; k++)
+		for (at = run_read_file(g.gl_pathv[k], text, sizeof(text)); (at = strstr(at, "\"recorded\""));
+		     at++)
+			n++;
+	globfree(&g);
+	return n;
+}
+
 /* VIRT_RESOURCE success records for a vCPU change after offset: plugs (up) and unplugs (down). */
 static void success_records(long offset, int *up, int *down)
 {
@@ -1185,7 +1206,7 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 	const char *env = getenv("VCPUSET_CHAOS_SEED");
 	unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
 	char qsock[128], qserial[160], cmd[256];
-	int round, counted = 2, tids[160], ntids;
+	int round, counted = 2, tids[160], ntids, marked;
 
 	fprintf(stderr, "chaos seed %u (VCPUSET_CHAOS_SEED replays it)\n", seed);
 	srand(seed);
@@ -1230,6 +1251,7 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 		run_finish(&p, &dead);
 		run_free(&dead);
 		usleep(400000); /* an unplug QEMU took completes meanwhile */
+		marked = marked_intents((int)qpid);
 		RUN("--json", "--status", "--state-dir", e2e_state, "--socket", qsock);
 		cr_assert_eq(r.exit, 0, "seed %u round %d: %s%s", seed, round, r.out, r.err);
 		chaos_invariants(seed, round, (int)qpid);
@@ -1244,6 +1266,18 @@ Test(e2e, killed_at_any_instant_the_next_run_leaves_it_whole, .fini = chaos_tear
 				if (up >= came && down >= went)
 					break;
 				usleep(50000);
+			}
+			/*
+			 * A step marked recorded was killed just before or after its record: at most
+			 * once (README, "Crash safety"): a kill in the microseconds between the mark
+			 * and the send loses that one record.
+			 */
+			if (marked && up + down + marked >= came + went && up <= came && down <= went &&
+			    up + down < came + went) {
+				fprintf(stderr, "round %d: killed between a step's mark and its record: "
+					"%d of %d records (documented)\n", round, up + down, came + went);
+				came = up;
+				went = down;
 			}
 			cr_assert(up == came && down == went, "seed %u round %d (%s %s, %s): %d plug "
 				  "and %d unplug success records for %d vCPUs that came and %d that "
