@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "audit.h"
 #include "ga.h"
@@ -2708,6 +2709,31 @@ static int guest_timeout_ms(const struct ctx *c)
 }
 
 /*
+ * libvirt's layout beside a monitor at <dir>/domain-<id>-<name>/monitor.sock: the agent's
+ * channel at <dir>/channel/target/domain-<id>-<name>/org.qemu.guest_agent.0, if it is there.
+ */
+static bool is_socket(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static int layout_agent(const struct ctx *c, char *path, size_t size)
+{
+	const char *s = c->o.socket, *end = strrchr(s, '/'), *dom;
+	int id;
+
+	if (!end || !lv_name_from_socket(s, &id, path, size))
+		return -ENOENT;
+	for (dom = end; dom > s && dom[-1] != '/'; dom--)
+		;
+	snprintf(path, size, "%.*schannel/target/%.*s/" GA_PORT_NAME, (int)(dom - s), s,
+		 (int)(end - dom), dom);
+	return is_socket(path) ? 0 : -ENOENT;
+}
+
+/*
  * Where the agent listens: --guest-agent PATH; else the socket QEMU's own port named
  * org.qemu.guest_agent.0 is connected to; else libvirt's status file when QEMU cannot say.
  * -ENOENT: there is none (silent with auto), -ENOTCONN: the guest has not opened its port.
@@ -2741,14 +2767,17 @@ static int agent_path(struct ctx *c)
 		}
 		return 0;
 	}
-	if (rc != -ENOENT && c->lv && lv_agent_socket(c->lv, GA_PORT_NAME, c->ga_path,
-						      sizeof(c->ga_path)) == 0) {
+	/* QEMU cannot say (no QOM): libvirt's files, when a socket is there */
+	if (rc != -ENOENT && ((c->lv && lv_agent_socket(c->lv, GA_PORT_NAME, path,
+							sizeof(path)) == 0 && is_socket(path)) ||
+			      layout_agent(c, path, sizeof(path)) == 0)) {
+		snprintf(c->ga_path, sizeof(c->ga_path), "%s", path);
 		c->ga_from = "libvirt";
 		return 0;
 	}
-	snprintf(c->ga_why, sizeof(c->ga_why), "%s", rc == -ENOENT ? "no guest agent: QEMU has no "
-		 "virtio-serial port named " GA_PORT_NAME : e.msg);
-	return rc;
+	snprintf(c->ga_why, sizeof(c->ga_why), "no guest agent: %s", rc == -ENOENT ? "QEMU has "
+		 "no virtio-serial port named " GA_PORT_NAME : e.msg);
+	return -ENOENT;
 }
 
 /* Connect to the agent once per run; c->ga, or c->ga_why says why not (warned once). */
@@ -2765,8 +2794,8 @@ static void agent_open(struct ctx *c)
 		return;
 	}
 	rc = agent_path(c);
-	if (rc == -ENOENT && strcmp(c->o.agent, "auto") == 0)
-		return; /* no agent configured: nothing to warn of */
+	if (rc == -ENOENT)
+		return; /* auto found no agent: nothing to warn of */
 	if (rc == 0) {
 		ms = guest_timeout_ms(c) < AGENT_CONNECT_MS ? guest_timeout_ms(c) : AGENT_CONNECT_MS;
 		rc = ga_connect(c->ga_path, c->o.trust_pid ? 0 : qemu_pid(c), ms,

@@ -1063,6 +1063,8 @@ int vm_agent_channel(struct vm *vm, const char *port, char *path, size_t size, b
 		label = port_chardev(vm, containers[k], port, &asked, &e);
 		if (!label && (e.errnum == EPIPE || e.errnum == ETIMEDOUT))
 			rc = vs_err_set(err, e.errnum, "%s", e.msg);
+		else if (!label && strcmp(e.qmp_class, "CommandNotFound") == 0)
+			rc = vs_err_set(err, EOPNOTSUPP, "QEMU cannot list its devices (%s)", e.msg);
 	}
 	if (rc < 0)
 		return rc;

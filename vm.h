@@ -151,7 +151,8 @@ int vm_unplug_again(struct vm *vm, const struct topo_step *s, const cJSON *plug_
  * The guest agent's channel as QEMU has it: the unix socket QEMU listens on for the chardev
  * of its virtserialport named port (QOM, query-chardev), and whether the guest has opened the
  * port (frontend-open: an agent runs). 0; -ENOENT when QEMU has no such port; -EOPNOTSUPP
- * when it is no socket QEMU listens on; another negative errno when the monitor fails.
+ * when it is no socket QEMU listens on, or QEMU has no qom-list to tell; another negative
+ * errno when the monitor fails.
  */
 int vm_agent_channel(struct vm *vm, const char *port, char *path, size_t size, bool *guest_open,
 		     struct vs_err *err);

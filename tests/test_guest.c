@@ -139,7 +139,7 @@ Test(guest, acpi_names_and_base64_are_parsed_strictly)
 {
 	static const char *const bad[] = { "\\_SB_.PCI0.C001", "\\_SB_.CPUS.C0G1",
 					   "\\_SB_.CPUS.C01", "\\_SB_.CPUS.C0001", "\\_SB_.CPUS.c001",
-					   "\\_SB_.CPUS.C0\x01" "1", "", "C001", "\\_SB_.CPUS.C001\n\n" };
+					   "\\_SB_.CPUS.C0\0011", "", "C001", "\\_SB_.CPUS.C001\n\n" };
 	unsigned char out[16];
 	size_t k, len;
 	int idx = -1;

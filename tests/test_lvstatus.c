@@ -16,6 +16,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "ga_peer.h"
 #include "libvirt.h"
 #include "peer.h"
 #include "run.h"
@@ -761,4 +762,66 @@ Test(lvstatus, a_run_with_nothing_to_do_on_a_domain_never_changed_writes_nothing
 	cr_assert_str_eq(after, before, "no <vcpus> for a domain never hot-plugged, as libvirt");
 	free(before);
 	free(after);
+}
+
+/* ---- issue 18: the guest agent's channel, when QEMU cannot say ---- */
+
+Test(lvstatus, the_status_file_names_the_agents_channel)
+{
+	static const char head[] = "<domstatus pid='42'><monitor path='" MONITOR "'/>%s<domain id='3'>"
+				   "<name>ol8</name><devices>%s</devices></domain></domstatus>";
+	char text[2048], path[512];
+	struct lv *lv;
+
+	snprintf(text, sizeof(text), head, "<channelTargetDir path='/run/libvirt/qemu/channel/3-ol8'/>",
+		 "<channel type='unix'><source mode='bind' path='/run/x/agent.sock'/>"
+		 "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>");
+	lv = lv_from_text(text, strlen(text));
+	cr_assert_eq(lv_agent_socket(lv, "org.qemu.guest_agent.0", path, sizeof(path)), 0);
+	cr_assert_str_eq(path, "/run/x/agent.sock", "the channel's own source first");
+	lv_free(lv);
+	snprintf(text, sizeof(text), head, "<channelTargetDir path='/run/libvirt/qemu/channel/3-ol8'/>",
+		 "<channel type='unix'><target type='virtio' name='org.qemu.spice.0'/></channel>");
+	lv = lv_from_text(text, strlen(text));
+	cr_assert_eq(lv_agent_socket(lv, "org.qemu.guest_agent.0", path, sizeof(path)), 0);
+	cr_assert_str_eq(path, "/run/libvirt/qemu/channel/3-ol8/org.qemu.guest_agent.0");
+	lv_free(lv);
+	snprintf(text, sizeof(text), head, "", "");
+	lv = lv_from_text(text, strlen(text));
+	cr_assert_eq(lv_agent_socket(lv, "org.qemu.guest_agent.0", path, sizeof(path)), -ENOENT);
+	lv_free(lv);
+}
+
+/*
+ * The scripted QEMU has no qom-list: auto takes the agent's socket from libvirt's layout
+ * (channel/target/domain-<id>-<name>/ beside the monitor's directory) when one is there.
+ */
+Test(lvstatus, auto_takes_libvirts_channel_when_qemu_cannot_say)
+{
+	struct ga_peer_config ac = { 0 };
+	struct ga_peer *agent;
+	char asock[300];
+
+	put_status(getpid(), "");
+	serve();
+	run_sysroot_put("var/lib/libvirt/qemu/channel/target/domain-3-ol8", NULL);
+	snprintf(asock, sizeof(asock), "%s/var/lib/libvirt/qemu/channel/target/domain-3-ol8/"
+		 "org.qemu.guest_agent.0", run_sysroot_dir());
+	cr_assert_lt(strlen(asock), 108, "a unix socket's path: %s", asock);
+	ac.qemu = peer;
+	agent = ga_peer_start(asock, &ac);
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "guest"), "from")), "libvirt",
+			 "%s", r.out);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(r.json, "guest"), "agent")), asock);
+	cr_assert_str_eq(cJSON_GetStringValue(run_item(run_item(cJSON_GetArrayItem(
+		run_item(r.json, "steps"), 0), "guest"), "state")), "onlined", "%s", r.out);
+	free(ga_peer_stop(agent));
+	run_free(&r);
+	/* no socket there: no agent, and nothing said */
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "4");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "warnings")), 0, "%s", r.out);
+	cr_assert(cJSON_IsFalse(run_item(run_item(r.json, "guest"), "answered")), "%s", r.out);
 }
