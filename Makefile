@@ -40,6 +40,16 @@ all: vcpuset
 %.o: %.c
 	$(CC) $(VS_CFLAGS) $(CFLAGS) $(CPPFLAGS) $(DEP_CFLAGS) -c -o $@ $<
 
+# `vcpuset --version` names the commit of a build from a git checkout ("" otherwise); main.o
+# is built again when it changes (.commit holds the last one)
+COMMIT := $(shell git -C "$(CURDIR)" describe --always --dirty --abbrev=12 2>/dev/null)
+main.o: VS_CFLAGS += -DVCPUSET_COMMIT='"$(COMMIT)"'
+main.o: .commit
+.commit: FORCE
+	@echo '$(COMMIT)' | cmp -s - $@ 2>/dev/null || echo '$(COMMIT)' >$@
+.PHONY: FORCE
+FORCE:
+
 vcpuset: main.o $(OBJS)
 	$(CC) $(VS_LDFLAGS) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 

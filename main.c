@@ -32,6 +32,9 @@
 #define CONNECT_MS 3000  /* connect and greeting */
 #define COMMAND_MS command_ms /* any one QMP command: 30 s, or --command-timeout */
 #define STATE_DIR "/run/vcpuset"
+#ifndef VCPUSET_COMMIT
+#define VCPUSET_COMMIT "" /* not built from a git checkout */
+#endif
 #define LOCK_TIMEOUT_S 10.0
 #define ACK_TIMEOUT_S 3.0 /* the guest's answer to a plug comes in tens of ms when it comes */
 #define GUEST_TIMEOUT_S 5.0 /* the guest's part of a run: its agent, its CPUs online */
@@ -102,6 +105,7 @@ struct opts {
 	bool status;
 	bool dry_run;
 	bool json;
+	bool quiet;     /* -q: nothing on stdout, errors and warnings on stderr */
 	bool verbose;
 	bool timeout_set;
 	char state_buf[1024];  /* the default state directory under --sysroot */
@@ -206,6 +210,10 @@ struct ctx {
 	bool left_plugged;  /* a failed step left its vCPU plugged (untuned, or its undo pending) */
 	bool lv_written;    /* libvirt's status file was updated */
 	bool ga_looked;     /* the agent was looked for (agent_open) */
+	bool shown_before;  /* live: the lines before the steps are out (recovered, drift, plan) */
+	bool countdown;     /* live: an unplug's countdown is on stderr, to be erased */
+	int nshown;         /* live: steps whose line is out */
+	int waiting_vcpu;   /* the vCPU whose unplug is being waited for */
 	bool ga_answered;   /* and it answered at least once */
 	bool ga_sent;       /* guest-set-vcpus was sent */
 	bool gpick_on;      /* --guest: the picks go online (else offline) */
@@ -469,6 +477,9 @@ static bool parse_run_opt(int c, struct opts *o)
 	case 'j':
 		o->json = true;
 		return true;
+	case 'q':
+		o->quiet = true;
+		return true;
 	case 'l':
 		o->status = true;
 		return true;
@@ -487,7 +498,9 @@ static bool parse_run_opt(int c, struct opts *o)
 		o->verbose = true;
 		return true;
 	case 'V':
-		printf("vcpuset %s\n", VCPUSET_VERSION);
+		/* a build from a git checkout says which commit (the Makefile gives it) */
+		printf("vcpuset %s%s%s%s\n", VCPUSET_VERSION, VCPUSET_COMMIT[0] ? " (git " : "",
+		       VCPUSET_COMMIT, VCPUSET_COMMIT[0] ? ")" : "");
 		exit(close_stdout(VS_EXIT_OK, false));
 	case OPT_TRUST_PID:
 		o->trust_pid = true;
@@ -744,6 +757,8 @@ static void check_options(struct opts *o)
 		usage_error("%s", "--socket and --domain exclude each other");
 	if (o->domain && o->no_libvirt)
 		usage_error("%s", "--domain finds the socket in libvirt's files: not with --no-libvirt");
+	if (o->quiet && (o->json || o->verbose))
+		usage_error("%s", "--quiet prints nothing on stdout: not with --json or --verbose");
 }
 
 /* --guest and the agent's options; --guest takes the COUNT for itself. */
@@ -768,6 +783,7 @@ static const struct option longopts[] = {
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "socket", required_argument, NULL, 's' },
 	{ "domain", required_argument, NULL, 'd' },
 	{ "status", no_argument, NULL, 'l' },
@@ -820,7 +836,7 @@ static void parse_args(int argc, char **argv0, struct opts *o)
 	o->ack_timeout_s = ACK_TIMEOUT_S;
 	o->guest_timeout_s = GUEST_TIMEOUT_S;
 	o->agent = "auto";
-	while ((c = getopt_long(argc, argv, "d:hjlns:t:vV", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:hjlnqs:t:vV", longopts, NULL)) != -1)
 		if (!parse_run_opt(c, o) && !parse_tune_opt(c, o) && !parse_record_opt(c, o) &&
 		    !parse_guest_opt(c, o))
 			usage_error("%s", "invalid option");
@@ -920,6 +936,14 @@ static void trace_stderr(void *ctx, char dir, const char *line, size_t len)
 	free(buf);
 }
 
+/* The unplug countdown on a terminal's stderr: erased before anything else is said. */
+static void countdown_erase(struct ctx *c)
+{
+	if (c->countdown)
+		fputs("\r\033[K", stderr);
+	c->countdown = false;
+}
+
 static void warn(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct ctx *c, const char *fmt, ...)
 {
@@ -930,6 +954,7 @@ static void warn(struct ctx *c, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	cJSON_AddItemToArray(c->warnings, cJSON_CreateString(buf));
+	countdown_erase(c);
 	if (!c->o.json)
 		put_line("warning: ", buf);
 }
@@ -1522,6 +1547,31 @@ static void note_event(void *ctx, const cJSON *ev);
 static void test_pause(const char *point);
 
 /* Tests: the pause points inside a step that other modules reach (VCPUSET_TEST_PAUSE). */
+static bool live(const struct ctx *c);
+
+/*
+ * An unplug's wait, on a terminal: "waiting for the guest to release vCPU 5 ... 1.2 s of 5 s"
+ * on stderr, redrawn every tenth of a second and erased when the wait ends. Live text only.
+ */
+static void countdown(void *ctx, double waited_ms, double timeout_ms, bool done)
+{
+	struct ctx *c = ctx;
+	static double shown_at = -1;
+
+	if (done || !live(c) || !isatty(STDERR_FILENO)) {
+		countdown_erase(c);
+		shown_at = -1;
+		return;
+	}
+	if (shown_at >= 0 && waited_ms - shown_at < 100)
+		return;
+	shown_at = waited_ms;
+	fprintf(stderr, "\r\033[Kwaiting for the guest to release vCPU %d ... %.1f s of %g s",
+		c->waiting_vcpu, waited_ms / 1000.0, timeout_ms / 1000.0);
+	fflush(stderr);
+	c->countdown = true;
+}
+
 static void pause_waiting(void *ctx)
 {
 	(void)ctx;
@@ -1636,7 +1686,7 @@ static void libvirt_check(struct ctx *c)
 /* Connect to QEMU, read the VM, and what earlier runs left pending: nothing is changed. */
 static int gather(struct ctx *c)
 {
-	struct vm_hooks hooks = { host_warn, note_event, meanwhile, NULL, NULL, c };
+	struct vm_hooks hooks = { host_warn, note_event, meanwhile, NULL, NULL, c, countdown };
 	struct vs_err *err = &c->err;
 	int rc;
 
@@ -2371,6 +2421,7 @@ static int do_unplug(struct ctx *c, const struct topo_step *s, struct step_resul
 	test_pause("unplug-intent");
 	r->host = cJSON_CreateObject();
 	hostres_set_log(c->h, cJSON_AddArrayToObject(r->host, "actions"));
+	c->waiting_vcpu = s->vcpu;
 	rc = vm_unplug(c->vm, s->vcpu, s->vcpus, r->qmp, unplug_timeout_ms(c), &del, &c->err);
 	if (rc == 0)
 		test_pause("unplug-gone");
@@ -2428,6 +2479,9 @@ static int step_fits(struct ctx *c, const struct topo_step *s, int i)
 			  s->before, s->vcpu, v->online ? "online" : "offline", c->plan.target);
 }
 
+static void show_before(struct ctx *c);
+static void show_step(struct ctx *c, int i);
+
 static void apply(struct ctx *c)
 {
 	int i, rc;
@@ -2448,6 +2502,7 @@ static void apply(struct ctx *c)
 				   c->plan.nsteps);
 			return;
 		}
+		show_before(c);
 		t0 = vs_now_ms();
 		c0 = cpu_now_ms();
 		rc = s->op == TOPO_PLUG ? do_plug(c, s, r) : do_unplug(c, s, r);
@@ -2457,6 +2512,9 @@ static void apply(struct ctx *c)
 		if (rc == -ENOTRECOVERABLE) {
 			r->status = ST_UNKNOWN;
 			snprintf(r->error, sizeof(r->error), "%s", c->err.msg);
+		}
+		show_step(c, i);
+		if (rc == -ENOTRECOVERABLE) {
 			c->outcome = OUT_UNKNOWN;
 			return;
 		}
@@ -3936,9 +3994,69 @@ static const char *step_guest_text(const struct ctx *c, int i, char *buf, size_t
 	return r->ack < 0 ? "" : r->ack ? "  guest: taken" : "  guest: no answer";
 }
 
+/* Text goes out as the run goes, each step's line when it ends: not with --json, -q, -n. */
+static bool live(const struct ctx *c)
+{
+	return !c->o.json && !c->o.quiet && !c->o.dry_run;
+}
+
+/* The plan's lines: "2 -> 4 vCPUs (max 8)" and what the new vCPUs get. */
+static void print_plan(const struct ctx *c)
+{
+	printf("%s%d -> %d vCPUs (max %d)%s%s\n", c->o.dry_run ? "plan: " : "", c->before,
+	       c->plan.target, tab(c)->n, c->o.dry_run ? ", nothing changed" : "",
+	       c->plan.pending ? ", not counting the vCPUs whose unplug is pending" : "");
+	print_tune(c);
+}
+
+static void print_step(const struct ctx *c, int i)
+{
+	const struct topo_step *s = &c->plan.steps[i];
+	const struct step_result *r = &c->res[i];
+	char *cmd = cJSON_PrintUnformatted(r->qmp), topo[160];
+	const cJSON *a;
+
+	if (c->o.dry_run)
+		printf("  %-6s vCPU %-4d %s\n         %s\n", s->op == TOPO_PLUG ? "plug" : "unplug",
+		       s->vcpu, topo_describe(&tab(c)->v[s->vcpu], topo, sizeof(topo)), cmd ? cmd : "");
+	else
+		printf("  %-6s vCPU %-4d %-8s tid %-8d %-8s %.1f ms\n",
+		       s->op == TOPO_PLUG ? "plug" : "unplug", s->vcpu, r->alias[0] ? r->alias : "-",
+		       r->tid, status_names[r->status], r->ms);
+	free(cmd);
+	if (r->host && (c->o.dry_run || c->o.verbose))
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r->host, "actions"))
+			print_action(a);
+}
+
+static void report_ledger_text(const struct ctx *c, bool show_pending);
+
+/* Live: what comes before the steps, once, as the first step begins. */
+static void show_before(struct ctx *c)
+{
+	if (!live(c) || c->shown_before || !tab(c) || !c->res)
+		return;
+	report_ledger_text(c, false);
+	report_drift_text(c);
+	print_plan(c);
+	fflush(stdout);
+	c->shown_before = true;
+}
+
+/* Live: step i's line, as it ends. */
+static void show_step(struct ctx *c, int i)
+{
+	if (!live(c) || i != c->nshown)
+		return;
+	countdown_erase(c);
+	print_step(c, i);
+	fflush(stdout);
+	c->nshown++;
+}
+
 static void report_text(const struct ctx *c)
 {
-	char topo[160], pend[256], gtext[64];
+	char pend[256], gtext[64];
 	int i;
 
 	if (!tab(c))
@@ -3951,31 +4069,16 @@ static void report_text(const struct ctx *c)
 	}
 	if (!c->res)
 		return;
-	printf("%s%d -> %d vCPUs (max %d)%s%s\n", c->o.dry_run ? "plan: " : "", c->before,
-	       c->plan.target, tab(c)->n, c->o.dry_run ? ", nothing changed" : "",
-	       c->plan.pending ? ", not counting the vCPUs whose unplug is pending" : "");
-	print_tune(c);
-	for (i = 0; i < c->plan.nsteps; i++) {
-		const struct topo_step *s = &c->plan.steps[i];
-		const struct step_result *r = &c->res[i];
-		char *cmd = cJSON_PrintUnformatted(r->qmp);
+	if (!c->shown_before)
+		print_plan(c);
+	for (i = c->nshown; i < c->plan.nsteps; i++)
+		print_step(c, i);
+	/* what the guest made of the plugs, known once they are all done */
+	for (i = 0; !c->o.dry_run && i < c->plan.nsteps; i++) {
+		const char *g = step_guest_text(c, i, gtext, sizeof(gtext));
 
-		if (c->o.dry_run)
-			printf("  %-6s vCPU %-4d %s\n         %s\n", s->op == TOPO_PLUG ? "plug" : "unplug",
-			       s->vcpu, topo_describe(&tab(c)->v[s->vcpu], topo, sizeof(topo)),
-			       cmd ? cmd : "");
-		else
-			printf("  %-6s vCPU %-4d %-8s tid %-8d %-8s %.1f ms%s\n",
-			       s->op == TOPO_PLUG ? "plug" : "unplug", s->vcpu,
-			       r->alias[0] ? r->alias : "-", r->tid, status_names[r->status], r->ms,
-			       step_guest_text(c, i, gtext, sizeof(gtext)));
-		free(cmd);
-		if (r->host && (c->o.dry_run || c->o.verbose)) {
-			const cJSON *a;
-
-			cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r->host, "actions"))
-				print_action(a);
-		}
+		if (g[0])
+			printf("  vCPU %-4d %s\n", c->plan.steps[i].vcpu, g + 2);
 	}
 	if (!c->o.dry_run)
 		printf("%d vCPUs%s\n", c->after, pend[0] ? pend : " online");
@@ -4132,14 +4235,21 @@ static void report(struct ctx *c, int rc)
 		report_json(c);
 		return;
 	}
-	if (c->o.guest) {
+	if (c->o.guest && !c->o.quiet) {
 		report_guest_text(c);
 		if (c->exit != VS_EXIT_OK)
 			put_line("", c->err.msg);
 		return;
 	}
-	report_ledger_text(c, c->o.status || c->o.wait);
-	report_drift_text(c);
+	if (c->o.quiet) {
+		if (c->exit != VS_EXIT_OK)
+			put_line("", c->err.msg);
+		return;
+	}
+	if (!c->shown_before) {
+		report_ledger_text(c, c->o.status || c->o.wait);
+		report_drift_text(c);
+	}
 	if (c->o.status && tab(c) && rc == 0)
 		report_status_text(c);
 	else if (!c->o.wait && !c->o.repair)

@@ -819,12 +819,14 @@ static int send_del(struct vm *vm, const char *cmd, const cJSON *args, struct vm
 static int wait_gone(struct vm *vm, const struct topo_vcpu *head, double deadline,
 		     cJSON **freed, struct vs_err *err)
 {
-	double next_poll = vs_now_ms() + POLL_MS, now;
+	double next_poll = vs_now_ms() + POLL_MS, now, start = vs_now_ms();
 	bool rejected = false, look;
 	cJSON *ev;
 	int rc;
 
 	for (;;) {
+		if (vm->hooks.progress)
+			vm->hooks.progress(vm->hooks.ctx, vs_now_ms() - start, deadline - start, false);
 		now = vs_now_ms();
 		rc = qmp_next_event(vm->q, (int)((next_poll < deadline ? next_poll : deadline) - now),
 				    &ev, err);
@@ -882,6 +884,8 @@ int vm_unplug(struct vm *vm, int vcpu, int vcpus, const cJSON *qmp, double timeo
 		vm->hooks.waiting(vm->hooks.ctx);
 	if (rc == 0)
 		rc = wait_gone(vm, &head, vs_now_ms() + timeout_ms, &freed, err);
+	if (vm->hooks.progress) /* the wait is over, whatever became of it */
+		vm->hooks.progress(vm->hooks.ctx, 0, timeout_ms, true);
 	if (rc == -EPERM)
 		res->record = VM_REC_FAILED;
 	if (rc < 0)

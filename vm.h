@@ -43,6 +43,8 @@ struct vm_hooks {
 	void (*waiting)(void *ctx);
 	qmp_trace_fn trace; /* the QMP traffic */
 	void *ctx;
+	/* an unplug's wait goes on: waited_ms of timeout_ms so far (each look at QEMU), or ends */
+	void (*progress)(void *ctx, double waited_ms, double timeout_ms, bool done);
 };
 
 /* What QEMU says of the VM (the identity once read: vm_identity). */

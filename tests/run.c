@@ -97,6 +97,16 @@ bool run_wait_stderr(struct run_proc *p, const char *needle, int timeout_ms)
 	return strstr(p->err, needle) != NULL;
 }
 
+bool run_wait_stdout(struct run_proc *p, const char *needle, int timeout_ms)
+{
+	double until = vs_now_ms() + timeout_ms;
+
+	while (!strstr(p->out, needle) && vs_now_ms() < until)
+		if (pump(p, 5) == 0)
+			break;
+	return strstr(p->out, needle) != NULL;
+}
+
 void run_finish(struct run_proc *p, struct run_result *r)
 {
 	int st;

@@ -25,6 +25,8 @@ struct run_proc {
 void run_start(struct run_proc *p, const char *const *args);
 /* Read its stderr until needle shows (true) or timeout_ms pass or it ends (false). */
 bool run_wait_stderr(struct run_proc *p, const char *needle, int timeout_ms);
+/* The same for its stdout. */
+bool run_wait_stdout(struct run_proc *p, const char *needle, int timeout_ms);
 /* Wait for it to end; r takes its output. */
 void run_finish(struct run_proc *p, struct run_result *r);
 

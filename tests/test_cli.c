@@ -1677,3 +1677,112 @@ Test(cli, a_refused_count_finishes_nothing_that_was_pending, .fini = cg_state_te
 	cr_assert_eq(cJSON_GetArraySize(run_item(r.json, "reconciled")), 1, "%s", r.out);
 	cr_assert(!cpu_group_exists("vcpu2"), "the next run finishes it");
 }
+
+/* ---- issue 19: quiet runs, live progress, the version ---- */
+
+Test(cli, quiet_prints_nothing_on_stdout_and_keeps_the_exit_status)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2 };
+
+	serve(&cfg);
+	RUN("-q", "--no-audit", "--no-cgroup", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+	cr_assert_str_eq(r.err, "");
+	cr_assert_eq(peer_online(peer), 3);
+	run_free(&r);
+	RUN("--quiet", "--no-audit", "--no-cgroup", "--socket", sock, "3"); /* nothing to do */
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+	cr_assert_str_eq(r.err, "");
+	run_free(&r);
+	RUN("-q", "--no-audit", "--no-cgroup", "--socket", sock, "99");
+	cr_assert_eq(r.exit, 2, "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+	cr_assert(strstr(r.err, "vcpuset: ") && strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		  "one error line: %s", r.err);
+	run_free(&r);
+	RUN("-q", "--socket", sock, "--status");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+	run_free(&r);
+	RUN("-q", "--json", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 2, "%s", r.err);
+	cr_assert(strstr(r.err, "--quiet"), "%s", r.err);
+}
+
+/* Each step's line is out as the step ends, while the run goes on. */
+Test(cli, each_step_line_is_printed_when_the_step_ends)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .hold_ms = 150 };
+	struct run_proc p;
+
+	serve(&cfg);
+	run_start(&p, (const char *const[]){ "--no-audit", "--no-cgroup", "--ack-timeout", "0",
+					     "--guest-agent", "off", "--socket", sock, "6", NULL });
+	cr_assert(run_wait_stdout(&p, "plug   vCPU 2", 5000), "the first step's line: %s", p.out);
+	cr_assert(strstr(p.out, "2 -> 6 vCPUs (max 8)"), "the plan first: %s", p.out);
+	cr_assert_null(strstr(p.out, "vCPU 5"), "before the last step ends: %s", p.out);
+	cr_assert_eq(kill(p.pid, 0), 0, "the run still goes on");
+	run_finish(&p, &r);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "plug   vCPU 5") && strstr(r.out, "6 vCPUs online"), "%s", r.out);
+	cr_assert_null(strstr(r.err, "waiting for"), "no countdown without a terminal: %s", r.err);
+}
+
+/* On a terminal, an unplug's wait counts down on stderr and is erased when it ends. */
+Test(cli, an_unplug_wait_counts_down_on_a_terminal)
+{
+	struct peer_config cfg = { .gen_slots = 8, .gen_online = 2, .unplug = PEER_UNPLUG_TCG,
+				   .unplug_ms = 700 };
+	char cmd[5000], out[8192], bin[PATH_MAX];
+	FILE *f;
+	size_t n;
+
+	serve(&cfg);
+	RUN("--no-audit", "--no-cgroup", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	cr_assert_not_null(realpath("vcpuset", bin));
+	/* script(1) gives the run a terminal; its sysroot as run_vcpuset gives it */
+	snprintf(cmd, sizeof(cmd), "script -qec '%s --sysroot %s --no-audit --no-cgroup "
+		 "--guest-agent off --socket %s 2' /dev/null", bin, run_sysroot_dir(), sock);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	cr_assert_eq(pclose(f), 0, "%s", out);
+	cr_assert(strstr(out, "waiting for the guest to release vCPU 2 ... "), "%s", out);
+	cr_assert(strstr(out, " s of 5 s"), "%s", out);
+	cr_assert(strstr(out, "\r\033[K  unplug vCPU 2"), "erased before the step's line: %s", out);
+	/* --json: none */
+	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "3");
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	run_free(&r);
+	snprintf(cmd, sizeof(cmd), "script -qec '%s --sysroot %s --json --no-audit --no-cgroup "
+		 "--guest-agent off --socket %s 2' /dev/null", bin, run_sysroot_dir(), sock);
+	f = popen(cmd, "r");
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	cr_assert_null(strstr(out, "waiting for"), "%s", out);
+}
+
+Test(cli, version_names_the_commit_of_a_git_build)
+{
+	char want[256] = "", line[160];
+	FILE *f = popen("git describe --always --dirty --abbrev=12 2>/dev/null", "r");
+
+	if (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(want, sizeof(want), "vcpuset " VCPUSET_VERSION " (git %s)\n", line);
+	}
+	if (f)
+		pclose(f);
+	RUN("--version");
+	cr_assert_eq(r.exit, 0);
+	if (want[0])
+		cr_assert_str_eq(r.out, want);
+	else
+		cr_assert_str_eq(r.out, "vcpuset " VCPUSET_VERSION "\n");
+}
