@@ -4,6 +4,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CC ?= cc
@@ -97,6 +98,8 @@ check: deps
 	$(MAKE) lint-man lint-c lint-tidy fuzz-regress
 	sh tests/guest/build.sh
 	@set -e; for t in $(TESTS); do echo "== $$t"; ./$$t --jobs 2; done
+	@echo "== bash completion"; bash tests/completion/run.sh
+	@echo "== make install / uninstall"; sh tests/install/run.sh
 	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm tests/test_lvstatus tests/test_guest \
 		tests/test_select
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
@@ -198,15 +201,19 @@ demo: deps all
 	sh tests/guest/build.sh
 	sh tests/guest/demo.sh ./vcpuset
 
+# PREFIX (default /usr/local) and DESTDIR (a staging root, as packages use) are honoured;
+# tests/install/run.sh checks that uninstall removes exactly what install put there
 install: vcpuset
 	install -D -m 0755 vcpuset $(DESTDIR)$(BINDIR)/vcpuset
 	install -D -m 0644 man/vcpuset.1 $(DESTDIR)$(MANDIR)/man1/vcpuset.1
+	install -D -m 0644 vcpuset.bash $(DESTDIR)$(COMPLETIONDIR)/vcpuset
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1
+	rm -f $(DESTDIR)$(BINDIR)/vcpuset $(DESTDIR)$(MANDIR)/man1/vcpuset.1 \
+		$(DESTDIR)$(COMPLETIONDIR)/vcpuset
 
 clean:
-	rm -f vcpuset *.o *.d tests/*.o tests/*.d tests/audit_shim.so tests/core_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare bench/scale
+	rm -f vcpuset .commit *.o *.d tests/*.o tests/*.d tests/audit_shim.so tests/core_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare bench/scale
 
 .PHONY: all check check-asan flavours check-valgrind lint-c deps guest lint-man demo install uninstall clean \
 	fuzz fuzz-build fuzz-regress lint-tidy bench
