@@ -203,6 +203,11 @@ demo: deps all
 
 # PREFIX (default /usr/local) and DESTDIR (a staging root, as packages use) are honoured;
 # tests/install/run.sh checks that uninstall removes exactly what install put there
+# The Debian package (debian/): built from a copy of the tree, lintian, installed, run and
+# removed again (as root); the .deb stays in deb/. CI runs it.
+deb:
+	sh tests/deb/run.sh
+
 install: vcpuset
 	install -D -m 0755 vcpuset $(DESTDIR)$(BINDIR)/vcpuset
 	install -D -m 0644 man/vcpuset.1 $(DESTDIR)$(MANDIR)/man1/vcpuset.1
@@ -215,7 +220,7 @@ uninstall:
 clean:
 	rm -f vcpuset .commit *.o *.d tests/*.o tests/*.d tests/audit_shim.so tests/core_shim.so $(TESTS) $(E2E) $(LIBVIRT) $(FUZZ_BINS) bench/overhead bench/compare bench/scale
 
-.PHONY: all check check-asan flavours check-valgrind lint-c deps guest lint-man demo install uninstall clean \
+.PHONY: all check check-asan flavours check-valgrind lint-c deps guest lint-man demo install uninstall clean deb \
 	fuzz fuzz-build fuzz-regress lint-tidy bench
 .SECONDARY:
 
