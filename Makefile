@@ -103,6 +103,8 @@ check: deps
 	sh tests/as-nobody.sh tests/test_cli tests/test_faults tests/test_vm tests/test_lvstatus tests/test_guest \
 		tests/test_select
 	@echo "== $(E2E) (real QEMU guest)"; sh tests/guest/run.sh ./$(E2E) --jobs 1
+	@echo "== the Ansible module (ansible-core, a real QEMU guest)"; \
+		sh tests/guest/run.sh sh tests/ansible/run.sh
 	@echo "== $(LIBVIRT) (a libvirt domain, libvirtd stopped and started by the test)"; \
 	VCPUSET_LV_TWINS=1 sh tests/libvirt/run.sh ./$(LIBVIRT) --jobs 1 || { rc=$$?; [ $$rc -eq 77 ] && \
 		echo "== $(LIBVIRT) SKIPPED: libvirt is not installed"; [ $$rc -eq 77 ]; }

@@ -8,10 +8,12 @@ need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
 # (the guest's qemu-ga is unpacked by tests/guest/build.sh, not installed; the libraries it
-# loads are copied from this host: libglib2.0-0, libnuma1, liburing2)
+# loads are copied from this host: libglib2.0-0, libnuma1, liburing2; make deb needs
+# debhelper, dpkg-dev, lintian and man-db; the Ansible module's tests ansible-core)
 for p in build-essential pkg-config libcjson-dev libaudit-dev libcriterion-dev libxml2-dev \
 	 busybox-static cpio gzip groff-base mandoc auditd clang libclang-rt-14-dev clang-tidy valgrind cppcheck \
-	 libglib2.0-0 libnuma1 liburing2; do
+	 libglib2.0-0 libnuma1 liburing2 \
+	 debhelper dpkg-dev lintian man-db ansible-core; do
 	have "$p" || need="$need $p"
 done
 
