@@ -262,6 +262,7 @@ static const char usage_text[] =
 	" -n, --dry-run          print the plan and its QMP commands, change nothing\n"
 	" -h, --help             print this help and exit\n"
 	" -j, --json             print one JSON document on stdout\n"
+	" -q, --quiet            print nothing on stdout; errors and warnings on stderr\n"
 	" -s, --socket PATH      QEMU's QMP monitor socket\n"
 	"     --enable LIST      plug exactly these vCPUs (whole entities), instead of COUNT\n"
 	"     --disable LIST     unplug exactly these vCPUs (whole entities)\n"
