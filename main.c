@@ -3297,10 +3297,7 @@ static cJSON *guest_step_json(const struct ctx *c, int i)
 		cJSON_AddBoolToObject(o, "can_offline", g->can_offline);
 	else
 		cJSON_AddNullToObject(o, "can_offline");
-	if (g->reason[0])
-		cJSON_AddStringToObject(o, "reason", g->reason);
-	else
-		cJSON_AddNullToObject(o, "reason");
+	add_text(o, "reason", g->reason);
 	return o;
 }
 
@@ -3330,19 +3327,10 @@ static cJSON *guest_json(const struct ctx *c)
 	if (strcmp(c->o.agent, "off") == 0 || !c->ga_looked)
 		return cJSON_CreateNull();
 	o = cJSON_CreateObject();
-	if (c->ga_path[0])
-		cJSON_AddStringToObject(o, "agent", c->ga_path);
-	else
-		cJSON_AddNullToObject(o, "agent");
-	if (c->ga_from)
-		cJSON_AddStringToObject(o, "from", c->ga_from);
-	else
-		cJSON_AddNullToObject(o, "from");
+	add_text(o, "agent", c->ga_path);
+	add_text(o, "from", c->ga_from ? c->ga_from : "");
 	cJSON_AddBoolToObject(o, "answered", c->ga_answered);
-	if (c->ga_why[0])
-		cJSON_AddStringToObject(o, "why", c->ga_why);
-	else
-		cJSON_AddNullToObject(o, "why");
+	add_text(o, "why", c->ga_why);
 	cJSON_AddStringToObject(o, "mapping", ga_map_names[c->gview.map]);
 	if (c->gview.why_order[0])
 		cJSON_AddStringToObject(o, "why_order", c->gview.why_order);

@@ -39,6 +39,23 @@ static void serve_agent(const struct ga_peer_config *cfg)
 	agent = ga_peer_start(asock, cfg);
 }
 
+/* The scripted agent at asock, served by a child process: another guest's agent. */
+static void serve_agent_elsewhere(const struct ga_peer_config *cfg)
+{
+	int i;
+
+	snprintf(asock, sizeof(asock), "/tmp/vcpuset-ga-%d.sock", (int)getpid());
+	unlink(asock);
+	other = fork();
+	if (other == 0) {
+		ga_peer_start(asock, cfg);
+		pause();
+		_exit(0);
+	}
+	for (i = 0; i < 200 && access(asock, F_OK) != 0; i++)
+		usleep(10000);
+}
+
 static char *agent_log(void)
 {
 	static char buf[4096];
@@ -245,18 +262,8 @@ Test(guest, an_agent_another_process_serves_is_refused)
 	struct ga_peer_config cfg = { .ncpus = 2 };
 	struct vs_err e = { 0 };
 	struct ga *g = NULL;
-	int i;
 
-	snprintf(asock, sizeof(asock), "/tmp/vcpuset-ga-%d.sock", (int)getpid());
-	unlink(asock);
-	other = fork();
-	if (other == 0) {
-		ga_peer_start(asock, &cfg);
-		pause();
-		_exit(0);
-	}
-	for (i = 0; i < 200 && access(asock, F_OK) != 0; i++)
-		usleep(10000);
+	serve_agent_elsewhere(&cfg);
 	cr_assert_eq(ga_connect(asock, getpid(), 2000, NULL, NULL, &g, &e), -EPERM, "%s", e.msg);
 	cr_assert(strstr(e.msg, "another guest's agent"), "%s", e.msg);
 }
@@ -423,19 +430,9 @@ Test(guest, an_unplug_the_guest_cannot_do_is_refused_before_device_del)
 Test(guest, another_guests_agent_is_not_asked)
 {
 	struct ga_peer_config cfg = { .ncpus = 8 };
-	int i;
 
 	serve(&(struct peer_config){ .gen_slots = 8, .gen_online = 2 });
-	snprintf(asock, sizeof(asock), "/tmp/vcpuset-ga-%d.sock", (int)getpid());
-	unlink(asock);
-	other = fork();
-	if (other == 0) {
-		ga_peer_start(asock, &cfg);
-		pause();
-		_exit(0);
-	}
-	for (i = 0; i < 200 && access(asock, F_OK) != 0; i++)
-		usleep(10000);
+	serve_agent_elsewhere(&cfg);
 	RUN("--json", "--no-audit", "--no-cgroup", "--socket", sock, "--guest-agent", asock, "3");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert_str_eq(step_state(0), "unknown");
