@@ -77,13 +77,6 @@ int ga_adopt_fd(int fd, struct ga **out, struct vs_err *err)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int left_ms(double deadline)
-{
-	double left = deadline - vs_now_ms();
-
-	return left <= 0 ? 0 : left > 1e9 ? 1000000000 : (int)left + 1;
-}
-
 /* 0xFF and guest-sync-delimited with a fresh random id; older syncs' answers are skipped. */
 static int ga_sync(struct ga *g, double deadline, void (*trace)(void *, char, const char *,
 		   size_t), void *trace_ctx, struct vs_err *err)
@@ -101,11 +94,11 @@ static int ga_sync(struct ga *g, double deadline, void (*trace)(void *, char, co
 		       id);
 	if (trace)
 		trace(trace_ctx, '>', text + 1, (size_t)len - 2);
-	rc = qmp_send_raw(g->q, text, (size_t)len, left_ms(deadline), err);
+	rc = qmp_send_raw(g->q, text, (size_t)len, vs_left_ms(deadline), err);
 	for (; rc == 0; cJSON_Delete(msg), msg = NULL) {
-		rc = qmp_skip_past(g->q, 0xff, left_ms(deadline), err);
+		rc = qmp_skip_past(g->q, 0xff, vs_left_ms(deadline), err);
 		if (rc == 0)
-			rc = qmp_read(g->q, left_ms(deadline), &msg, err);
+			rc = qmp_read(g->q, vs_left_ms(deadline), &msg, err);
 		if (rc < 0)
 			break;
 		rc = 0;
@@ -323,7 +316,7 @@ static int call(struct ga *g, const char *cmd, const char *args, double deadline
 
 	if (args && !a)
 		return vs_err_set(err, ENOMEM, "out of memory");
-	rc = qmp_execute(g->q, cmd, a, left_ms(deadline), ret, err);
+	rc = qmp_execute(g->q, cmd, a, vs_left_ms(deadline), ret, err);
 	cJSON_Delete(a);
 	return rc;
 }
@@ -593,7 +586,7 @@ static int settle_online(struct ga *g, const struct settle *s, const int *ids, i
 	for (k = 0; k < m; k++)
 		on[k] = true;
 	*sent = true;
-	rc = ga_set(g, ids, on, m, left_ms(deadline) + LOOK_GRACE_MS, NULL, &e);
+	rc = ga_set(g, ids, on, m, vs_left_ms(deadline) + LOOK_GRACE_MS, NULL, &e);
 	free(on);
 	if (rc == -EIO || rc == -EREMOTEIO) {
 		for (k = 0; k < s->n; k++)
@@ -622,7 +615,7 @@ static int settle_loop(struct ga *g, const struct settle *s, const int *online, 
 		return vs_err_set(err, ENOMEM, "out of memory");
 	for (;;) {
 		/* a look started before the deadline may take a second past it: bounded still */
-		rc = ga_view(g, online, n_online, left_ms(deadline) + LOOK_GRACE_MS, &v, err);
+		rc = ga_view(g, online, n_online, vs_left_ms(deadline) + LOOK_GRACE_MS, &v, err);
 		if (rc < 0)
 			break;
 		ga_view_clear(view);

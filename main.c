@@ -2704,10 +2704,8 @@ static void wait_acks(struct ctx *c)
 		return;
 	}
 	while (unacked(c) > 0 && !stop_signal) {
-		double left = deadline - vs_now_ms();
-
 		/* --ack-timeout 0 takes what is here already and waits for nothing */
-		rc = vm_next_event(c->vm, left > 0 ? (int)left + 1 : 0, &ev, NULL);
+		rc = vm_next_event(c->vm, vs_left_ms(deadline), &ev, NULL);
 		if (rc <= 0)
 			break; /* no more in time, or the monitor is gone: what came is what we know */
 		note_event(c, ev);

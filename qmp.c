@@ -385,15 +385,6 @@ const char *qmp_version(const struct qmp *q)
 	return q->version;
 }
 
-static int remaining(double deadline)
-{
-	double left = deadline - vs_now_ms();
-
-	if (left <= 0)
-		return 0;
-	return left > INT32_MAX ? INT32_MAX : (int)left + 1;
-}
-
 /* Read what the socket has, waiting until deadline. 0 = got bytes, -ETIMEDOUT, -EPIPE at EOF. */
 static int fill(struct qmp *q, double deadline, struct vs_err *err)
 {
@@ -405,7 +396,7 @@ static int fill(struct qmp *q, double deadline, struct vs_err *err)
 	if (q->eof)
 		return vs_err_set(err, EPIPE, "%s closed %s connection", q->who, q->chan);
 	for (;;) {
-		rc = poll(&pfd, 1, remaining(deadline));
+		rc = poll(&pfd, 1, vs_left_ms(deadline));
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
@@ -706,7 +697,7 @@ static int send_bytes(struct qmp *q, const char *buf, size_t len, double deadlin
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (poll(&pfd, 1, remaining(deadline)) == 0)
+			if (poll(&pfd, 1, vs_left_ms(deadline)) == 0)
 				return vs_err_set(err, ETIMEDOUT, "%s does not take input", q->chan);
 			continue;
 		}
@@ -805,7 +796,7 @@ int qmp_await(struct qmp *q, int timeout_ms, struct vs_err *err)
 	if (q->len > q->start)
 		return 0;
 	do
-		rc = poll(&pfd, 1, remaining(deadline));
+		rc = poll(&pfd, 1, vs_left_ms(deadline));
 	while (rc < 0 && errno == EINTR);
 	if (rc < 0)
 		return vs_err_set(err, errno, "poll: %s", strerror(errno));

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,16 @@ static inline double vs_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Milliseconds left until deadline (vs_now_ms), rounded up, for poll(): 0 when it has passed. */
+static inline int vs_left_ms(double deadline)
+{
+	double left = deadline - vs_now_ms();
+
+	if (left <= 0)
+		return 0;
+	return left >= (double)INT32_MAX ? INT32_MAX : (int)left + 1;
 }
 
 #endif
