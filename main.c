@@ -3124,8 +3124,7 @@ static void guest_mode(struct ctx *c)
 		return;
 	}
 	topo_parse_count(c->o.guest_count, &tc, NULL);
-	c->guest_target = (int)(tc.sign == '+' ? c->guest_before + tc.n : tc.sign == '-'
-				? c->guest_before - tc.n : tc.n);
+	c->guest_target = (int)topo_count_target(&tc, c->guest_before);
 	if (c->guest_target < 1 || c->guest_target > c->gview.n) {
 		c->outcome = OUT_REFUSED;
 		vs_err_set(&c->err, ERANGE, "--guest %s: the guest has %d CPUs, %d online; it can have "

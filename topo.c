@@ -1178,6 +1178,11 @@ int topo_parse_count(const char *s, struct topo_count *c, struct vs_err *err)
 	return 0;
 }
 
+long long topo_count_target(const struct topo_count *c, long long cur)
+{
+	return c->sign == '+' ? cur + c->n : c->sign == '-' ? cur - c->n : c->n;
+}
+
 void topo_plan_clear(struct topo_plan *p)
 {
 	free(p->steps);
@@ -1229,7 +1234,7 @@ int topo_plan(const struct topo_table *t, const struct topo_count *c, const bool
 	p->before = cur;
 	p->pending = pending;
 	p->max = t->n;
-	target = c->sign == '+' ? cur + c->n : c->sign == '-' ? cur - c->n : c->n;
+	target = topo_count_target(c, cur);
 	if (target < 1) {
 		if (c->sign)
 			return vs_err_set(err, EINVAL, "COUNT %c%lld from %d vCPUs leaves %lld: a guest "

@@ -133,6 +133,8 @@ struct topo_count {
 	long long n;
 };
 int topo_parse_count(const char *s, struct topo_count *c, struct vs_err *err);
+/* What COUNT c asks for, from cur: itself, or cur plus or minus it. */
+long long topo_count_target(const struct topo_count *c, long long cur);
 
 enum topo_op { TOPO_PLUG, TOPO_UNPLUG };
 
