@@ -187,6 +187,7 @@ struct ctx {
 	struct topo_plan plan;
 	struct hostres_tune tune; /* what each new vCPU thread gets */
 	struct opts o;
+	double countdown_at; /* live: the unplug wait's time when its countdown was drawn (ms) */
 	int inherit_from;   /* the first sibling vCPU inherited from, or -1 */
 	int nsiblings;      /* tuned online siblings looked at */
 	int done_steps;
@@ -1557,16 +1558,14 @@ static bool live(const struct ctx *c);
 static void countdown(void *ctx, double waited_ms, double timeout_ms, bool done)
 {
 	struct ctx *c = ctx;
-	static double shown_at = -1;
 
 	if (done || !live(c) || !isatty(STDERR_FILENO)) {
 		countdown_erase(c);
-		shown_at = -1;
 		return;
 	}
-	if (shown_at >= 0 && waited_ms - shown_at < 100)
+	if (c->countdown && waited_ms - c->countdown_at < 100)
 		return;
-	shown_at = waited_ms;
+	c->countdown_at = waited_ms;
 	fprintf(stderr, "\r\033[Kwaiting for the guest to release vCPU %d ... %.1f s of %g s",
 		c->waiting_vcpu, waited_ms / 1000.0, timeout_ms / 1000.0);
 	fflush(stderr);
@@ -2765,10 +2764,6 @@ static int guest_timeout_ms(const struct ctx *c)
 	return (int)(c->o.guest_timeout_s * 1000.0);
 }
 
-/*
- * libvirt's layout beside a monitor at <dir>/domain-<id>-<name>/monitor.sock: the agent's
- * channel at <dir>/channel/target/domain-<id>-<name>/org.qemu.guest_agent.0, if it is there.
- */
 static bool is_socket(const char *path)
 {
 	struct stat st;
@@ -2776,6 +2771,10 @@ static bool is_socket(const char *path)
 	return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/*
+ * libvirt's layout beside a monitor at <dir>/domain-<id>-<name>/monitor.sock: the agent's
+ * channel at <dir>/channel/target/domain-<id>-<name>/org.qemu.guest_agent.0, if it is there.
+ */
 static int layout_agent(const struct ctx *c, char *path, size_t size)
 {
 	const char *s = c->o.socket, *end = strrchr(s, '/'), *dom;
@@ -3033,11 +3032,11 @@ static void guest_settle(struct ctx *c)
 			c->ga_answered = true;
 		else if (c->ga)
 			agent_lost(c, &e);
-		for (k = 0; !on && k < n; k++)
+		for (k = 0; !on && k < n; k++) {
 			res[k] = (struct ga_result){ GA_UNKNOWN, -1, -1, "" };
-		for (k = 0; !on && k < n; k++)
 			snprintf(res[k].reason, sizeof(res[k].reason), "%s", c->ga_why[0] ? c->ga_why
 				 : "out of memory");
+		}
 		guest_outcome(c, res);
 	}
 	free(on);
@@ -3298,20 +3297,27 @@ static cJSON *guest_step_json(const struct ctx *c, int i)
 	return o;
 }
 
+/* One CPU as the agent listed it (with its vCPU: the guest's list; without: --status's). */
+static cJSON *guest_cpu_json(const struct ga_cpu *g, bool with_vcpu)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "logical_id", g->id);
+	if (with_vcpu)
+		add_int_or_null(o, "vcpu", g->vcpu);
+	cJSON_AddBoolToObject(o, "online", g->online);
+	cJSON_AddBoolToObject(o, "can_offline", g->can_offline);
+	return o;
+}
+
 /* The guest's CPUs as the agent listed them last. */
 static cJSON *guest_cpus_json(const struct ga_view *v)
 {
-	cJSON *a = cJSON_CreateArray(), *o;
+	cJSON *a = cJSON_CreateArray();
 	int k;
 
-	for (k = 0; k < v->n; k++) {
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "logical_id", v->cpu[k].id);
-		add_int_or_null(o, "vcpu", v->cpu[k].vcpu);
-		cJSON_AddBoolToObject(o, "online", v->cpu[k].online);
-		cJSON_AddBoolToObject(o, "can_offline", v->cpu[k].can_offline);
-		cJSON_AddItemToArray(a, o);
-	}
+	for (k = 0; k < v->n; k++)
+		cJSON_AddItemToArray(a, guest_cpu_json(&v->cpu[k], true));
 	return a;
 }
 
@@ -3644,15 +3650,7 @@ static cJSON *status_vcpus_json(const struct ctx *c)
 		else
 			cJSON_AddNullToObject(v, "why_not");
 		g = c->ga_answered ? ga_cpu_of(&c->gview, i) : NULL;
-		if (g) {
-			cJSON *o = cJSON_AddObjectToObject(v, "guest");
-
-			cJSON_AddNumberToObject(o, "logical_id", g->id);
-			cJSON_AddBoolToObject(o, "online", g->online);
-			cJSON_AddBoolToObject(o, "can_offline", g->can_offline);
-		} else {
-			cJSON_AddNullToObject(v, "guest");
-		}
+		cJSON_AddItemToObject(v, "guest", g ? guest_cpu_json(g, false) : cJSON_CreateNull());
 		cJSON_AddItemToArray(vcpus, v);
 	}
 	return vcpus;
@@ -3744,6 +3742,13 @@ static const char *guest_cell(const struct ctx *c, int i, char *buf, size_t size
 	return buf;
 }
 
+/* "guest agent PATH: 4 CPUs, 3 online (matched to vCPUs by acpi)" */
+static void print_agent_line(const struct ctx *c)
+{
+	printf("guest agent %s: %d CPUs, %d online (matched to vCPUs by %s)\n", c->ga_path,
+	       c->gview.n, guest_online_count(&c->gview), ga_map_names[c->gview.map]);
+}
+
 /* --guest: the guest's CPUs (--status), or the change of its online count. */
 static void report_guest_text(const struct ctx *c)
 {
@@ -3752,8 +3757,7 @@ static void report_guest_text(const struct ctx *c)
 	if (!c->ga_answered)
 		return;
 	if (c->o.status) {
-		printf("guest agent %s: %d CPUs, %d online (matched to vCPUs by %s)\n", c->ga_path,
-		       c->gview.n, c->guest_before, ga_map_names[c->gview.map]);
+		print_agent_line(c);
 		printf("%-5s %-5s %-8s %s\n", "CPU", "VCPU", "ONLINE", "CAN-OFFLINE");
 		for (k = 0; k < c->gview.n; k++) {
 			char vc[16] = "?";
@@ -3810,8 +3814,7 @@ static void report_status_text(const struct ctx *c)
 				       ? esc(info(c)->hotplug_error, sizeof(info(c)->hotplug_error), why, sizeof(why))
 				       : "legacy QEMU: plug with cpu-add only, no unplug");
 	if (c->ga_answered)
-		printf("guest agent %s: %d CPUs, %d online (matched to vCPUs by %s)\n", c->ga_path,
-		       c->gview.n, guest_online_count(&c->gview), ga_map_names[c->gview.map]);
+		print_agent_line(c);
 	else if (c->ga_why[0] && strcmp(c->o.agent, "off") != 0)
 		printf("guest: unknown (%s)\n", c->ga_why);
 	printf("%-5s %-6s %s%-7s %-12s %-10s %-8s %-5s %-32s %s\n", "VCPU", "ONLINE",

@@ -819,7 +819,7 @@ static int send_del(struct vm *vm, const char *cmd, const cJSON *args, struct vm
 static int wait_gone(struct vm *vm, const struct topo_vcpu *head, double deadline,
 		     cJSON **freed, struct vs_err *err)
 {
-	double next_poll = vs_now_ms() + POLL_MS, now, start = vs_now_ms();
+	double start = vs_now_ms(), next_poll = start + POLL_MS, now;
 	bool rejected = false, look;
 	cJSON *ev;
 	int rc;
