@@ -78,8 +78,8 @@ int ga_adopt_fd(int fd, struct ga **out, struct vs_err *err)
 }
 
 /* 0xFF and guest-sync-delimited with a fresh random id; older syncs' answers are skipped. */
-static int ga_sync(struct ga *g, double deadline, void (*trace)(void *, char, const char *,
-		   size_t), void *trace_ctx, struct vs_err *err)
+static int ga_sync(struct ga *g, double deadline, qmp_trace_fn trace, void *trace_ctx,
+		   struct vs_err *err)
 {
 	unsigned int r = 0;
 	long long id, got;
@@ -116,8 +116,8 @@ static int ga_sync(struct ga *g, double deadline, void (*trace)(void *, char, co
 	return rc;
 }
 
-int ga_connect(const char *path, int expect_pid, int timeout_ms, void (*trace)(void *, char,
-	       const char *, size_t), void *trace_ctx, struct ga **out, struct vs_err *err)
+int ga_connect(const char *path, int expect_pid, int timeout_ms, qmp_trace_fn trace,
+	       void *trace_ctx, struct ga **out, struct vs_err *err)
 {
 	double deadline = vs_now_ms() + timeout_ms;
 	struct qmp *q = NULL;

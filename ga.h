@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "qmp.h"
 #include "vcpuset.h"
 
 #define GA_PORT_NAME "org.qemu.guest_agent.0" /* the virtio-serial port qemu-ga serves */
@@ -48,8 +49,8 @@ struct ga_view {
  * guest-sync-delimited with a random id, everything before the agent's 0xFF dropped. All
  * within timeout_ms. trace (may be NULL) sees the traffic. 0 and *out, or a negative errno.
  */
-int ga_connect(const char *path, int expect_pid, int timeout_ms, void (*trace)(void *, char,
-	       const char *, size_t), void *trace_ctx, struct ga **out, struct vs_err *err);
+int ga_connect(const char *path, int expect_pid, int timeout_ms, qmp_trace_fn trace,
+	       void *trace_ctx, struct ga **out, struct vs_err *err);
 void ga_free(struct ga *g);
 
 /* A client on an already connected stream fd (tests); not resynchronised. */
