@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
@@ -351,7 +350,6 @@ static void *ga_main(void *arg)
 struct ga_peer *ga_peer_start(const char *path, const struct ga_peer_config *cfg)
 {
 	struct ga_peer *g = calloc(1, sizeof(*g));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int k;
 
 	g->cfg = *cfg;
@@ -360,13 +358,7 @@ struct ga_peer *ga_peer_start(const char *path, const struct ga_peer_config *cfg
 	pthread_mutex_init(&g->mu, NULL);
 	sync_cpus(g); /* the guest's boot CPUs: QEMU's vCPUs now */
 	snprintf(g->path, sizeof(g->path), "%s", path);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	unlink(path);
-	g->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (bind(g->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(g->lfd, 4) < 0) {
-		perror("ga_peer: bind");
-		abort();
-	}
+	g->lfd = peer_listen_unix(path);
 	pthread_create(&g->th, NULL, ga_main, g);
 	return g;
 }

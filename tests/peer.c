@@ -712,19 +712,27 @@ struct peer *peer_start_fd(int fd, const struct peer_config *cfg)
 	return p;
 }
 
+int peer_listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		perror(path);
+		abort();
+	}
+	return fd;
+}
+
 struct peer *peer_start_unix(const char *path, const struct peer_config *cfg)
 {
 	struct peer *p = peer_new(cfg);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	snprintf(p->path, sizeof(p->path), "%s", path);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	unlink(path);
-	p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(p->lfd, 4) < 0) {
-		perror("peer: bind");
-		abort();
-	}
+	p->lfd = peer_listen_unix(path);
 	pthread_create(&p->th, NULL, peer_main, p);
 	return p;
 }

@@ -57,6 +57,8 @@ struct peer;
 /* Serve over an fd (socketpair end, taken) or a new unix socket at path. */
 struct peer *peer_start_fd(int fd, const struct peer_config *cfg);
 struct peer *peer_start_unix(const char *path, const struct peer_config *cfg);
+/* A new unix socket listening at path (an old file there removed); aborts when it cannot. */
+int peer_listen_unix(const char *path);
 /* Serve on a socket some other process bound and listen()ed on (lfd, taken). */
 struct peer *peer_start_listen_fd(int lfd, const struct peer_config *cfg);
 
