@@ -87,24 +87,25 @@ static int pump(struct run_proc *p, int timeout_ms)
 	return open_fds;
 }
 
-bool run_wait_stderr(struct run_proc *p, const char *needle, int timeout_ms)
+/* Pump p until *text (its out or err, which pumping may move) holds needle, or the time is up. */
+static bool wait_text(struct run_proc *p, char **text, const char *needle, int timeout_ms)
 {
 	double until = vs_now_ms() + timeout_ms;
 
-	while (!strstr(p->err, needle) && vs_now_ms() < until)
+	while (!strstr(*text, needle) && vs_now_ms() < until)
 		if (pump(p, 5) == 0)
 			break;
-	return strstr(p->err, needle) != NULL;
+	return strstr(*text, needle) != NULL;
+}
+
+bool run_wait_stderr(struct run_proc *p, const char *needle, int timeout_ms)
+{
+	return wait_text(p, &p->err, needle, timeout_ms);
 }
 
 bool run_wait_stdout(struct run_proc *p, const char *needle, int timeout_ms)
 {
-	double until = vs_now_ms() + timeout_ms;
-
-	while (!strstr(p->out, needle) && vs_now_ms() < until)
-		if (pump(p, 5) == 0)
-			break;
-	return strstr(p->out, needle) != NULL;
+	return wait_text(p, &p->out, needle, timeout_ms);
 }
 
 void run_finish(struct run_proc *p, struct run_result *r)
